@@ -1,0 +1,47 @@
+# gapwatch -- the two commands a fresh machine needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+# Telemetry off for Prefect, GX and dbt; no network calls in the default (sample) mode.
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := False
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+# The temporary Prefect server needs more than the default 20 s on a cold first start.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
+
+.PHONY: install run test lint lock clean help
+
+help:
+	@echo "make run    - set up .venv (locked versions) and run the daily pipeline on the embedded sample"
+	@echo "make test   - set up .venv and run the test suite"
+	@echo "make lint   - ruff"
+	@echo "make lock   - regenerate requirements.lock from the current .venv"
+	@echo "make clean  - remove .venv and the generated warehouse files"
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/gapwatch run
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check flows tests
+
+lock: install
+	{ head -3 requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf $(VENV) warehouse/*.duckdb* warehouse/landing warehouse/published warehouse/validation warehouse/dbt_target warehouse/dbt_logs warehouse/duckdb_tmp warehouse/gapwatch.lock

@@ -1,0 +1,54 @@
+-- CPI on a complete month spine: one row per calendar month from the first
+-- to the last observed month, the four series pivoted into columns. Months
+-- never published (October 2025) are kept with null index levels.
+
+with cpi_observations as (
+    select * from {{ ref('stg_raw__cpi_observations') }}
+),
+
+month_bounds as (
+    select
+        min(month_date) as first_month_date,
+        max(month_date) as last_month_date,
+    from cpi_observations
+),
+
+month_spine as (
+    select
+        cast(unnest(generate_series(first_month_date, last_month_date, interval 1 month)) as date) as month_date,
+    from month_bounds
+),
+
+pivoted as (
+    select
+        month_date,
+        max(index_value) filter (where series_id = 'CUUR0000SA0') as headline_nsa_index,
+        max(index_value) filter (where series_id = 'CUSR0000SA0') as headline_sa_index,
+        max(index_value) filter (where series_id = 'CUUR0000SA0L1E') as core_nsa_index,
+        max(index_value) filter (where series_id = 'CUSR0000SA0L1E') as core_sa_index,
+        string_agg(distinct data_source, ',' order by data_source) as data_source,
+        string_agg(distinct load_id, ',' order by load_id) as load_id,
+    from cpi_observations
+    group by month_date
+),
+
+joined as (
+    select
+        month_spine.month_date,
+        pivoted.month_date is not null as is_published,
+        pivoted.headline_nsa_index,
+        pivoted.headline_sa_index,
+        pivoted.core_nsa_index,
+        pivoted.core_sa_index,
+        pivoted.data_source,
+        pivoted.load_id,
+    from month_spine
+    left join pivoted
+        on month_spine.month_date = pivoted.month_date
+),
+
+final as (
+    select * from joined
+)
+
+select * from final

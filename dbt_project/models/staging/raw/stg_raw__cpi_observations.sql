@@ -1,0 +1,20 @@
+with source as (
+    select * from {{ source('raw', 'cpi') }}
+),
+
+renamed as (
+    select
+        cast(series_id as varchar) as series_id,
+        cast(period_date as date) as month_date,
+        cast(value as double) as index_value,
+        cast(source as varchar) as data_source,
+        cast(load_id as varchar) as load_id,
+        cast(loaded_at as timestamp) as loaded_at,
+    from source
+),
+
+final as (
+    select * from renamed
+)
+
+select * from final

@@ -1,0 +1,48 @@
+"""Exchange trading calendars (NYSE, Nasdaq, HKEX) from ``exchange_calendars``, offline."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+
+import pandas as pd
+
+CALENDAR_START = date(2000, 1, 3)
+
+
+class CalendarRangeError(ValueError):
+    """A date is outside the range the bundled trading calendars cover."""
+
+
+@lru_cache(maxsize=8)
+def _calendar(exchange: str):  # type: ignore[no-untyped-def]
+    import exchange_calendars
+
+    return exchange_calendars.get_calendar(exchange, start=pd.Timestamp(CALENDAR_START))
+
+
+def last_calendar_day(exchange: str) -> date:
+    return _calendar(exchange).last_session.date()
+
+
+def sessions(exchange: str, start: date, end: date) -> pd.DatetimeIndex:
+    """Trading sessions of ``exchange`` from ``start`` to ``end`` inclusive (naive dates)."""
+    calendar = _calendar(exchange)
+    if end > calendar.last_session.date():
+        raise CalendarRangeError(
+            f"{exchange} trading calendar ends on {calendar.last_session.date()}; cannot use dates up to {end}. "
+            "Upgrade exchange_calendars or choose an earlier --as-of."
+        )
+    start = max(start, CALENDAR_START)
+    if start > end:
+        return pd.DatetimeIndex([])
+    return calendar.sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))
+
+
+def is_session(exchange: str, days: pd.Series) -> pd.Series:
+    """Boolean Series: is each date a trading session of ``exchange``?"""
+    stamps = pd.to_datetime(days)
+    if stamps.empty:
+        return pd.Series([], dtype=bool, index=days.index)
+    valid = sessions(exchange, min(stamps).date(), min(max(stamps).date(), last_calendar_day(exchange)))
+    return stamps.isin(valid)

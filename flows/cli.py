@@ -1,0 +1,117 @@
+"""The ``gapwatch`` command line."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Optional
+
+import typer
+
+from flows.settings import ConfigError, export_tool_environment, load_settings
+
+app = typer.Typer(
+    help="gapwatch: China tech vs US AI leaders -- daily prices, fundamentals, CPI and policy events into DuckDB marts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _date(value: Optional[str], name: str) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{name} must be a date like 2026-05-12, got {value!r}.") from None
+
+
+def _prepare(source: Optional[str]) -> None:
+    """Validate configuration and export the tool environment before Prefect, dbt or GX load."""
+    import os
+
+    if source:
+        os.environ["GAPWATCH_SOURCE"] = source
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        typer.secho(f"Configuration error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    export_tool_environment(settings)
+
+
+def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
+    from flows.summary import render_summary
+
+    typer.echo(render_summary(summary))
+
+
+@app.command()
+def run(
+    as_of: Optional[str] = typer.Option(
+        None, "--as-of", help="Run as of this date (YYYY-MM-DD): sources yield data up to it. Default: today (New York)."
+    ),
+    source: Optional[str] = typer.Option(
+        None, "--source", help="Where data comes from: 'sample' (embedded, offline; CPI is real) or 'live'."
+    ),
+) -> None:
+    """Run the daily pipeline: ingest prices+FX, fundamentals, CPI and policy events, validate, load, build marts, publish."""
+    if source is not None and source not in {"sample", "live"}:
+        raise typer.BadParameter("--source must be 'sample' or 'live'.")
+    run_date = _date(as_of, "--as-of")
+    _prepare(source)
+    from flows.daily import run_daily
+
+    summary = run_daily(as_of=run_date)
+    _print_summary(summary)
+    raise typer.Exit(0 if summary.success else 1)
+
+
+@app.command()
+def backfill(
+    start: str = typer.Option(..., "--start", help="First date to (re)load, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--end", help="Last date to (re)load, YYYY-MM-DD; the run is as of this date."),
+    source: Optional[str] = typer.Option(None, "--source", help="'sample' (default) or 'live'."),
+) -> None:
+    """Reload every dataset for [START, END] through the same path as the daily run, then rebuild and publish."""
+    start_date, end_date = _date(start, "--start"), _date(end, "--end")
+    assert start_date and end_date
+    if start_date > end_date:
+        raise typer.BadParameter(f"--start ({start_date}) is after --end ({end_date}).")
+    _prepare(source)
+    from flows.daily import run_daily
+
+    summary = run_daily(as_of=end_date, start=start_date)
+    _print_summary(summary)
+    raise typer.Exit(0 if summary.success else 1)
+
+
+@app.command()
+def serve() -> None:
+    """Serve the daily deployment with its cron schedule (needs a Prefect server: PREFECT_API_URL)."""
+    _prepare(None)
+    from flows.deployment import serve_daily
+
+    serve_daily()
+
+
+@app.command()
+def status() -> None:
+    """Show the last runs and loads recorded in the warehouse."""
+    _prepare(None)
+    from flows.summary import render_status
+
+    settings = load_settings()
+    typer.echo(render_status(settings))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,263 @@
+"""The daily pipeline as Prefect 3 flows.
+
+    daily
+    |-- ingest-prices        (prices, fx_rates)  \\
+    |-- ingest-fundamentals                       |  concurrently: extract -> land -> validate -> load
+    |-- ingest-cpi                                |  (one Prefect task per step, per dataset)
+    |-- ingest-policy_events                     /
+    |-- dbt-build            (models + data tests + unit tests)
+    `-- publish              (marts copied to published/gapwatch.duckdb, swapped in atomically)
+
+Flows only chain tasks; the logic lives in ``flows.ingest``, ``flows.dbt``
+and ``flows.warehouse``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed, Failed
+
+from flows import dbt as dbt_runner
+from flows import ingest as steps
+from flows.settings import Settings, load_settings
+from flows.validation import DatasetValidationError
+from flows.warehouse import Warehouse, publish, utcnow
+
+
+class PipelineBusy(RuntimeError):
+    """Another gapwatch run holds the warehouse lock."""
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    as_of: date
+    source: str
+    home: Path
+    loads: list[steps.LoadResult] = field(default_factory=list)
+    dbt: dbt_runner.DbtResult | None = None
+    mart_rows: dict[str, int] = field(default_factory=dict)
+    published_path: Path | None = None
+    errors: list[str] = field(default_factory=list)
+    started_at: Any = None
+    finished_at: Any = None
+
+    @property
+    def success(self) -> bool:
+        return not self.errors
+
+    @property
+    def is_sample(self) -> bool:
+        return any(load.source == "sample" for load in self.loads)
+
+
+# Run state shared between the parent flow and its subflows in this process
+# (warehouse connection, summary). Flow parameters stay plain strings.
+_RUNS: dict[str, tuple[Settings, Warehouse, RunSummary, date | None]] = {}
+
+extract_task = task(steps.extract, name="extract", cache_policy=NO_CACHE)
+land_task = task(steps.land, name="land", cache_policy=NO_CACHE)
+validate_task = task(steps.validate, name="validate", cache_policy=NO_CACHE)
+load_task = task(steps.load, name="load", cache_policy=NO_CACHE)
+TASK_STEPS = steps.Steps(extract=extract_task, land=land_task, validate=validate_task, load=load_task)
+
+
+def _ingest_family(family: str, run_id: str) -> list[steps.LoadResult]:
+    settings, warehouse, summary, start = _RUNS[run_id]
+    results = []
+    for dataset in steps.SUBFLOW_DATASETS[family]:
+        try:
+            steps.ingest(
+                dataset,
+                settings=settings,
+                warehouse=warehouse,
+                as_of=summary.as_of,
+                run_id=run_id,
+                start=start,
+                steps=TASK_STEPS,
+            )
+        except DatasetValidationError as exc:
+            summary.errors.append(str(exc))
+        except Exception as exc:  # one dataset failing must not lose the others
+            summary.errors.append(f"Dataset '{dataset}' failed: {type(exc).__name__}: {exc}")
+        finally:
+            loaded = [load for load in _loads_for(warehouse, run_id) if load.dataset == dataset]
+            results.extend(loaded)
+    return results
+
+
+def _loads_for(warehouse: Warehouse, run_id: str) -> list[steps.LoadResult]:
+    cursor = warehouse.cursor()
+    try:
+        rows = cursor.execute(
+            "select dataset, load_id, source, status, rows_extracted, rows_loaded, expectations_evaluated, "
+            "expectations_failed, landing_path, error, validation_success from audit.loads where run_id = ? "
+            "order by started_at",
+            [run_id],
+        ).fetchall()
+    finally:
+        cursor.close()
+    return [
+        steps.LoadResult(
+            dataset=r[0], load_id=r[1], source=r[2], status=r[3], rows_extracted=r[4] or 0, rows_loaded=r[5] or 0,
+            expectations_evaluated=r[6] or 0, expectations_failed=r[7] or 0,
+            landing_path=Path(r[8]) if r[8] else None, error=r[9], validation_success=r[10],
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+async def _ingest_subflow(family: str, run_id: str) -> Any:
+    results = await asyncio.to_thread(_ingest_family, family, run_id)
+    failed = [result for result in results if result.status != "succeeded"]
+    if failed:
+        return Failed(message="; ".join(f"{r.dataset}: load {r.load_id} failed" for r in failed))
+    return Completed(message=", ".join(f"{r.dataset}: {r.rows_loaded} rows" for r in results))
+
+
+INGEST_SUBFLOWS = {
+    family: flow(name=f"ingest-{family}", log_prints=False)(_ingest_subflow) for family in steps.SUBFLOW_DATASETS
+}
+
+
+@task(name="load-universe", cache_policy=NO_CACHE)
+def load_universe_task(run_id: str) -> int:
+    settings, warehouse, _, _ = _RUNS[run_id]
+    return steps.load_securities(settings=settings, warehouse=warehouse, run_id=run_id)
+
+
+@task(name="dbt-build", cache_policy=NO_CACHE)
+def dbt_build_task(run_id: str) -> dbt_runner.DbtResult:
+    settings, _, _, _ = _RUNS[run_id]
+    return dbt_runner.build(settings)
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_task(run_id: str) -> Path:
+    _, warehouse, _, _ = _RUNS[run_id]
+    return publish(warehouse)
+
+
+class _RunLock:
+    """An exclusive, non-blocking lock on <home>/gapwatch.lock naming the holder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: Any = None
+
+    def __enter__(self) -> _RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "unknown"
+            self.handle.close()
+            raise PipelineBusy(
+                f"Another gapwatch run is using {self.path.parent} ({holder}). "
+                "Wait for it to finish, or point GAPWATCH_HOME elsewhere."
+            ) from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"pid {os.getpid()} since {utcnow():%Y-%m-%d %H:%M:%S} UTC")
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def new_run_id() -> str:
+    return f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+@flow(name="daily", log_prints=False)
+async def daily(as_of: str | None = None, start: str | None = None, run_id: str | None = None) -> Any:
+    """Ingest the four datasets concurrently, build and test the marts with dbt, publish them."""
+    settings = load_settings()
+    run_date = date.fromisoformat(as_of) if as_of else settings.today()
+    start_date = date.fromisoformat(start) if start else None
+    run_id = run_id or new_run_id()
+    summary = RunSummary(run_id=run_id, as_of=run_date, source=settings.source, home=settings.paths.home)
+    summary.started_at = utcnow()
+    LAST_SUMMARY[run_id] = summary
+    try:
+        lock = _RunLock(settings.paths.lock_file).__enter__()
+    except PipelineBusy as exc:
+        summary.errors.append(str(exc))
+        return Failed(message=str(exc))
+    try:
+        warehouse = Warehouse(settings)
+        _RUNS[run_id] = (settings, warehouse, summary, start_date)
+        try:
+            warehouse.record_run(run_id=run_id, status="running", as_of=run_date, source=settings.source, started_at=summary.started_at)
+            load_universe_task(run_id)
+            states = await asyncio.gather(
+                *(subflow(family, run_id, return_state=True) for family, subflow in INGEST_SUBFLOWS.items())
+            )
+            summary.loads = _loads_for(warehouse, run_id)
+            if any(state.is_failed() for state in states) and not summary.errors:
+                summary.errors.append("An ingest subflow failed; see the Prefect logs.")
+            if summary.success:
+                warehouse.close()  # dbt opens the database file itself
+                summary.dbt = dbt_build_task(run_id)
+                warehouse = Warehouse(settings)
+                _RUNS[run_id] = (settings, warehouse, summary, start_date)
+                if summary.dbt.success:
+                    summary.mart_rows = warehouse.mart_row_counts()
+                    summary.published_path = publish_task(run_id)
+                else:
+                    summary.errors.append(
+                        "dbt build failed; the published marts were left as they were.\n"
+                        + "\n".join(summary.dbt.failures or [summary.dbt.output_tail])
+                    )
+            else:
+                summary.errors.append("Marts were not rebuilt or published because a dataset failed to load.")
+            summary.finished_at = utcnow()
+            warehouse.record_run(
+                run_id=run_id,
+                status="succeeded" if summary.success else "failed",
+                finished_at=summary.finished_at,
+                error="\n".join(summary.errors) or None,
+            )
+        finally:
+            warehouse.close()
+            _RUNS.pop(run_id, None)
+    finally:
+        lock.__exit__()
+    if not summary.success:
+        return Failed(message=summary.errors[0].splitlines()[0])
+    return Completed(message=f"published {sum(summary.mart_rows.values())} mart rows")
+
+
+# Summaries of runs in this process, for the CLI to print after the flow returns.
+LAST_SUMMARY: dict[str, RunSummary] = {}
+
+
+def run_daily(*, as_of: date | None = None, start: date | None = None) -> RunSummary:
+    """Run the ``daily`` flow and return its summary (used by the CLI and tests)."""
+    run_id = new_run_id()
+    state = asyncio.run(
+        daily(
+            as_of=as_of.isoformat() if as_of else None,
+            start=start.isoformat() if start else None,
+            run_id=run_id,
+            return_state=True,
+        )
+    )
+    summary = LAST_SUMMARY.pop(run_id)
+    if state.is_failed() and summary.success:
+        summary.errors.append(state.message or "The daily flow failed; see the Prefect logs.")
+    return summary

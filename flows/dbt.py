@@ -1,0 +1,72 @@
+"""Run the dbt project (dbt-core + dbt-duckdb) against the warehouse."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flows.settings import Settings
+
+
+@dataclass
+class DbtResult:
+    success: bool
+    command: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    output_tail: str = ""
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{key} {value}" for key, value in sorted(self.counts.items()))
+        return f"dbt {'passed' if self.success else 'FAILED'} ({counts})"
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(settings: Settings, *args: str) -> DbtResult:
+    """Run ``dbt <args>`` in the project directory with the warehouse's GAPWATCH_HOME.
+
+    dbt runs in a child process: it opens the DuckDB file itself, so the
+    pipeline must not hold it open meanwhile.
+    """
+    project = settings.dbt_project_dir
+    command = [
+        dbt_executable(),
+        *args,
+        "--project-dir", str(project),
+        "--profiles-dir", str(project),
+        "--target-path", str(settings.paths.dbt_target),
+        "--log-path", str(settings.paths.dbt_logs),
+    ]  # fmt: skip
+    env = {**os.environ, **settings.tool_environment()}
+    run_results = settings.paths.dbt_target / "run_results.json"
+    run_results.unlink(missing_ok=True)
+    completed = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
+    result = DbtResult(success=completed.returncode == 0, command=command)
+    if run_results.exists():
+        document = json.loads(run_results.read_text())
+        for node in document.get("results", []):
+            status = str(node.get("status"))
+            result.counts[status] = result.counts.get(status, 0) + 1
+            if status in {"error", "fail"}:
+                result.failures.append(f"{node.get('unique_id')}: {(node.get('message') or '').strip()}")
+    output = (completed.stdout or "") + (completed.stderr or "")
+    result.output_tail = "\n".join(output.strip().splitlines()[-30:])
+    return result
+
+
+def build(settings: Settings) -> DbtResult:
+    """``dbt build``: all models, data tests and unit tests.
+
+    The group benchmarks come from the universe file (the dbt_project.yml
+    default only serves engineers running dbt by hand).
+    """
+    variables = {"group_benchmarks": dict(settings.universe.group_benchmarks)}
+    return run_dbt(settings, "build", "--vars", json.dumps(variables))

@@ -1,0 +1,134 @@
+-- Raw and audit tables of the gapwatch warehouse (DuckDB).
+-- Raw tables hold what the sources said, one row per natural key, with the
+-- load that last wrote the row. dbt reads them through sources() only.
+
+create schema if not exists raw;
+create schema if not exists audit;
+
+-- The configured universe (from flows/config/universe.yaml), reloaded every run.
+create table if not exists raw.securities (
+    ticker              varchar not null,   -- natural key, e.g. '0700.HK', 'NVDA', '^HSI'
+    name                varchar not null,
+    group_name          varchar not null,   -- china_tech | us_ai_leader | benchmark
+    exchange            varchar not null,   -- XNYS | XNAS | XHKG (trading calendar code)
+    currency            varchar not null,   -- listing (trading) currency: USD | HKD
+    reporting_currency  varchar,            -- currency of the financial statements: USD | CNY | HKD
+    cik                 varchar,            -- SEC CIK, 10 digits, where known
+    benchmark_ticker    varchar,            -- benchmark used for relative/abnormal returns
+    is_synthetic        boolean not null,   -- true for tickers added by the sample scaler
+    source              varchar not null,   -- 'config'
+    load_id             varchar not null,
+    loaded_at           timestamp not null
+);
+
+-- Daily bars in the listing's own currency. open/high/low/close are the
+-- prices as traded (not adjusted). adj_close is adjusted for splits and
+-- dividends: the ratio of two adj_close values is the total return between
+-- them (its level depends on the source's anchor date). dividend is the cash
+-- amount per share going ex on trade_date (0 if none); split_ratio is new
+-- shares per old share effective on trade_date (1 if none).
+create table if not exists raw.prices (
+    ticker       varchar not null,
+    trade_date   date not null,
+    open         double,
+    high         double,
+    low          double,
+    close        double not null,
+    adj_close    double not null,
+    volume       bigint,
+    dividend     double not null,
+    split_ratio  double not null,
+    currency     varchar not null,
+    exchange     varchar not null,
+    source       varchar not null,   -- 'sample' | 'yahoo'
+    load_id      varchar not null,
+    loaded_at    timestamp not null
+);
+
+-- Daily FX fixings: US dollars per one unit of `currency`.
+create table if not exists raw.fx_rates (
+    currency      varchar not null,   -- HKD | CNY
+    rate_date     date not null,
+    usd_per_unit  double not null,
+    pair          varchar not null,   -- Yahoo symbol, e.g. 'HKDUSD=X'
+    source        varchar not null,
+    load_id       varchar not null,
+    loaded_at     timestamp not null
+);
+
+-- Quarterly fundamentals in the reporting currency, one row per
+-- (ticker, fiscal_period_end, report_date): a restatement is a new row.
+-- Flow amounts are for the fiscal quarter (not year to date). capex is a
+-- positive amount spent.
+create table if not exists raw.fundamentals (
+    ticker              varchar not null,
+    fiscal_period_end   date not null,
+    fiscal_year         integer not null,
+    fiscal_quarter      integer not null,
+    report_date         date not null,
+    currency            varchar not null,
+    revenue             double,
+    operating_income    double,
+    net_income          double,
+    rd_expense          double,
+    capex               double,
+    shares_outstanding  double,
+    source              varchar not null,
+    load_id             varchar not null,
+    loaded_at           timestamp not null
+);
+
+-- Monthly CPI observations (BLS). period_date is the first day of the
+-- reference month. Months never published (October 2025) have no row.
+create table if not exists raw.cpi (
+    series_id    varchar not null,   -- CUUR0000SA0 | CUSR0000SA0 | CUUR0000SA0L1E | CUSR0000SA0L1E
+    period_date  date not null,
+    value        double not null,
+    source       varchar not null,   -- 'bls_cpi_package' | 'bls_api' | 'fred'
+    load_id      varchar not null,
+    loaded_at    timestamp not null
+);
+
+create table if not exists raw.policy_events (
+    event_id     varchar not null,   -- stable slug, e.g. '2022-10-07-bis-advanced-computing-rule'
+    event_date   date not null,
+    category     varchar not null,   -- regulation | export_control | monetary_policy | diplomacy | inflation_release
+    region       varchar not null,   -- US | CN | JP | US-CN | US-JP | global
+    title        varchar not null,
+    source_url   varchar not null,
+    source       varchar not null,   -- 'curated' | 'federal_register'
+    load_id      varchar not null,
+    loaded_at    timestamp not null
+);
+
+-- One row per dataset load attempt.
+create table if not exists audit.loads (
+    load_id                 varchar not null,
+    run_id                  varchar,
+    dataset                 varchar not null,
+    source                  varchar not null,
+    as_of                   date not null,
+    window_start            date,
+    window_end              date,
+    rows_extracted          bigint,
+    rows_loaded             bigint,
+    validation_success      boolean,
+    expectations_evaluated  integer,
+    expectations_failed     integer,
+    status                  varchar not null,   -- succeeded | failed
+    error                   varchar,
+    landing_path            varchar,
+    started_at              timestamp not null,
+    finished_at             timestamp
+);
+
+-- One row per pipeline run.
+create table if not exists audit.runs (
+    run_id        varchar not null,
+    as_of         date not null,
+    source        varchar not null,
+    started_at    timestamp not null,
+    finished_at   timestamp,
+    status        varchar not null,   -- running | succeeded | failed
+    error         varchar
+);

@@ -1,0 +1,251 @@
+"""Per-dataset steps: extract -> land -> validate -> load -> audit.
+
+Plain functions (no Prefect) so tests can call them directly; ``flows.daily``
+wraps them as Prefect tasks and subflows.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from flows.settings import Settings
+from flows.sources.cpi_package import reader as cpi_reader
+from flows.sources.curated import reader as curated_reader
+from flows.sources.sample import generator
+from flows.validation import DatasetValidationError, ValidationReport, validate_frame
+from flows.warehouse import Warehouse, utcnow
+
+# The subflows: one per dataset family. Prices and FX travel together.
+SUBFLOW_DATASETS: dict[str, tuple[str, ...]] = {
+    "prices": ("prices", "fx_rates"),
+    "fundamentals": ("fundamentals",),
+    "cpi": ("cpi",),
+    "policy_events": ("policy_events",),
+}
+
+
+class SourceNotAvailable(RuntimeError):
+    """The requested source cannot serve this dataset."""
+
+
+@dataclass
+class Batch:
+    """What one extraction produced, before anything is written to the warehouse."""
+
+    dataset: str
+    source: str
+    frame: pd.DataFrame
+    window_start: date | None
+    window_end: date
+    payload: bytes | None = None  # the raw payload as received, when the source has one
+    payload_suffix: str = ".parquet"
+
+
+@dataclass
+class LoadResult:
+    dataset: str
+    load_id: str
+    source: str
+    status: str
+    rows_extracted: int = 0
+    rows_loaded: int = 0
+    expectations_evaluated: int = 0
+    expectations_failed: int = 0
+    landing_path: Path | None = None
+    error: str | None = None
+    window_start: date | None = None
+    window_end: date | None = None
+    validation_success: bool | None = None
+
+
+def new_load_id(dataset: str) -> str:
+    return f"{dataset}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def _window_starts(cursors: dict[str, date], *, keys: list[str], default: date, lookback_days: int) -> dict[str, date]:
+    """Where each key's extraction starts: its high-water mark minus the look-back, else ``default``."""
+    return {key: max(default, cursors[key] - timedelta(days=lookback_days)) if key in cursors else default for key in keys}
+
+
+def extract(
+    dataset: str, *, settings: Settings, warehouse: Warehouse, as_of: date, start: date | None = None
+) -> Batch:
+    """Extract the new part of ``dataset`` up to ``as_of`` (or [start, as_of] for a backfill)."""
+    source = settings.source
+    if source == "live":
+        raise SourceNotAvailable(
+            f"Live connectors for '{dataset}' are not built yet (tracked in issue 3). "
+            "Use --source sample, the embedded default."
+        )
+    sample = settings.sample
+    universe = settings.universe
+    if dataset == "prices":
+        starts = {} if start else warehouse.cursors("prices", "ticker", source="sample")
+        keys = universe.tickers
+        window = generator.PriceWindow(
+            end=as_of,
+            starts=_window_starts(starts, keys=keys, default=start or sample.start_date, lookback_days=settings.lookback_days),
+            default_start=start or sample.start_date,
+        )
+        frame = generator.generate_prices(universe, sample, window)
+        return Batch(dataset, "sample", frame, min(window.starts.values(), default=None), as_of)
+    if dataset == "fx_rates":
+        currencies = universe.fx_currencies
+        starts = {} if start else warehouse.cursors("fx_rates", "currency", source="sample")
+        window_starts = _window_starts(
+            starts, keys=currencies, default=start or sample.start_date, lookback_days=settings.lookback_days
+        )
+        frame = generator.generate_fx(currencies, sample, start=window_starts, end=as_of)
+        return Batch(dataset, "sample", frame, min(window_starts.values(), default=None), as_of)
+    if dataset == "fundamentals":
+        companies = [s.ticker for s in universe.securities if s.group != "benchmark"]
+        starts = {} if start else warehouse.cursors("fundamentals", "ticker", source="sample")
+        window_starts = _window_starts(starts, keys=companies, default=start or date.min, lookback_days=settings.lookback_days)
+        frame = generator.generate_fundamentals(universe, sample, start=window_starts, end=as_of)
+        return Batch(dataset, "sample", frame, start, as_of)
+    if dataset == "cpi":
+        first_month = date((start or sample.start_date).year - 2, 1, 1)
+        frame = cpi_reader.read_cpi(first_month=first_month, last_month=as_of)
+        released = frame["period_date"].map(
+            lambda month: (pd.Timestamp(month) + pd.offsets.MonthBegin(1) + pd.Timedelta(days=settings.cpi_release_lag_days - 1)).date() <= as_of
+        )
+        return Batch(dataset, cpi_reader.SOURCE, frame[released].reset_index(drop=True), first_month, as_of)
+    if dataset == "policy_events":
+        payload = curated_reader.read_payload(settings.policy_events_file)
+        frame = curated_reader.parse_events(payload, until=as_of)
+        return Batch(dataset, curated_reader.SOURCE, frame, None, as_of, payload=payload, payload_suffix=".csv")
+    raise ValueError(f"Unknown dataset {dataset!r}.")
+
+
+def land(batch: Batch, *, settings: Settings, load_id: str, as_of: date) -> Path:
+    """Write the raw payload to the landing zone before anything is parsed into the warehouse."""
+    folder = settings.paths.landing / batch.dataset / as_of.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{load_id}{batch.payload_suffix}"
+    partial = path.with_name(path.name + ".partial")
+    if batch.payload is not None:
+        partial.write_bytes(batch.payload)
+    else:
+        table = pa.Table.from_pandas(batch.frame, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"gapwatch_source": batch.source.encode()})
+        pq.write_table(table, partial)
+    partial.replace(path)
+    return path
+
+
+def validate(batch: Batch, *, settings: Settings, as_of: date, load_id: str) -> ValidationReport:
+    """Validate with the dataset's GX suite and keep the GX result JSON under <home>/validation/."""
+    report = validate_frame(batch.dataset, batch.frame, settings=settings, as_of=as_of)
+    results_dir = settings.paths.home / "validation"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{load_id}.json").write_text(json.dumps(report.raw, indent=1, default=str))
+    return report
+
+
+def load(batch: Batch, *, warehouse: Warehouse, load_id: str, loaded_at: datetime) -> int:
+    """Merge the validated batch into its raw table (one transaction)."""
+    if batch.frame.empty:
+        return 0
+    return warehouse.upsert(batch.dataset, batch.frame, load_id=load_id, loaded_at=loaded_at)
+
+
+def load_securities(*, settings: Settings, warehouse: Warehouse, run_id: str) -> int:
+    """Reload the universe from the configuration into raw.securities."""
+    rows = [
+        {
+            "ticker": s.ticker,
+            "name": s.name,
+            "group_name": s.group,
+            "exchange": s.exchange,
+            "currency": s.currency,
+            "reporting_currency": s.reporting_currency,
+            "cik": s.cik,
+            "benchmark_ticker": s.benchmark,
+            "is_synthetic": s.is_synthetic,
+            "source": "config",
+        }
+        for s in settings.universe.securities
+    ]
+    return warehouse.replace_all("securities", pd.DataFrame(rows), load_id=f"securities-{run_id}", loaded_at=utcnow())
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The four steps of an ingest; the daily flow swaps in Prefect task versions."""
+
+    extract: Callable[..., Batch] = extract
+    land: Callable[..., Path] = land
+    validate: Callable[..., ValidationReport] = validate
+    load: Callable[..., int] = load
+
+
+def ingest(
+    dataset: str,
+    *,
+    settings: Settings,
+    warehouse: Warehouse,
+    as_of: date,
+    run_id: str,
+    start: date | None = None,
+    steps: Steps = Steps(),
+) -> LoadResult:
+    """Run one dataset end to end: extract, land, validate, load, and record the load in audit.loads.
+
+    Raises DatasetValidationError (after recording the failed load) when the
+    batch fails its suite; nothing of that batch reaches the raw table.
+    """
+    load_id = new_load_id(dataset)
+    started_at = utcnow()
+    result = LoadResult(dataset=dataset, load_id=load_id, source=settings.source, status="failed")
+    try:
+        batch = steps.extract(dataset, settings=settings, warehouse=warehouse, as_of=as_of, start=start)
+        result.source, result.rows_extracted = batch.source, len(batch.frame)
+        result.window_start, result.window_end = batch.window_start, batch.window_end
+        result.landing_path = steps.land(batch, settings=settings, load_id=load_id, as_of=as_of)
+        report = steps.validate(batch, settings=settings, as_of=as_of, load_id=load_id)
+        result.expectations_evaluated, result.expectations_failed = report.evaluated, report.failed
+        result.validation_success = report.success
+        if not report.success:
+            raise DatasetValidationError(report, load_id=load_id, landing_path=result.landing_path)
+        result.rows_loaded = steps.load(batch, warehouse=warehouse, load_id=load_id, loaded_at=utcnow())
+        result.status = "succeeded"
+        return result
+    except DatasetValidationError as exc:
+        result.error = str(exc)
+        raise
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        record_load(warehouse, result, run_id=run_id, as_of=as_of, started_at=started_at)
+
+
+def record_load(warehouse: Warehouse, result: LoadResult, *, run_id: str, as_of: date, started_at: datetime) -> None:
+    warehouse.record_load(
+        load_id=result.load_id,
+        run_id=run_id,
+        dataset=result.dataset,
+        source=result.source,
+        as_of=as_of,
+        window_start=result.window_start,
+        window_end=result.window_end,
+        rows_extracted=result.rows_extracted,
+        rows_loaded=result.rows_loaded,
+        validation_success=result.validation_success,
+        expectations_evaluated=result.expectations_evaluated,
+        expectations_failed=result.expectations_failed,
+        status=result.status,
+        error=result.error,
+        landing_path=str(result.landing_path) if result.landing_path else None,
+        started_at=started_at,
+        finished_at=utcnow(),
+    )

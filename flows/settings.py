@@ -1,0 +1,305 @@
+"""Typed settings: the universe YAML plus environment variables.
+
+This is the only module that reads ``os.environ``. Everything else receives a
+:class:`Settings` object (or asks :func:`get_settings`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_UNIVERSE = Path(__file__).resolve().parent / "config" / "universe.yaml"
+
+Group = Literal["china_tech", "us_ai_leader", "benchmark"]
+GROUPS: tuple[str, ...] = ("china_tech", "us_ai_leader", "benchmark")
+EXCHANGES: dict[str, str] = {
+    # trading calendar code -> exchange timezone
+    "XNYS": "America/New_York",
+    "XNAS": "America/New_York",
+    "XHKG": "Asia/Hong_Kong",
+}
+SOURCES: tuple[str, ...] = ("sample", "live")
+DATASETS: tuple[str, ...] = ("prices", "fx_rates", "fundamentals", "cpi", "policy_events")
+
+# Telemetry is off for every tool the pipeline drives (see README, "Telemetry").
+TELEMETRY_OFF: dict[str, str] = {
+    "DO_NOT_TRACK": "1",
+    "GX_ANALYTICS_ENABLED": "False",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+}
+# Settings for the temporary Prefect server started when no PREFECT_API_URL is set:
+# without the two recorders disabled it prints shutdown tracebacks (Prefect 3.8).
+EPHEMERAL_PREFECT: dict[str, str] = {
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+}
+
+
+class ConfigError(ValueError):
+    """The configuration (universe file or environment) is invalid."""
+
+
+@dataclass(frozen=True)
+class Security:
+    ticker: str
+    name: str
+    group: str
+    exchange: str
+    currency: str
+    reporting_currency: str
+    cik: str | None = None
+    benchmark: str | None = None
+    is_synthetic: bool = False
+
+    @property
+    def timezone(self) -> str:
+        return EXCHANGES[self.exchange]
+
+
+@dataclass(frozen=True)
+class Universe:
+    securities: tuple[Security, ...]
+    group_benchmarks: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def tickers(self) -> list[str]:
+        return [s.ticker for s in self.securities]
+
+    def get(self, ticker: str) -> Security:
+        for security in self.securities:
+            if security.ticker == ticker:
+                return security
+        raise KeyError(ticker)
+
+    def in_group(self, group: str) -> list[Security]:
+        return [s for s in self.securities if s.group == group]
+
+    @property
+    def fx_currencies(self) -> list[str]:
+        """Non-USD currencies used for listing or reporting: each needs a <CCY>USD rate."""
+        used = {s.currency for s in self.securities} | {s.reporting_currency for s in self.securities}
+        return sorted(used - {"USD"})
+
+    @property
+    def exchanges(self) -> list[str]:
+        return sorted({s.exchange for s in self.securities})
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """Scale of the deterministic sample (synthetic) data."""
+
+    seed: int = 20260423
+    years: int = 5
+    extra_tickers: int = 0
+
+    @property
+    def start_date(self) -> date:
+        """First day of sample history: 1 January of (2027 - years)."""
+        return date(2027 - self.years, 1, 1)
+
+
+@dataclass(frozen=True)
+class Paths:
+    home: Path
+
+    @property
+    def database(self) -> Path:
+        return self.home / "gapwatch.duckdb"
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.home / "published"
+
+    @property
+    def published_database(self) -> Path:
+        return self.published_dir / "gapwatch.duckdb"
+
+    @property
+    def dbt_target(self) -> Path:
+        return self.home / "dbt_target"
+
+    @property
+    def dbt_logs(self) -> Path:
+        return self.home / "dbt_logs"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.home / "gapwatch.lock"
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: Paths
+    universe: Universe
+    sample: SampleSettings
+    source: str = "sample"
+    timezone: str = "America/New_York"
+    schedule_cron: str = "30 18 * * 1-5"
+    lookback_days: int = 5
+    cpi_release_lag_days: int = 15
+    duckdb_threads: int = 2
+    duckdb_memory_limit: str = "2GB"
+    prefect_api_url: str | None = None
+    dbt_project_dir: Path = field(default=REPO_ROOT / "dbt_project")
+    expectations_dir: Path = field(default=REPO_ROOT / "expectations")
+    policy_events_file: Path = field(
+        default=Path(__file__).resolve().parent / "sources" / "curated" / "policy_events.csv"
+    )
+
+    def today(self) -> date:
+        """Today's date in the schedule's timezone (the default --as-of)."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
+
+    def tool_environment(self) -> dict[str, str]:
+        """Environment variables for the tools the pipeline drives (dbt, GX, Prefect)."""
+        env = dict(TELEMETRY_OFF)
+        env["GAPWATCH_HOME"] = str(self.paths.home)
+        if not self.prefect_api_url:
+            env.update(EPHEMERAL_PREFECT)
+        return env
+
+
+def _parse_universe(path: Path, *, extra_tickers: int) -> Universe:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"Universe file not found: {path}. Set GAPWATCH_UNIVERSE to a YAML file.") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Universe file {path} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("securities"), list):
+        raise ConfigError(f"Universe file {path} must have a top-level 'securities:' list.")
+    groups = document.get("groups") or {}
+    securities: list[Security] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(document["securities"], start=1):
+        where = f"{path}, security #{position}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {entry!r}.")
+        missing = [key for key in ("ticker", "name", "group", "exchange", "currency") if not entry.get(key)]
+        if missing:
+            raise ConfigError(f"{where}: missing {', '.join(missing)}.")
+        ticker = str(entry["ticker"])
+        if ticker in seen:
+            raise ConfigError(f"{where}: ticker {ticker!r} is listed twice.")
+        seen.add(ticker)
+        group = str(entry["group"])
+        if group not in GROUPS:
+            raise ConfigError(f"{where}: group {group!r} for {ticker} is not one of {', '.join(GROUPS)}.")
+        exchange = str(entry["exchange"])
+        if exchange not in EXCHANGES:
+            raise ConfigError(f"{where}: exchange {exchange!r} for {ticker} is not one of {', '.join(EXCHANGES)}.")
+        benchmark = entry.get("benchmark") or (groups.get(group) or {}).get("benchmark")
+        currency = str(entry["currency"]).upper()
+        securities.append(
+            Security(
+                ticker=ticker,
+                name=str(entry["name"]),
+                group=group,
+                exchange=exchange,
+                currency=currency,
+                reporting_currency=str(entry.get("reporting_currency") or currency).upper(),
+                cik=str(entry["cik"]).zfill(10) if entry.get("cik") else None,
+                benchmark=str(benchmark) if benchmark else None,
+            )
+        )
+    for security in securities:
+        if security.benchmark and security.benchmark not in seen:
+            raise ConfigError(
+                f"{path}: benchmark {security.benchmark!r} of {security.ticker} is not in the universe; "
+                "add it as a security with group: benchmark."
+            )
+    securities.extend(_synthetic_securities(extra_tickers, groups))
+    group_benchmarks = tuple(
+        (group, str(spec["benchmark"])) for group, spec in groups.items() if isinstance(spec, dict) and spec.get("benchmark")
+    )
+    return Universe(securities=tuple(securities), group_benchmarks=group_benchmarks)
+
+
+def _synthetic_securities(count: int, groups: dict) -> list[Security]:
+    """Extra sample-only tickers for timing the pipeline at larger sizes."""
+    extra = []
+    for number in range(1, count + 1):
+        hong_kong = number % 4 == 0
+        group = "us_ai_leader" if number % 2 else "china_tech"
+        if hong_kong:
+            group = "china_tech"
+        extra.append(
+            Security(
+                ticker=f"S{number:04d}.HK" if hong_kong else f"SYN{number:04d}",
+                name=f"Synthetic security {number:04d} (sample data)",
+                group=group,
+                exchange="XHKG" if hong_kong else ("XNAS" if number % 3 else "XNYS"),
+                currency="HKD" if hong_kong else "USD",
+                reporting_currency="CNY" if group == "china_tech" else "USD",
+                benchmark="^HSI" if hong_kong else (groups.get(group) or {}).get("benchmark"),
+                is_synthetic=True,
+            )
+        )
+    return extra
+
+
+def _int_env(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}.") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
+    return value
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build settings from the environment (``os.environ`` unless ``env`` is given)."""
+    env = dict(os.environ) if env is None else env
+    home = Path(env.get("GAPWATCH_HOME") or REPO_ROOT / "warehouse").expanduser().resolve()
+    sample = SampleSettings(
+        seed=_int_env(env, "GAPWATCH_SAMPLE_SEED", SampleSettings.seed),
+        years=_int_env(env, "GAPWATCH_SAMPLE_YEARS", SampleSettings.years, minimum=1),
+        extra_tickers=_int_env(env, "GAPWATCH_SAMPLE_TICKERS", 0),
+    )
+    if sample.years > 25:
+        raise ConfigError(f"GAPWATCH_SAMPLE_YEARS is at most 25 (the trading calendars start in 2000), got {sample.years}.")
+    universe_path = Path(env.get("GAPWATCH_UNIVERSE") or DEFAULT_UNIVERSE)
+    source = env.get("GAPWATCH_SOURCE", "sample")
+    if source not in SOURCES:
+        raise ConfigError(f"GAPWATCH_SOURCE must be one of {', '.join(SOURCES)}, got {source!r}.")
+    return Settings(
+        paths=Paths(home=home),
+        universe=_parse_universe(universe_path, extra_tickers=sample.extra_tickers),
+        sample=sample,
+        source=source,
+        lookback_days=_int_env(env, "GAPWATCH_LOOKBACK_DAYS", 5),
+        duckdb_threads=_int_env(env, "GAPWATCH_DUCKDB_THREADS", 2, minimum=1),
+        duckdb_memory_limit=env.get("GAPWATCH_DUCKDB_MEMORY_LIMIT", "2GB"),
+        prefect_api_url=env.get("PREFECT_API_URL") or None,
+        **({"policy_events_file": Path(env["GAPWATCH_POLICY_EVENTS_FILE"])} if env.get("GAPWATCH_POLICY_EVENTS_FILE") else {}),
+    )
+
+
+def export_tool_environment(settings: Settings) -> None:
+    """Put the tool environment (telemetry off, GAPWATCH_HOME) into this process's environment.
+
+    dbt, GX and Prefect read their settings from the process environment, so the
+    pipeline sets them here, once, before importing any of them.
+    """
+    for name, value in settings.tool_environment().items():
+        if name == "GAPWATCH_HOME" or name not in os.environ:
+            os.environ[name] = value

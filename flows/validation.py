@@ -1,0 +1,234 @@
+"""Validate a batch with its Great Expectations suite before it is loaded.
+
+Suites are committed JSON files in ``expectations/`` (one per dataset). GX
+runs on a pandas batch (GX 1.x through SQLAlchemy on DuckDB is broken, see
+README). Checks GX cannot express by itself -- "is this a trading session of
+the listing's exchange", "is this after --as-of" -- are computed here as
+boolean ``gx_*`` columns and asserted by the suite.
+
+GX is imported lazily: it costs seconds and only this step needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flows.calendars import is_session
+from flows.settings import Settings
+
+EXAMPLE_ROWS = 5
+_gx_lock = threading.Lock()
+_gx_context: Any = None
+
+
+@dataclass
+class RuleFailure:
+    rule: str
+    column: str | None
+    unexpected_count: int | None
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None
+
+    def describe(self) -> str:
+        count = f"{self.unexpected_count} row(s)" if self.unexpected_count is not None else "failed"
+        text = f"{self.rule}: {count}"
+        if self.note:
+            text += f" ({self.note})"
+        lines = [text]
+        lines += ["      " + ", ".join(f"{key}={value}" for key, value in row.items()) for row in self.examples]
+        return "\n".join(lines)
+
+
+@dataclass
+class ValidationReport:
+    dataset: str
+    suite_path: Path
+    success: bool
+    evaluated: int
+    failures: list[RuleFailure]
+    raw: dict[str, Any]
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+class DatasetValidationError(RuntimeError):
+    """A batch failed its expectation suite; nothing of it was loaded."""
+
+    def __init__(self, report: ValidationReport, *, load_id: str, landing_path: Path | None) -> None:
+        self.report = report
+        self.load_id = load_id
+        self.landing_path = landing_path
+        details = "\n".join("  - " + failure.describe() for failure in report.failures)
+        kept = f" The landing file is kept at {landing_path}." if landing_path else ""
+        super().__init__(
+            f"Validation failed for dataset '{report.dataset}' (load {load_id}, suite {report.suite_path.name}): "
+            f"{report.failed} of {report.evaluated} rules failed.\n{details}\n"
+            f"Nothing from this batch was loaded.{kept} Fix the source data and rerun."
+        )
+
+
+def load_suite_document(settings: Settings, dataset: str) -> dict[str, Any]:
+    path = settings.expectations_dir / f"{dataset}.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No expectation suite for dataset '{dataset}': expected {path}.") from None
+
+
+def _not_after(values: pd.Series, limit: date) -> pd.Series:
+    stamps = pd.to_datetime(values, errors="coerce")
+    return stamps.notna() & (stamps <= pd.Timestamp(limit))
+
+
+def derive_checks(dataset: str, frame: pd.DataFrame, *, settings: Settings, as_of: date) -> pd.DataFrame:
+    """Add the boolean ``gx_*`` columns the suite of ``dataset`` asserts."""
+    checked = frame.copy()
+    universe = settings.universe
+    if dataset == "prices" and {"ticker", "trade_date", "exchange", "currency"} <= set(frame.columns):
+        on_calendar = pd.Series(False, index=frame.index)
+        for exchange, rows in frame.groupby("exchange", sort=False):
+            if exchange in {s.exchange for s in universe.securities}:
+                on_calendar[rows.index] = is_session(str(exchange), rows["trade_date"])
+        checked["gx_on_exchange_calendar"] = on_calendar
+        checked["gx_not_after_as_of"] = _not_after(frame["trade_date"], as_of)
+        listing = {s.ticker: (s.currency, s.exchange) for s in universe.securities}
+        checked["gx_currency_matches_listing"] = [
+            listing.get(ticker) == (currency, exchange)
+            for ticker, currency, exchange in zip(frame["ticker"], frame["currency"], frame["exchange"], strict=True)
+        ]
+    elif dataset == "fx_rates" and "rate_date" in frame.columns:
+        stamps = pd.to_datetime(frame["rate_date"], errors="coerce")
+        checked["gx_is_weekday"] = stamps.dt.dayofweek < 5
+        checked["gx_not_after_as_of"] = _not_after(frame["rate_date"], as_of)
+    elif dataset == "fundamentals" and {"ticker", "report_date", "currency"} <= set(frame.columns):
+        checked["gx_not_after_as_of"] = _not_after(frame["report_date"], as_of)
+        reporting = {s.ticker: s.reporting_currency for s in universe.securities}
+        checked["gx_currency_matches_reporting"] = [
+            reporting.get(ticker) == currency for ticker, currency in zip(frame["ticker"], frame["currency"], strict=True)
+        ]
+    elif dataset == "cpi" and "period_date" in frame.columns:
+        stamps = pd.to_datetime(frame["period_date"], errors="coerce")
+        checked["gx_is_month_start"] = stamps.dt.day == 1
+        checked["gx_not_after_as_of"] = stamps.notna() & (
+            stamps + pd.offsets.MonthBegin(1) + pd.Timedelta(days=settings.cpi_release_lag_days - 1)
+            <= pd.Timestamp(as_of)
+        )
+    elif dataset == "policy_events" and "event_date" in frame.columns:
+        checked["gx_not_after_as_of"] = _not_after(frame["event_date"], as_of)
+    return checked
+
+
+def suite_parameters(settings: Settings) -> dict[str, Any]:
+    universe = settings.universe
+    return {
+        "tickers": universe.tickers,
+        "company_tickers": [s.ticker for s in universe.securities if s.group != "benchmark"],
+        "fx_currencies": universe.fx_currencies,
+    }
+
+
+def _context() -> Any:
+    global _gx_context
+    with _gx_lock:
+        if _gx_context is None:
+            # GX announces its temporary docs folder at INFO on every context; keep the run output clean.
+            logging.getLogger("great_expectations").setLevel(logging.WARNING)
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            _gx_context = context
+        return _gx_context
+
+
+def _examples(frame: pd.DataFrame, result: dict[str, Any]) -> list[dict[str, Any]]:
+    index = result.get("partial_unexpected_index_list") or []
+    visible = [column for column in frame.columns if not column.startswith("gx_")]
+    rows = []
+    for position in list(dict.fromkeys(index))[:EXAMPLE_ROWS]:
+        if position in frame.index:
+            rows.append({key: frame.at[position, key] for key in visible})
+    if not rows:
+        rows = [{"value": value} for value in (result.get("partial_unexpected_list") or [])[:EXAMPLE_ROWS]]
+    return rows
+
+
+def _rule_name(config: Any, meta_rule: str | None) -> str:
+    kwargs = {key: value for key, value in config.kwargs.items() if key not in {"batch_id", "result_format"}}
+    if isinstance(kwargs.get("value_set"), list) and len(kwargs["value_set"]) > 8:
+        kwargs["value_set"] = f"<{len(kwargs['value_set'])} values>"
+    arguments = ", ".join(f"{key}={value}" for key, value in kwargs.items())
+    name = f"{config.type}({arguments})"
+    return f"{name} -- {meta_rule}" if meta_rule else name
+
+
+def validate_frame(dataset: str, frame: pd.DataFrame, *, settings: Settings, as_of: date) -> ValidationReport:
+    """Run the dataset's suite on ``frame`` (plus derived checks) and report failures with example rows."""
+    import great_expectations as gx
+
+    document = load_suite_document(settings, dataset)
+    suite = gx.ExpectationSuite(name=document["name"], expectations=document["expectations"], meta=document.get("meta"))
+    checked = derive_checks(dataset, frame.reset_index(drop=True), settings=settings, as_of=as_of)
+    context = _context()
+    with _gx_lock:
+        source_name = f"batch_{dataset}"
+        try:
+            datasource = context.data_sources.get(source_name)
+            asset = datasource.get_asset(dataset)
+        except (KeyError, ValueError, LookupError):
+            datasource = context.data_sources.add_pandas(source_name)
+            asset = datasource.add_dataframe_asset(dataset)
+        try:
+            definition = asset.get_batch_definition("whole")
+        except (KeyError, ValueError, LookupError):
+            definition = asset.add_batch_definition_whole_dataframe("whole")
+    batch = definition.get_batch(batch_parameters={"dataframe": checked})
+    outcome = batch.validate(suite, expectation_parameters=suite_parameters(settings), result_format="SUMMARY")
+    failures = []
+    for result in outcome.results:
+        if result.success:
+            continue
+        config = result.expectation_config
+        exception = result.exception_info or {}
+        raised = exception.get("raised_exception") if isinstance(exception, dict) else False
+        message = exception.get("exception_message") if isinstance(exception, dict) else None
+        column = config.kwargs.get("column")
+        note = None
+        if config.type == "expect_column_to_exist":
+            note = f"column '{column}' is missing (schema drift?)"
+        elif raised:
+            note = f"could not be evaluated: {str(message).splitlines()[0] if message else 'error'}"
+        failures.append(
+            RuleFailure(
+                rule=_rule_name(config, (config.meta or {}).get("rule")),
+                column=column,
+                unexpected_count=(result.result or {}).get("unexpected_count"),
+                examples=_examples(checked, result.result or {}),
+                note=note,
+            )
+        )
+    return ValidationReport(
+        dataset=dataset,
+        suite_path=settings.expectations_dir / f"{dataset}.json",
+        success=bool(outcome.success),
+        evaluated=int(outcome.statistics.get("evaluated_expectations", 0)),
+        failures=failures,
+        raw=outcome.to_json_dict(),
+    )
+
+
+def cpi_month_is_released(period_date: date, *, as_of: date, lag_days: int) -> bool:
+    """Is the CPI for the month starting ``period_date`` treated as published on ``as_of``?"""
+    month_end = (pd.Timestamp(period_date) + pd.offsets.MonthBegin(1)).date()
+    return month_end + timedelta(days=lag_days - 1) <= as_of

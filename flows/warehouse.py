@@ -1,0 +1,229 @@
+"""The DuckDB warehouse: schema, set-based upserts, audit records, publishing.
+
+This module knows DuckDB and nothing about HTTP or sources. Batches arrive as
+pandas DataFrames and are loaded through Arrow in one statement each -- never
+row by row.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from flows.settings import Settings
+
+DDL_PATH = Path(__file__).resolve().parent / "ddl.sql"
+MART_SCHEMA = "marts"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    table: str
+    keys: tuple[str, ...]
+    date_column: str
+
+
+TABLES: dict[str, TableSpec] = {
+    "securities": TableSpec("raw.securities", ("ticker",), "loaded_at"),
+    "prices": TableSpec("raw.prices", ("ticker", "trade_date"), "trade_date"),
+    "fx_rates": TableSpec("raw.fx_rates", ("currency", "rate_date"), "rate_date"),
+    "fundamentals": TableSpec("raw.fundamentals", ("ticker", "fiscal_period_end", "report_date"), "report_date"),
+    "cpi": TableSpec("raw.cpi", ("series_id", "period_date"), "period_date"),
+    "policy_events": TableSpec("raw.policy_events", ("event_id",), "event_date"),
+}
+# Columns that describe a load rather than the data: not compared when deciding whether a row changed.
+LOAD_COLUMNS = ("load_id", "loaded_at")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Warehouse:
+    """One DuckDB database file, shared by the threads of one pipeline process.
+
+    Writers serialise on a lock: batches are validated concurrently, loaded one
+    at a time, each in its own transaction.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = settings.paths.database
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection = duckdb.connect(
+            str(self.path),
+            config={
+                "threads": settings.duckdb_threads,
+                "memory_limit": settings.duckdb_memory_limit,
+                "temp_directory": str(settings.paths.home / "duckdb_tmp"),
+            },
+        )
+        self._write_lock = threading.Lock()
+        self._connection.execute(DDL_PATH.read_text())
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._connection.cursor()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._write_lock:
+            cursor = self.cursor()
+            cursor.execute("begin transaction")
+            try:
+                yield cursor
+                cursor.execute("commit")
+            except BaseException:
+                cursor.execute("rollback")
+                raise
+            finally:
+                cursor.close()
+
+    def upsert(self, dataset: str, frame: pd.DataFrame, *, load_id: str, loaded_at: datetime) -> int:
+        """Merge ``frame`` into the dataset's raw table by natural key, in one transaction.
+
+        Rows identical to what is stored are left alone (they keep their
+        load_id), changed rows are replaced, new rows are inserted. Returns the
+        number of rows inserted or replaced.
+        """
+        spec = TABLES[dataset]
+        batch = frame.copy()
+        batch["load_id"] = load_id
+        batch["loaded_at"] = loaded_at
+        with self.transaction() as cursor:
+            columns = [row[0] for row in cursor.execute(f"describe {spec.table}").fetchall()]
+            arrow_batch = pa.Table.from_pandas(batch[columns], preserve_index=False)
+            cursor.register("incoming_batch", arrow_batch)
+            value_columns = [c for c in columns if c not in spec.keys and c not in LOAD_COLUMNS]
+            join = " and ".join(f"stored.{key} = incoming.{key}" for key in spec.keys)
+            differs = " or ".join(f"stored.{c} is distinct from incoming.{c}" for c in value_columns) or "false"
+            casts = ", ".join(f"cast(incoming.{c} as {t}) as {c}" for c, t in self._column_types(cursor, spec.table))
+            cursor.execute(
+                f"""
+                create or replace temp table changed_rows as
+                select {casts}
+                from incoming_batch as incoming
+                """
+            )
+            cursor.execute(
+                f"""
+                delete from changed_rows as incoming
+                where exists (
+                    select 1 from {spec.table} as stored
+                    where {join} and not ({differs})
+                )
+                """
+            )
+            cursor.execute(f"delete from {spec.table} as stored using changed_rows as incoming where {join}")
+            cursor.execute(f"insert into {spec.table} by name select * from changed_rows")
+            changed = cursor.execute("select count(*) from changed_rows").fetchone()[0]
+            cursor.execute("drop table changed_rows")
+            cursor.unregister("incoming_batch")
+        return int(changed)
+
+    def replace_all(self, dataset: str, frame: pd.DataFrame, *, load_id: str, loaded_at: datetime) -> int:
+        """Replace the whole table (used for the small configuration tables)."""
+        spec = TABLES[dataset]
+        batch = frame.copy()
+        batch["load_id"] = load_id
+        batch["loaded_at"] = loaded_at
+        with self.transaction() as cursor:
+            cursor.register("incoming_batch", pa.Table.from_pandas(batch, preserve_index=False))
+            cursor.execute(f"delete from {spec.table}")
+            cursor.execute(f"insert into {spec.table} by name select * from incoming_batch")
+            cursor.unregister("incoming_batch")
+        return len(batch)
+
+    @staticmethod
+    def _column_types(cursor: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+        return [(row[0], row[1]) for row in cursor.execute(f"describe {table}").fetchall()]
+
+    def cursors(self, dataset: str, key: str, *, source: str) -> dict[str, date]:
+        """High-water mark per key (e.g. per ticker) of the dataset's date column for one source."""
+        spec = TABLES[dataset]
+        cursor = self.cursor()
+        try:
+            rows = cursor.execute(
+                f"select {key}, max({spec.date_column}) from {spec.table} where source = ? group by {key}",
+                [source],
+            ).fetchall()
+        finally:
+            cursor.close()
+        return {str(k): v for k, v in rows if v is not None}
+
+    def record_load(self, **fields: object) -> None:
+        frame = pd.DataFrame([fields])
+        with self.transaction() as cursor:
+            cursor.register("load_record", pa.Table.from_pandas(frame, preserve_index=False))
+            cursor.execute("insert into audit.loads by name select * from load_record")
+            cursor.unregister("load_record")
+
+    def record_run(self, *, run_id: str, status: str, **fields: object) -> None:
+        with self.transaction() as cursor:
+            exists = cursor.execute("select count(*) from audit.runs where run_id = ?", [run_id]).fetchone()[0]
+            if exists:
+                assignments = ", ".join(f"{name} = ?" for name in ["status", *fields])
+                cursor.execute(f"update audit.runs set {assignments} where run_id = ?", [status, *fields.values(), run_id])
+            else:
+                frame = pd.DataFrame([{"run_id": run_id, "status": status, **fields}])
+                cursor.register("run_record", pa.Table.from_pandas(frame, preserve_index=False))
+                cursor.execute("insert into audit.runs by name select * from run_record")
+                cursor.unregister("run_record")
+
+    def mart_row_counts(self) -> dict[str, int]:
+        cursor = self.cursor()
+        try:
+            tables = cursor.execute(
+                "select table_name from information_schema.tables where table_schema = ? order by table_name",
+                [MART_SCHEMA],
+            ).fetchall()
+            return {
+                name: cursor.execute(f'select count(*) from {MART_SCHEMA}."{name}"').fetchone()[0] for (name,) in tables
+            }
+        finally:
+            cursor.close()
+
+
+def publish(warehouse: Warehouse) -> Path:
+    """Copy the marts into a separate database for BI readers, swapped in atomically.
+
+    The copy is built beside the published file and renamed over it, so a
+    reader opening the published path sees either the old or the new file,
+    never a half-written one, and never holds a lock the pipeline needs.
+    """
+    published = warehouse.settings.paths.published_database
+    published.parent.mkdir(parents=True, exist_ok=True)
+    staging = published.with_name(f".{published.name}.{os.getpid()}.tmp")
+    staging.unlink(missing_ok=True)
+    with warehouse.transaction() as cursor:
+        tables = cursor.execute(
+            "select table_name from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = ? and table_type = 'BASE TABLE' order by table_name",
+            [MART_SCHEMA],
+        ).fetchall()
+    cursor = warehouse.cursor()
+    try:
+        cursor.execute(f"attach '{staging}' as publish_target")
+        try:
+            cursor.execute(f"create schema publish_target.{MART_SCHEMA}")
+            for (name,) in tables:
+                cursor.execute(
+                    f'create table publish_target.{MART_SCHEMA}."{name}" as select * from {MART_SCHEMA}."{name}"'
+                )
+        finally:
+            cursor.execute("detach publish_target")
+    finally:
+        cursor.close()
+    os.replace(staging, published)
+    return published

@@ -1,0 +1,157 @@
+"""The daily flow end to end on the embedded default: what lands in the marts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flows.sources.sample.generator import SPENDERS_WITHOUT_RESULTS
+
+
+def test_every_dataset_loaded_and_validated(warehouse) -> None:
+    loads = {load.dataset: load for load in warehouse.summary.loads}
+    assert set(loads) == {"prices", "fx_rates", "fundamentals", "cpi", "policy_events"}
+    for load in loads.values():
+        assert load.status == "succeeded"
+        assert load.rows_loaded > 0
+        assert load.expectations_evaluated > 10 and load.expectations_failed == 0
+        assert load.landing_path is not None and load.landing_path.exists()
+    audit = warehouse.query("select dataset, status, validation_success from audit.loads")
+    assert all(status == "succeeded" and ok for _, status, ok in audit)
+    assert warehouse.query("select status from audit.runs") == [("succeeded",)]
+
+
+def test_sample_rows_are_labelled_everywhere(warehouse) -> None:
+    for table in ("raw.prices", "raw.fx_rates", "raw.fundamentals"):
+        assert warehouse.query(f"select distinct source from {table}") == [("sample",)]
+    assert warehouse.query("select distinct source from raw.cpi") == [("bls_cpi_package",)]
+    assert warehouse.query("select distinct source from raw.policy_events") == [("curated",)]
+    for mart in ("relative_performance", "execution_gap", "policy_event_impact"):
+        labels = warehouse.query(f"select distinct data_source from marts.{mart}", published=True)
+        assert labels == [("sample",)], mart
+
+
+def test_prices_follow_the_exchange_calendars(warehouse) -> None:
+    # 2025-01-29 is Lunar New Year (HKEX closed, NYSE open); 2025-07-04 the reverse.
+    rows = dict(
+        warehouse.query(
+            "select trade_date, list(distinct exchange order by exchange) from raw.prices "
+            "where trade_date in ('2025-01-29', '2025-07-04') group by trade_date"
+        )
+    )
+    assert rows[date(2025, 1, 29)] == ["XNAS", "XNYS"]
+    assert rows[date(2025, 7, 4)] == ["XHKG"]
+    assert warehouse.query("select max(trade_date) from raw.prices")[0][0] == date(2026, 11, 20)
+    assert warehouse.query("select count(*) from raw.prices where dayofweek(trade_date) in (0, 6)")[0][0] == 0
+
+
+def test_adjustments_are_exercised(warehouse) -> None:
+    split = warehouse.query(
+        "select ticker, trade_date, split_ratio from raw.prices where split_ratio <> 1 order by ticker"
+    )
+    assert ("NVDA", date(2024, 6, 10), 10.0) in split
+    # Across the split the traded close drops ~10x but the total return (adj_close) does not.
+    jump = warehouse.query(
+        """
+        select close / lag(close) over w, adj_close / lag(adj_close) over w
+        from raw.prices where ticker = 'NVDA' and trade_date between '2024-06-07' and '2024-06-10'
+        window w as (order by trade_date) qualify trade_date = '2024-06-10'
+        """
+    )[0]
+    assert jump[0] < 0.15 and 0.8 < jump[1] < 1.2
+    assert warehouse.query("select count(*) from raw.prices where dividend > 0")[0][0] > 20
+
+
+def test_relative_performance_shows_the_china_lag(warehouse) -> None:
+    rows = dict(
+        warehouse.query(
+            """
+            select series_id, arg_max(cum_return_usd, trade_date)
+            from marts.relative_performance where series_type <> 'security' group by series_id
+            """,
+            published=True,
+        )
+    )
+    china, us_ai = rows["basket:china_tech"], rows["basket:us_ai_leader"]
+    assert china < us_ai
+    assert abs(rows["spread:china_tech_minus_us_ai_leader"] - (china - us_ai)) < 1e-9
+    # Every security and both baskets reach the as-of date's market (HK and US both traded on AS_OF).
+    last = warehouse.query("select max(trade_date) from marts.relative_performance", published=True)[0][0]
+    assert last == date(2026, 11, 20)
+
+
+def test_execution_gap_flags_spenders_without_results(warehouse) -> None:
+    latest = warehouse.query(
+        """
+        select ticker, execution_gap from marts.execution_gap
+        where calendar_quarter_end = (select max(calendar_quarter_end) from marts.execution_gap where execution_gap is not null)
+          and execution_gap is not null
+        order by execution_gap desc
+        """,
+        published=True,
+    )
+    assert len(latest) >= 15
+    top = {ticker for ticker, _ in latest[: len(SPENDERS_WITHOUT_RESULTS) + 1]}
+    assert SPENDERS_WITHOUT_RESULTS <= top, latest
+
+
+def test_inflation_matches_the_published_cpi(warehouse) -> None:
+    april = warehouse.query(
+        "select headline_nsa_index, headline_yoy_pct_1dp, regime from marts.inflation where month_date = '2026-04-01'",
+        published=True,
+    )
+    assert april == [(333.02, 3.8, "above_3pct")]
+
+
+def test_cpi_gap_stays_a_gap(warehouse) -> None:
+    assert warehouse.query("select count(*) from raw.cpi where period_date = '2025-10-01'") == [(0,)]
+    october = warehouse.query(
+        "select is_published, headline_nsa_index, headline_yoy_pct, headline_mom_pct from marts.inflation "
+        "where month_date = '2025-10-01'",
+        published=True,
+    )
+    assert october == [(False, None, None, None)]
+    november = warehouse.query(
+        "select headline_nsa_index, headline_yoy_pct is not null, headline_mom_pct from marts.inflation "
+        "where month_date = '2025-11-01'",
+        published=True,
+    )
+    assert november == [(324.122, True, None)]
+    # CPI is used only once released: as of 2026-11-20 the last month is the last one in the package.
+    assert warehouse.query("select max(period_date) from raw.cpi")[0][0] == date(2026, 8, 1)
+
+
+def test_policy_event_impact_covers_events_in_history(warehouse) -> None:
+    rows = warehouse.query(
+        """
+        select count(distinct event_id), count(*), count(car_m1_p1_pct)
+        from marts.policy_event_impact where event_date >= '2022-03-01'
+        """,
+        published=True,
+    )[0]
+    assert rows[0] >= 25 and rows[2] > 0.9 * rows[1]
+    # The Lima meeting (Saturday 2024-11-16) maps to Monday 2024-11-18 in both markets.
+    mapped = warehouse.query(
+        "select distinct event_trade_date from marts.policy_event_impact where event_id = '2024-11-16-biden-xi-lima'",
+        published=True,
+    )
+    assert mapped == [(date(2024, 11, 18),)]
+    # Events before the price history starts are not in the mart.
+    assert warehouse.query(
+        "select count(*) from marts.policy_event_impact where event_id = '2021-04-10-samr-fines-alibaba'", published=True
+    ) == [(0,)]
+
+
+def test_published_copy_holds_exactly_the_marts(warehouse) -> None:
+    tables = warehouse.query(
+        "select table_schema, table_name from information_schema.tables order by all", published=True
+    )
+    assert tables == [
+        ("marts", "execution_gap"),
+        ("marts", "inflation"),
+        ("marts", "policy_event_impact"),
+        ("marts", "relative_performance"),
+    ]
+    for (_, name) in tables:
+        working = warehouse.query(f"select count(*) from marts.{name}")[0][0]
+        published = warehouse.query(f"select count(*) from marts.{name}", published=True)[0][0]
+        assert working == published == warehouse.summary.mart_rows[name]
