@@ -25,6 +25,8 @@ from flows.calendars import is_session
 from flows.settings import Settings
 
 EXAMPLE_ROWS = 5
+# GX announces its temporary docs folder at INFO on every context; keep the run output clean.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 _gx_lock = threading.Lock()
 _gx_context: Any = None
 
@@ -141,8 +143,6 @@ def _context() -> Any:
     global _gx_context
     with _gx_lock:
         if _gx_context is None:
-            # GX announces its temporary docs folder at INFO on every context; keep the run output clean.
-            logging.getLogger("great_expectations").setLevel(logging.WARNING)
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
 

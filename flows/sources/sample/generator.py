@@ -99,7 +99,6 @@ def _daily_returns(security: Security, days: pd.DatetimeIndex, seed: int, benchm
 
 def _price_frame(security: Security, days: pd.DatetimeIndex, returns: np.ndarray, seed: int) -> pd.DataFrame:
     count = len(days)
-    rng = _stream(seed, security.ticker, "bars")
     start_level = BENCHMARK_PARAMS.get(security.ticker, (0, 0, 0))[2] or float(
         _stream(seed, security.ticker, "level").uniform(20, 400)
     )
@@ -123,10 +122,14 @@ def _price_frame(security: Security, days: pd.DatetimeIndex, returns: np.ndarray
     close = price * splits_after
     previous_close = np.concatenate([[close[0]], close[:-1]])
     dividend = np.round(dividend_yield * previous_close, 4)
-    open_ = close * (1 + 0.01 * rng.standard_normal(count))
-    high = np.maximum(open_, close) * (1 + np.abs(0.008 * rng.standard_normal(count)))
-    low = np.minimum(open_, close) * (1 - np.abs(0.008 * rng.standard_normal(count)))
-    volume = np.round(rng.lognormal(mean=15.0, sigma=0.4, size=count)).astype("int64")
+    # One stream per field: each draws exactly one number per session, which keeps the series prefix-stable.
+    def shocks(field: str) -> np.ndarray:
+        return _stream(seed, security.ticker, field).standard_normal(count)
+
+    open_ = close * (1 + 0.01 * shocks("open"))
+    high = np.maximum(open_, close) * (1 + np.abs(0.008 * shocks("high")))
+    low = np.minimum(open_, close) * (1 - np.abs(0.008 * shocks("low")))
+    volume = np.round(np.exp(15.0 + 0.4 * shocks("volume"))).astype("int64")
     if security.group == "benchmark" and security.ticker.startswith("^"):
         volume = np.zeros(count, dtype="int64")
     return pd.DataFrame(

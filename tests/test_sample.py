@@ -1,0 +1,87 @@
+"""The embedded sample generator: deterministic, prefix-stable, calendar-true, labelled."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from flows.settings import load_settings
+from flows.sources.sample.generator import PriceWindow, generate_fundamentals, generate_fx, generate_prices
+from flows.validation import validate_frame
+
+SETTINGS = load_settings({})
+START = SETTINGS.sample.start_date
+
+
+def _prices(end: date, *, settings=SETTINGS, start: date = START) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    return generate_prices(settings.universe, settings.sample, PriceWindow(end=end, starts={}, default_start=start))
+
+
+def test_prices_are_prefix_stable_and_deterministic() -> None:
+    short = _prices(date(2026, 6, 30))
+    long = _prices(date(2026, 11, 20))
+    merged = short.merge(long, on=["ticker", "trade_date"], suffixes=("", "_long"))
+    assert len(merged) == len(short)
+    for column in ("open", "high", "low", "close", "adj_close", "volume", "dividend", "split_ratio"):
+        assert (merged[column] == merged[f"{column}_long"]).all(), column
+    pd.testing.assert_frame_equal(short, _prices(date(2026, 6, 30)))
+
+
+def test_a_window_returns_the_same_rows_as_the_full_history() -> None:
+    full = _prices(date(2026, 11, 20))
+    window = _prices(date(2026, 11, 20), start=date(2026, 11, 1))
+    expected = full[full["trade_date"] >= date(2026, 11, 1)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(window.reset_index(drop=True), expected)
+
+
+def test_adj_close_ratio_is_the_total_return_from_close_dividend_and_split() -> None:
+    prices = _prices(date(2026, 11, 20)).sort_values(["ticker", "trade_date"])
+    previous_close = prices.groupby("ticker")["close"].shift()
+    previous_adj = prices.groupby("ticker")["adj_close"].shift()
+    from_close = (prices["close"] * prices["split_ratio"] + prices["dividend"]) / previous_close - 1
+    from_adj = prices["adj_close"] / previous_adj - 1
+    both = pd.DataFrame({"close": from_close, "adj": from_adj}).dropna()
+    assert np.allclose(both["close"], both["adj"], atol=2e-4)
+
+
+def test_every_generated_row_is_labelled_sample() -> None:
+    universe, sample = SETTINGS.universe, SETTINGS.sample
+    frames = [
+        _prices(date(2026, 1, 31)),
+        generate_fx(universe.fx_currencies, sample, start={}, end=date(2026, 1, 31)),
+        generate_fundamentals(universe, sample, start={}, end=date(2026, 1, 31)),
+    ]
+    for frame in frames:
+        assert not frame.empty and set(frame["source"]) == {"sample"}
+
+
+def test_fundamentals_are_reported_weeks_after_the_period() -> None:
+    frame = generate_fundamentals(SETTINGS.universe, SETTINGS.sample, start={}, end=date(2026, 11, 20))
+    lag = (pd.to_datetime(frame["report_date"]) - pd.to_datetime(frame["fiscal_period_end"])).dt.days
+    assert lag.between(21, 60).all()
+    assert (frame["report_date"] <= date(2026, 11, 20)).all()
+    companies = {s.ticker for s in SETTINGS.universe.securities if s.group != "benchmark"}
+    assert set(frame["ticker"]) == companies
+
+
+def test_the_scaler_adds_synthetic_tickers_and_history_that_validate() -> None:
+    scaled = load_settings({"GAPWATCH_SAMPLE_TICKERS": "12", "GAPWATCH_SAMPLE_YEARS": "2"})
+    assert len(scaled.universe.securities) == len(SETTINGS.universe.securities) + 12
+    assert scaled.sample.start_date == date(2025, 1, 1)
+    synthetic = [s for s in scaled.universe.securities if s.is_synthetic]
+    assert {s.exchange for s in synthetic} == {"XNYS", "XNAS", "XHKG"}
+    prices = _prices(date(2026, 11, 20), settings=scaled, start=scaled.sample.start_date)
+    assert set(prices["ticker"]) == set(scaled.universe.tickers)
+    report = validate_frame("prices", prices, settings=scaled, as_of=date(2026, 11, 20))
+    assert report.success, [failure.describe() for failure in report.failures]
+
+
+def test_a_different_seed_gives_different_numbers() -> None:
+    other = dataclasses.replace(SETTINGS, sample=dataclasses.replace(SETTINGS.sample, seed=7))
+    a = _prices(date(2026, 1, 30))
+    b = _prices(date(2026, 1, 30), settings=other)
+    assert (a["trade_date"] == b["trade_date"]).all()
+    assert not np.allclose(a["close"], b["close"])

@@ -1,0 +1,143 @@
+"""GX validation of bad batches: a clear error naming dataset, rule, load id and example rows; nothing loaded."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import AS_OF, Home
+from flows import ingest
+from flows.settings import ConfigError, load_settings
+from flows.validation import DatasetValidationError, validate_frame
+from flows.warehouse import Warehouse
+
+GOOD_ROW = {
+    "ticker": "0700.HK", "trade_date": date(2026, 11, 19), "open": 400.0, "high": 405.0, "low": 398.0,
+    "close": 401.0, "adj_close": 401.0, "volume": 1000, "dividend": 0.0, "split_ratio": 1.0,
+    "currency": "HKD", "exchange": "XHKG", "source": "sample",
+}  # fmt: skip
+
+
+def _batch(*changes: dict) -> pd.DataFrame:  # type: ignore[type-arg]
+    return pd.DataFrame([{**GOOD_ROW, **change} for change in changes])
+
+
+@pytest.mark.parametrize(
+    ("rows", "rule", "shown"),
+    [
+        (_batch({}, {"high": 390.0}), "expect_column_pair_values_a_to_be_greater_than_b(column_A=high", "high=390.0"),
+        (_batch({"close": -1.0}), "expect_column_values_to_be_between(column=close", "close=-1.0"),
+        (_batch({}, {}), "expect_compound_columns_to_be_unique", "ticker=0700.HK"),
+        (_batch({"trade_date": date(2025, 1, 29)}), "gx_on_exchange_calendar", "trade_date=2025-01-29"),
+        (_batch({"trade_date": date(2026, 11, 23)}), "gx_not_after_as_of", "trade_date=2026-11-23"),
+        (_batch({"ticker": "'; drop table raw.prices; --"}), "column=ticker", "drop table"),
+        (_batch({"currency": "USD"}), "gx_currency_matches_listing", "currency=USD"),
+        (_batch({}).drop(columns=["adj_close"]), "expect_column_to_exist(column=adj_close)", "schema drift"),
+    ],
+    ids=["high<low", "non-positive", "duplicate-key", "hkex-holiday", "future", "sql-ish-ticker", "currency", "missing-column"],
+)
+def test_bad_price_rows_are_named(rows: pd.DataFrame, rule: str, shown: str) -> None:
+    settings = load_settings({})
+    report = validate_frame("prices", rows, settings=settings, as_of=AS_OF)
+    assert not report.success
+    described = "\n".join(failure.describe() for failure in report.failures)
+    assert rule in described and shown in described
+
+
+def test_good_rows_pass() -> None:
+    report = validate_frame("prices", _batch({}), settings=load_settings({}), as_of=AS_OF)
+    assert report.success and report.evaluated == 37
+
+
+def test_ingest_of_a_bad_batch_raises_and_loads_nothing(tmp_path: Path, warehouse: Home) -> None:
+    shutil.copytree(warehouse.path, tmp_path / "home")
+    settings = load_settings({"GAPWATCH_HOME": str(tmp_path / "home")})
+    store = Warehouse(settings)
+    try:
+        count_before = store.cursor().execute("select count(*) from raw.prices").fetchone()[0]
+        bad = _batch({}, {"ticker": "NVDA", "currency": "USD", "exchange": "XNAS", "high": 1.0, "low": 2.0})
+
+        def extract_bad(dataset: str, **_: object) -> ingest.Batch:
+            return ingest.Batch(dataset, "sample", bad, None, AS_OF)
+
+        with pytest.raises(DatasetValidationError) as caught:
+            ingest.ingest(
+                "prices", settings=settings, warehouse=store, as_of=AS_OF, run_id="test",
+                steps=ingest.Steps(extract=extract_bad),
+            )  # fmt: skip
+        message = str(caught.value)
+        load_id = caught.value.load_id
+        assert f"Validation failed for dataset 'prices' (load {load_id}" in message
+        assert "high=1.0" in message and "low=2.0" in message and "ticker=NVDA" in message
+        assert "Nothing from this batch was loaded" in message
+        assert store.cursor().execute("select count(*) from raw.prices").fetchone()[0] == count_before
+        landing = caught.value.landing_path
+        assert landing is not None and landing.exists() and len(pd.read_parquet(landing)) == 2
+        assert store.cursor().execute(
+            "select status, validation_success, expectations_failed from audit.loads where load_id = ?", [load_id]
+        ).fetchall() == [("failed", False, 1)]
+        assert (settings.paths.home / "validation" / f"{load_id}.json").exists()
+    finally:
+        store.close()
+
+
+def test_policy_event_rules() -> None:
+    settings = load_settings({})
+    frame = pd.DataFrame(
+        [
+            {"event_id": "ok-event", "event_date": date(2025, 1, 2), "category": "diplomacy", "region": "US-CN",
+             "title": "t", "source_url": "https://example.org/x", "source": "curated"},
+            {"event_id": "../../etc/passwd", "event_date": date(2025, 1, 2), "category": "diplomacy", "region": "Mars",
+             "title": "t", "source_url": "javascript:alert(1)", "source": "curated"},
+        ]
+    )  # fmt: skip
+    report = validate_frame("policy_events", frame, settings=settings, as_of=AS_OF)
+    described = "\n".join(failure.describe() for failure in report.failures)
+    assert "column=region" in described and "Mars" in described
+    assert "column=source_url" in described and "column=event_id" in described and "../../etc/passwd" in described
+
+
+def test_cpi_rules() -> None:
+    frame = pd.DataFrame(
+        [
+            {"series_id": "CUUR0000SA0", "period_date": date(2026, 4, 1), "value": 333.02, "source": "bls_cpi_package"},
+            {"series_id": "CUUR0000SA0", "period_date": date(2026, 5, 15), "value": 0.0, "source": "bls_cpi_package"},
+        ]
+    )
+    report = validate_frame("cpi", frame, settings=load_settings({}), as_of=AS_OF)
+    described = "\n".join(failure.describe() for failure in report.failures)
+    assert "gx_is_month_start" in described and "column=value" in described
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("securities:\n  - {ticker: A, name: A, group: unicorns, exchange: XNYS, currency: USD}\n", "group 'unicorns'"),
+        ("securities:\n  - {ticker: A, name: A, group: benchmark, exchange: XLON, currency: GBP}\n", "exchange 'XLON'"),
+        ("securities:\n  - {ticker: A, name: A, group: us_ai_leader, exchange: XNYS, currency: USD, benchmark: Q}\n",
+         "benchmark 'Q' of A is not in the universe"),
+        ("securities:\n  - {ticker: A, group: benchmark, exchange: XNYS, currency: USD}\n", "missing name"),
+        ("securities: [", "not valid YAML"),
+    ],
+)
+def test_universe_errors_are_clear(tmp_path: Path, yaml_text: str, message: str) -> None:
+    path = tmp_path / "universe.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        load_settings({"GAPWATCH_UNIVERSE": str(path)})
+
+
+def test_settings_paths_and_fx_pairs(tmp_path: Path) -> None:
+    settings = load_settings({"GAPWATCH_HOME": str(tmp_path)})
+    assert settings.paths.database == tmp_path / "gapwatch.duckdb"
+    assert settings.paths.published_database == tmp_path / "published" / "gapwatch.duckdb"
+    assert settings.universe.fx_currencies == ["CNY", "HKD", "TWD"]
+    groups = {s.group for s in settings.universe.securities}
+    assert groups == {"china_tech", "us_ai_leader", "benchmark"}
+    assert len(settings.universe.in_group("china_tech")) >= 8 and len(settings.universe.in_group("us_ai_leader")) >= 8
+    with pytest.raises(ConfigError, match="GAPWATCH_SAMPLE_YEARS must be an integer"):
+        load_settings({"GAPWATCH_SAMPLE_YEARS": "five"})
