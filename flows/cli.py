@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import sys
 from datetime import date
-from typing import Optional
 
 import typer
 
 from flows.settings import ConfigError, export_tool_environment, load_settings
 
 app = typer.Typer(
-    help="gapwatch: China tech vs US AI leaders -- daily prices, fundamentals, CPI and policy events into DuckDB marts.",
+    help="gapwatch: China tech vs US AI leaders. Daily prices, fundamentals, CPI and policy events -> DuckDB marts.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 
-def _date(value: Optional[str], name: str) -> Optional[date]:
+def _date(value: str | None, name: str) -> date | None:
     if value is None:
         return None
     try:
@@ -27,7 +26,7 @@ def _date(value: Optional[str], name: str) -> Optional[date]:
         raise typer.BadParameter(f"{name} must be a date like 2026-05-12, got {value!r}.") from None
 
 
-def _prepare(source: Optional[str]) -> None:
+def _prepare(source: str | None) -> None:
     """Validate configuration and export the tool environment before Prefect, dbt or GX load."""
     import os
 
@@ -49,14 +48,16 @@ def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
 
 @app.command()
 def run(
-    as_of: Optional[str] = typer.Option(
-        None, "--as-of", help="Run as of this date (YYYY-MM-DD): sources yield data up to it. Default: today (New York)."
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Run as of this date (YYYY-MM-DD): sources yield data up to it. Default: today (New York).",
     ),
-    source: Optional[str] = typer.Option(
+    source: str | None = typer.Option(
         None, "--source", help="Where data comes from: 'sample' (embedded, offline; CPI is real) or 'live'."
     ),
 ) -> None:
-    """Run the daily pipeline: ingest prices+FX, fundamentals, CPI and policy events, validate, load, build marts, publish."""
+    """Run the daily pipeline: ingest the four datasets, validate, load, build the marts, publish."""
     if source is not None and source not in {"sample", "live"}:
         raise typer.BadParameter("--source must be 'sample' or 'live'.")
     run_date = _date(as_of, "--as-of")
@@ -72,7 +73,7 @@ def run(
 def backfill(
     start: str = typer.Option(..., "--start", help="First date to (re)load, YYYY-MM-DD."),
     end: str = typer.Option(..., "--end", help="Last date to (re)load, YYYY-MM-DD; the run is as of this date."),
-    source: Optional[str] = typer.Option(None, "--source", help="'sample' (default) or 'live'."),
+    source: str | None = typer.Option(None, "--source", help="'sample' (default) or 'live'."),
 ) -> None:
     """Reload every dataset for [START, END] through the same path as the daily run, then rebuild and publish."""
     start_date, end_date = _date(start, "--start"), _date(end, "--end")

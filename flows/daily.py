@@ -109,9 +109,17 @@ def _loads_for(warehouse: Warehouse, run_id: str) -> list[steps.LoadResult]:
         cursor.close()
     return [
         steps.LoadResult(
-            dataset=r[0], load_id=r[1], source=r[2], status=r[3], rows_extracted=r[4] or 0, rows_loaded=r[5] or 0,
-            expectations_evaluated=r[6] or 0, expectations_failed=r[7] or 0,
-            landing_path=Path(r[8]) if r[8] else None, error=r[9], validation_success=r[10],
+            dataset=r[0],
+            load_id=r[1],
+            source=r[2],
+            status=r[3],
+            rows_extracted=r[4] or 0,
+            rows_loaded=r[5] or 0,
+            expectations_evaluated=r[6] or 0,
+            expectations_failed=r[7] or 0,
+            landing_path=Path(r[8]) if r[8] else None,
+            error=r[9],
+            validation_success=r[10],
         )  # fmt: skip
         for r in rows
     ]
@@ -202,7 +210,9 @@ async def daily(as_of: str | None = None, start: str | None = None, run_id: str 
         warehouse = Warehouse(settings)
         _RUNS[run_id] = (settings, warehouse, summary, start_date)
         try:
-            warehouse.record_run(run_id=run_id, status="running", as_of=run_date, source=settings.source, started_at=summary.started_at)
+            warehouse.record_run(
+                run_id=run_id, status="running", as_of=run_date, source=settings.source, started_at=summary.started_at
+            )
             load_universe_task(run_id)
             states = await asyncio.gather(
                 *(subflow(family, run_id, return_state=True) for family, subflow in INGEST_SUBFLOWS.items())

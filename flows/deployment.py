@@ -7,6 +7,8 @@ Hong Kong's session of the same date to have closed long before).
 
 from __future__ import annotations
 
+from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
 from flows.daily import daily
@@ -20,6 +22,11 @@ def daily_schedule() -> Cron:
     return Cron(settings.schedule_cron, timezone=settings.timezone)
 
 
+def build_deployment() -> RunnerDeployment:
+    """The daily deployment object: flow, name, schedule and tags."""
+    return daily.to_deployment(name=DEPLOYMENT_NAME, schedules=[daily_schedule()], tags=["gapwatch"])
+
+
 def serve_daily() -> None:
-    """Start a long-lived process that runs ``daily`` on its schedule (Ctrl-C to stop)."""
-    daily.serve(name=DEPLOYMENT_NAME, schedules=[daily_schedule()], tags=["gapwatch"])
+    """Register the deployment and run ``daily`` on its schedule until interrupted (Ctrl-C)."""
+    serve(build_deployment())

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import pyarrow as pa
@@ -21,7 +21,7 @@ from flows.settings import Settings
 from flows.sources.cpi_package import reader as cpi_reader
 from flows.sources.curated import reader as curated_reader
 from flows.sources.sample import generator
-from flows.validation import DatasetValidationError, ValidationReport, validate_frame
+from flows.validation import DatasetValidationError, ValidationReport, cpi_month_is_released, validate_frame
 from flows.warehouse import Warehouse, utcnow
 
 # The subflows: one per dataset family. Prices and FX travel together.
@@ -73,12 +73,12 @@ def new_load_id(dataset: str) -> str:
 
 def _window_starts(cursors: dict[str, date], *, keys: list[str], default: date, lookback_days: int) -> dict[str, date]:
     """Where each key's extraction starts: its high-water mark minus the look-back, else ``default``."""
-    return {key: max(default, cursors[key] - timedelta(days=lookback_days)) if key in cursors else default for key in keys}
+    return {
+        key: max(default, cursors[key] - timedelta(days=lookback_days)) if key in cursors else default for key in keys
+    }
 
 
-def extract(
-    dataset: str, *, settings: Settings, warehouse: Warehouse, as_of: date, start: date | None = None
-) -> Batch:
+def extract(dataset: str, *, settings: Settings, warehouse: Warehouse, as_of: date, start: date | None = None) -> Batch:
     """Extract the new part of ``dataset`` up to ``as_of`` (or [start, as_of] for a backfill)."""
     source = settings.source
     if source == "live":
@@ -93,7 +93,9 @@ def extract(
         keys = universe.tickers
         window = generator.PriceWindow(
             end=as_of,
-            starts=_window_starts(starts, keys=keys, default=start or sample.start_date, lookback_days=settings.lookback_days),
+            starts=_window_starts(
+                starts, keys=keys, default=start or sample.start_date, lookback_days=settings.lookback_days
+            ),
             default_start=start or sample.start_date,
         )
         frame = generator.generate_prices(universe, sample, window)
@@ -109,14 +111,16 @@ def extract(
     if dataset == "fundamentals":
         companies = [s.ticker for s in universe.securities if s.group != "benchmark"]
         starts = {} if start else warehouse.cursors("fundamentals", "ticker", source="sample")
-        window_starts = _window_starts(starts, keys=companies, default=start or date.min, lookback_days=settings.lookback_days)
+        window_starts = _window_starts(
+            starts, keys=companies, default=start or date.min, lookback_days=settings.lookback_days
+        )
         frame = generator.generate_fundamentals(universe, sample, start=window_starts, end=as_of)
         return Batch(dataset, "sample", frame, start, as_of)
     if dataset == "cpi":
         first_month = date((start or sample.start_date).year - 2, 1, 1)
         frame = cpi_reader.read_cpi(first_month=first_month, last_month=as_of)
         released = frame["period_date"].map(
-            lambda month: (pd.Timestamp(month) + pd.offsets.MonthBegin(1) + pd.Timedelta(days=settings.cpi_release_lag_days - 1)).date() <= as_of
+            lambda month: cpi_month_is_released(month, as_of=as_of, lag_days=settings.cpi_release_lag_days)
         )
         return Batch(dataset, cpi_reader.SOURCE, frame[released].reset_index(drop=True), first_month, as_of)
     if dataset == "policy_events":
@@ -136,7 +140,9 @@ def land(batch: Batch, *, settings: Settings, load_id: str, as_of: date) -> Path
         partial.write_bytes(batch.payload)
     else:
         table = pa.Table.from_pandas(batch.frame, preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"gapwatch_source": batch.source.encode()})
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), b"gapwatch_source": batch.source.encode()}
+        )
         pq.write_table(table, partial)
     partial.replace(path)
     return path

@@ -225,7 +225,9 @@ def _parse_universe(path: Path, *, extra_tickers: int) -> Universe:
             )
     securities.extend(_synthetic_securities(extra_tickers, groups))
     group_benchmarks = tuple(
-        (group, str(spec["benchmark"])) for group, spec in groups.items() if isinstance(spec, dict) and spec.get("benchmark")
+        (group, str(spec["benchmark"]))
+        for group, spec in groups.items()
+        if isinstance(spec, dict) and spec.get("benchmark")
     )
     return Universe(securities=tuple(securities), group_benchmarks=group_benchmarks)
 
@@ -276,7 +278,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         extra_tickers=_int_env(env, "GAPWATCH_SAMPLE_TICKERS", 0),
     )
     if sample.years > 25:
-        raise ConfigError(f"GAPWATCH_SAMPLE_YEARS is at most 25 (the trading calendars start in 2000), got {sample.years}.")
+        raise ConfigError(
+            f"GAPWATCH_SAMPLE_YEARS is at most 25 (the trading calendars start in 2000), got {sample.years}."
+        )
     universe_path = Path(env.get("GAPWATCH_UNIVERSE") or DEFAULT_UNIVERSE)
     source = env.get("GAPWATCH_SOURCE", "sample")
     if source not in SOURCES:
@@ -290,7 +294,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         duckdb_threads=_int_env(env, "GAPWATCH_DUCKDB_THREADS", 2, minimum=1),
         duckdb_memory_limit=env.get("GAPWATCH_DUCKDB_MEMORY_LIMIT", "2GB"),
         prefect_api_url=env.get("PREFECT_API_URL") or None,
-        **({"policy_events_file": Path(env["GAPWATCH_POLICY_EVENTS_FILE"])} if env.get("GAPWATCH_POLICY_EVENTS_FILE") else {}),
+        **(
+            {"policy_events_file": Path(env["GAPWATCH_POLICY_EVENTS_FILE"])}
+            if env.get("GAPWATCH_POLICY_EVENTS_FILE")
+            else {}
+        ),
     )
 
 

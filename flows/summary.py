@@ -36,7 +36,8 @@ def render_summary(summary) -> str:  # type: ignore[no-untyped-def]
             "",
             f"warehouse: {summary.home / 'gapwatch.duckdb'}",
             f"published (read-only copy for BI): {summary.published_path}",
-            f"query: duckdb -readonly {summary.published_path} \"select * from marts.inflation order by month_date desc limit 5\"",
+            f"query: duckdb -readonly {summary.published_path} "
+            '"select * from marts.inflation order by month_date desc limit 5"',
         ]
     if summary.errors:
         lines += ["", "ERRORS:"] + [f"  {error}" for error in summary.errors]
@@ -63,5 +64,7 @@ def render_status(settings: Settings) -> str:
         connection.close()
     lines = ["last runs:"] + [f"  {r[0]}  as of {r[1]}  {r[2]:<10} {r[3]:%Y-%m-%d %H:%M:%S} UTC" for r in runs]
     lines += ["", "datasets (last good as-of, last status, last validation):"]
-    lines += [f"  {r[0]:<15} {r[1]}  {r[2]:<10} {'passed' if r[3] else 'failed' if r[3] is False else '-'}" for r in loads]
+    lines += [
+        f"  {r[0]:<15} {r[1]}  {r[2]:<10} {'passed' if r[3] else 'failed' if r[3] is False else '-'}" for r in loads
+    ]
     return "\n".join(lines)

@@ -116,15 +116,17 @@ def derive_checks(dataset: str, frame: pd.DataFrame, *, settings: Settings, as_o
         checked["gx_not_after_as_of"] = _not_after(frame["report_date"], as_of)
         reporting = {s.ticker: s.reporting_currency for s in universe.securities}
         checked["gx_currency_matches_reporting"] = [
-            reporting.get(ticker) == currency for ticker, currency in zip(frame["ticker"], frame["currency"], strict=True)
+            reporting.get(ticker) == currency
+            for ticker, currency in zip(frame["ticker"], frame["currency"], strict=True)
         ]
     elif dataset == "cpi" and "period_date" in frame.columns:
         stamps = pd.to_datetime(frame["period_date"], errors="coerce")
         checked["gx_is_month_start"] = stamps.dt.day == 1
-        checked["gx_not_after_as_of"] = stamps.notna() & (
-            stamps + pd.offsets.MonthBegin(1) + pd.Timedelta(days=settings.cpi_release_lag_days - 1)
-            <= pd.Timestamp(as_of)
-        )
+        checked["gx_not_after_as_of"] = [
+            stamp is not pd.NaT
+            and cpi_month_is_released(stamp.date(), as_of=as_of, lag_days=settings.cpi_release_lag_days)
+            for stamp in stamps
+        ]
     elif dataset == "policy_events" and "event_date" in frame.columns:
         checked["gx_not_after_as_of"] = _not_after(frame["event_date"], as_of)
     return checked
@@ -229,6 +231,10 @@ def validate_frame(dataset: str, frame: pd.DataFrame, *, settings: Settings, as_
 
 
 def cpi_month_is_released(period_date: date, *, as_of: date, lag_days: int) -> bool:
-    """Is the CPI for the month starting ``period_date`` treated as published on ``as_of``?"""
+    """Is the CPI for the month starting ``period_date`` treated as published on ``as_of``?
+
+    BLS publishes in the following month; gapwatch treats a month as known
+    from day ``lag_days`` of the next month (default the 15th).
+    """
     month_end = (pd.Timestamp(period_date) + pd.offsets.MonthBegin(1)).date()
     return month_end + timedelta(days=lag_days - 1) <= as_of

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import pandas as pd
@@ -45,7 +45,7 @@ LOAD_COLUMNS = ("load_id", "loaded_at")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Warehouse:
@@ -174,7 +174,9 @@ class Warehouse:
             exists = cursor.execute("select count(*) from audit.runs where run_id = ?", [run_id]).fetchone()[0]
             if exists:
                 assignments = ", ".join(f"{name} = ?" for name in ["status", *fields])
-                cursor.execute(f"update audit.runs set {assignments} where run_id = ?", [status, *fields.values(), run_id])
+                cursor.execute(
+                    f"update audit.runs set {assignments} where run_id = ?", [status, *fields.values(), run_id]
+                )
             else:
                 frame = pd.DataFrame([{"run_id": run_id, "status": status, **fields}])
                 cursor.register("run_record", pa.Table.from_pandas(frame, preserve_index=False))

@@ -83,8 +83,10 @@ def test_execution_gap_flags_spenders_without_results(warehouse) -> None:
     latest = warehouse.query(
         """
         select ticker, execution_gap from marts.execution_gap
-        where calendar_quarter_end = (select max(calendar_quarter_end) from marts.execution_gap where execution_gap is not null)
-          and execution_gap is not null
+        where execution_gap is not null
+          and calendar_quarter_end = (
+              select max(calendar_quarter_end) from marts.execution_gap where execution_gap is not null
+          )
         order by execution_gap desc
         """,
         published=True,
@@ -137,7 +139,8 @@ def test_policy_event_impact_covers_events_in_history(warehouse) -> None:
     assert mapped == [(date(2024, 11, 18),)]
     # Events before the price history starts are not in the mart.
     assert warehouse.query(
-        "select count(*) from marts.policy_event_impact where event_id = '2021-04-10-samr-fines-alibaba'", published=True
+        "select count(*) from marts.policy_event_impact where event_id = '2021-04-10-samr-fines-alibaba'",
+        published=True,
     ) == [(0,)]
 
 
@@ -151,7 +154,7 @@ def test_published_copy_holds_exactly_the_marts(warehouse) -> None:
         ("marts", "policy_event_impact"),
         ("marts", "relative_performance"),
     ]
-    for (_, name) in tables:
+    for _, name in tables:
         working = warehouse.query(f"select count(*) from marts.{name}")[0][0]
         published = warehouse.query(f"select count(*) from marts.{name}", published=True)[0][0]
         assert working == published == warehouse.summary.mart_rows[name]

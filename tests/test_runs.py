@@ -20,11 +20,7 @@ RAW = ("prices", "fx_rates", "fundamentals", "cpi", "policy_events")
 
 def _contents(home: Home, table: str, *, exclude: tuple[str, ...] = (), published: bool = False) -> list[tuple]:
     """All rows of a table as a sorted list (order-independent comparison)."""
-    columns = [
-        row[0]
-        for row in home.query(f"describe {table}", published=published)
-        if row[0] not in exclude
-    ]
+    columns = [row[0] for row in home.query(f"describe {table}", published=published) if row[0] not in exclude]
     select = ", ".join(f'"{c}"' for c in columns)
     return sorted(home.query(f"select {select} from {table}", published=published), key=repr)
 
@@ -60,9 +56,10 @@ def test_rerun_is_idempotent_and_as_of_adds_only_new_days(tmp_path: Path, wareho
         new_sessions = {
             exchange: len(sessions(exchange, date(2026, 11, 14), AS_OF)) for exchange in ("XNYS", "XNAS", "XHKG")
         }
-        expected_prices = sum(count * new_sessions[exchange] for exchange, count in home.query(
-            "select exchange, count(*) from raw.securities group by exchange"
-        ))
+        expected_prices = sum(
+            count * new_sessions[exchange]
+            for exchange, count in home.query("select exchange, count(*) from raw.securities group by exchange")
+        )
         assert loaded["prices"] == expected_prices == 23 * 5
         assert loaded["fx_rates"] == 3 * 5
         assert home.query("select count(*) - count(distinct (ticker, trade_date)) from raw.prices") == [(0,)]

@@ -38,7 +38,16 @@ def _batch(*changes: dict) -> pd.DataFrame:  # type: ignore[type-arg]
         (_batch({"currency": "USD"}), "gx_currency_matches_listing", "currency=USD"),
         (_batch({}).drop(columns=["adj_close"]), "expect_column_to_exist(column=adj_close)", "schema drift"),
     ],
-    ids=["high<low", "non-positive", "duplicate-key", "hkex-holiday", "future", "sql-ish-ticker", "currency", "missing-column"],
+    ids=[
+        "high<low",
+        "non-positive",
+        "duplicate-key",
+        "hkex-holiday",
+        "future",
+        "sql-ish-ticker",
+        "currency",
+        "missing-column",
+    ],
 )
 def test_bad_price_rows_are_named(rows: pd.DataFrame, rule: str, shown: str) -> None:
     settings = load_settings({})
@@ -118,8 +127,10 @@ def test_cpi_rules() -> None:
     [
         ("securities:\n  - {ticker: A, name: A, group: unicorns, exchange: XNYS, currency: USD}\n", "group 'unicorns'"),
         ("securities:\n  - {ticker: A, name: A, group: benchmark, exchange: XLON, currency: GBP}\n", "exchange 'XLON'"),
-        ("securities:\n  - {ticker: A, name: A, group: us_ai_leader, exchange: XNYS, currency: USD, benchmark: Q}\n",
-         "benchmark 'Q' of A is not in the universe"),
+        (
+            "securities:\n  - {ticker: A, name: A, group: us_ai_leader, exchange: XNYS, currency: USD, benchmark: Q}\n",
+            "benchmark 'Q' of A is not in the universe",
+        ),
         ("securities:\n  - {ticker: A, group: benchmark, exchange: XNYS, currency: USD}\n", "missing name"),
         ("securities: [", "not valid YAML"),
     ],

@@ -8,10 +8,18 @@
     null when the cross-section has no dispersion (stddev 0, e.g. a single
     member).
 
-    Usage: {{ zscore('investment_intensity_pct', 'calendar_quarter_end') }}
+    The window is ordered by `order_by` (a key unique within the partition)
+    over the whole partition, so the floating-point sums run in the same
+    order on every build: rebuilding gives bit-identical z-scores.
+
+    Usage: {{ zscore('investment_intensity_pct', 'calendar_quarter_end', 'ticker') }}
 -#}
-{% macro zscore(column, partition_by) -%}
+{% macro zscore(column, partition_by, order_by) -%}
+    {%- set window -%}
+        (partition by {{ partition_by }} order by {{ order_by }}
+         rows between unbounded preceding and unbounded following)
+    {%- endset -%}
     (
-        ({{ column }}) - avg({{ column }}) over (partition by {{ partition_by }})
-    ) / nullif(stddev_pop({{ column }}) over (partition by {{ partition_by }}), 0)
+        ({{ column }}) - avg({{ column }}) over {{ window }}
+    ) / nullif(stddev_pop({{ column }}) over {{ window }}, 0)
 {%- endmacro %}

@@ -90,9 +90,9 @@ zscores as (
     select
         *,
         count(investment_intensity_pct) over (partition by calendar_quarter_end) as peer_count,
-        {{ zscore('investment_intensity_pct', 'calendar_quarter_end') }} as investment_zscore,
-        {{ zscore('revenue_growth_yoy_pct', 'calendar_quarter_end') }} as revenue_growth_zscore,
-        {{ zscore('operating_margin_change_pp', 'calendar_quarter_end') }} as operating_margin_change_zscore,
+        {{ zscore('investment_intensity_pct', 'calendar_quarter_end', 'ticker') }} as investment_zscore,
+        {{ zscore('revenue_growth_yoy_pct', 'calendar_quarter_end', 'ticker') }} as revenue_growth_zscore,
+        {{ zscore('operating_margin_change_pp', 'calendar_quarter_end', 'ticker') }} as operating_margin_change_zscore,
     from metrics
 ),
 

@@ -122,7 +122,7 @@ cumulative_abnormal_returns as (
             when count(abnormal_return_local)
                     filter (where relative_day between {{ window_start }} and {{ window_end }})
                 = {{ window_end - window_start + 1 }}
-                then 100 * sum(abnormal_return_local)
+                then 100 * sum(abnormal_return_local order by relative_day)
                     filter (where relative_day between {{ window_start }} and {{ window_end }})
         end as car_{{ window_name }}_pct,
         {% endfor %}

@@ -69,7 +69,8 @@ basket_daily as (
         cast(null as double) as daily_return_local,
         cast(null as double) as usd_per_unit,
         cast(null as double) as adj_close_usd,
-        avg(daily_return_usd) as daily_return_usd,
+        -- ordered so the float sum runs in the same order on every build (bit-identical rebuilds)
+        avg(daily_return_usd order by ticker) as daily_return_usd,
         count(daily_return_usd) as member_count,
         {{ group_benchmark_ticker('group_name') }} as benchmark_ticker,
         string_agg(distinct data_source, ',' order by data_source) as data_source,

@@ -83,7 +83,9 @@ class PriceWindow:
         return self.starts.get(ticker, self.default_start)
 
 
-def _daily_returns(security: Security, days: pd.DatetimeIndex, seed: int, benchmark_returns: pd.Series | None) -> np.ndarray:
+def _daily_returns(
+    security: Security, days: pd.DatetimeIndex, seed: int, benchmark_returns: pd.Series | None
+) -> np.ndarray:
     rng = _stream(seed, security.ticker, "returns")
     shocks = rng.standard_normal(len(days))
     if security.group == "benchmark" and security.ticker in BENCHMARK_PARAMS:
@@ -122,6 +124,7 @@ def _price_frame(security: Security, days: pd.DatetimeIndex, returns: np.ndarray
     close = price * splits_after
     previous_close = np.concatenate([[close[0]], close[:-1]])
     dividend = np.round(dividend_yield * previous_close, 4)
+
     # One stream per field: each draws exactly one number per session, which keeps the series prefix-stable.
     def shocks(field: str) -> np.ndarray:
         return _stream(seed, security.ticker, field).standard_normal(count)
@@ -201,7 +204,10 @@ def _quarter_ends(first: date, last: date) -> list[date]:
 
 
 def _profile(security: Security) -> tuple[float, float, float, float, float, float, float]:
-    """(revenue growth/yr, margin start, margin change/yr, R&D share start, R&D change/yr, capex share start, capex change/yr)."""
+    """Fundamentals profile of a company, as yearly rates.
+
+    (revenue growth, margin start, margin change, R&D share start, R&D change, capex share start, capex change)
+    """
     if security.ticker in SPENDERS_WITHOUT_RESULTS or (
         security.is_synthetic and security.group == "china_tech" and zlib.crc32(security.ticker.encode()) % 5 == 0
     ):
@@ -211,7 +217,9 @@ def _profile(security: Security) -> tuple[float, float, float, float, float, flo
     return (0.08, 0.18, 0.0, 0.10, 0.002, 0.05, 0.002)
 
 
-def generate_fundamentals(universe: Universe, sample: SampleSettings, *, start: dict[str, date], end: date) -> pd.DataFrame:
+def generate_fundamentals(
+    universe: Universe, sample: SampleSettings, *, start: dict[str, date], end: date
+) -> pd.DataFrame:
     """Quarterly statements for every non-benchmark company reported on or before ``end``.
 
     History starts two years before the price history so trailing-twelve-month
