@@ -148,6 +148,10 @@ def _context() -> Any:
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
+            # This GX module sets its own logger to INFO on import and then announces the temporary
+            # docs folder of every ephemeral context; keep the run output clean.
+            logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+
             context = gx.get_context(mode="ephemeral")
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
             _gx_context = context
