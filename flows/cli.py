@@ -89,6 +89,33 @@ def backfill(
 
 
 @app.command()
+def replay(
+    load_id: str = typer.Option(..., "--load-id", help="The load to re-parse and reload from its landing files."),
+) -> None:
+    """Re-parse a load's landed payloads (no network), validate and reload them, then rebuild and publish the marts."""
+    _prepare(None)
+    from flows.daily import run_daily
+    from flows.ingest import dataset_of_load, landing_folder
+
+    settings = load_settings()
+    try:
+        dataset = dataset_of_load(load_id)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    matches = sorted(settings.paths.landing.glob(f"{dataset}/*/{load_id}*"))
+    if not matches:
+        typer.secho(
+            f"No landing files for load {load_id} under {landing_folder(settings, dataset, date.today()).parent}.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    summary = run_daily(as_of=date.fromisoformat(matches[0].parent.name), replay_load_id=load_id)
+    _print_summary(summary)
+    raise typer.Exit(0 if summary.success else 1)
+
+
+@app.command()
 def serve() -> None:
     """Serve the daily deployment with its cron schedule (needs a Prefect server: PREFECT_API_URL)."""
     _prepare(None)

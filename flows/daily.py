@@ -49,6 +49,8 @@ class RunSummary:
     mart_rows: dict[str, int] = field(default_factory=dict)
     published_path: Path | None = None
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    replay_of: str | None = None
     started_at: Any = None
     finished_at: Any = None
 
@@ -64,6 +66,7 @@ class RunSummary:
 # Run state shared between the parent flow and its subflows in this process
 # (warehouse connection, summary). Flow parameters stay plain strings.
 _RUNS: dict[str, tuple[Settings, Warehouse, RunSummary, date | None]] = {}
+_REPLAY_STEPS: dict[str, steps.Steps] = {}
 
 extract_task = task(steps.extract, name="extract", cache_policy=NO_CACHE)
 land_task = task(steps.land, name="land", cache_policy=NO_CACHE)
@@ -75,7 +78,10 @@ TASK_STEPS = steps.Steps(extract=extract_task, land=land_task, validate=validate
 def _ingest_family(family: str, run_id: str) -> list[steps.LoadResult]:
     settings, warehouse, summary, start = _RUNS[run_id]
     results = []
-    for dataset in steps.SUBFLOW_DATASETS[family]:
+    datasets = steps.SUBFLOW_DATASETS[family]
+    if summary.replay_of:
+        datasets = tuple(d for d in datasets if d == steps.dataset_of_load(summary.replay_of))
+    for dataset in datasets:
         try:
             steps.ingest(
                 dataset,
@@ -84,9 +90,9 @@ def _ingest_family(family: str, run_id: str) -> list[steps.LoadResult]:
                 as_of=summary.as_of,
                 run_id=run_id,
                 start=start,
-                steps=TASK_STEPS,
+                steps=_REPLAY_STEPS.get(run_id, TASK_STEPS),
             )
-        except DatasetValidationError as exc:
+        except (DatasetValidationError, steps.TooManyKeysFailed) as exc:
             summary.errors.append(str(exc))
         except Exception as exc:  # one dataset failing must not lose the others
             summary.errors.append(f"Dataset '{dataset}' failed: {type(exc).__name__}: {exc}")
@@ -96,14 +102,20 @@ def _ingest_family(family: str, run_id: str) -> list[steps.LoadResult]:
     return results
 
 
+DATASET_ORDER = ("prices", "fx_rates", "fundamentals", "cpi", "policy_events")
+
+
 def _loads_for(warehouse: Warehouse, run_id: str) -> list[steps.LoadResult]:
     cursor = warehouse.cursor()
     try:
         rows = cursor.execute(
             "select dataset, load_id, source, status, rows_extracted, rows_loaded, expectations_evaluated, "
-            "expectations_failed, landing_path, error, validation_success from audit.loads where run_id = ? "
-            "order by started_at",
-            [run_id],
+            "expectations_failed, landing_path, error, validation_success, "
+            "(select list((f.key, f.source, f.error, f.http_status) order by f.failed_at) "
+            " from audit.key_failures as f where f.load_id = loads.load_id) "
+            "from audit.loads as loads where run_id = ? "
+            "order by list_position(?, dataset), started_at",
+            [run_id, list(DATASET_ORDER)],
         ).fetchall()
     finally:
         cursor.close()
@@ -120,14 +132,28 @@ def _loads_for(warehouse: Warehouse, run_id: str) -> list[steps.LoadResult]:
             landing_path=Path(r[8]) if r[8] else None,
             error=r[9],
             validation_success=r[10],
+            failures=[steps.KeyFailure(f[0], f[1], f[2], f[3]) for f in r[11] or []],
         )  # fmt: skip
         for r in rows
     ]
 
 
+def _key_failures(warehouse: Warehouse, run_id: str) -> list[tuple[str, str, str]]:
+    cursor = warehouse.cursor()
+    try:
+        return cursor.execute(
+            "select failures.key, failures.dataset, failures.error "
+            "from audit.key_failures as failures join audit.loads as loads using (load_id, dataset) "
+            "where run_id = ? order by failed_at",
+            [run_id],
+        ).fetchall()
+    finally:
+        cursor.close()
+
+
 async def _ingest_subflow(family: str, run_id: str) -> Any:
     results = await asyncio.to_thread(_ingest_family, family, run_id)
-    failed = [result for result in results if result.status != "succeeded"]
+    failed = [result for result in results if result.status == "failed"]
     if failed:
         return Failed(message="; ".join(f"{r.dataset}: load {r.load_id} failed" for r in failed))
     return Completed(message=", ".join(f"{r.dataset}: {r.rows_loaded} rows" for r in results))
@@ -192,13 +218,28 @@ def new_run_id() -> str:
 
 
 @flow(name="daily", log_prints=False)
-async def daily(as_of: str | None = None, start: str | None = None, run_id: str | None = None) -> Any:
-    """Ingest the four datasets concurrently, build and test the marts with dbt, publish them."""
+async def daily(
+    as_of: str | None = None, start: str | None = None, run_id: str | None = None, replay_load_id: str | None = None
+) -> Any:
+    """Ingest the four datasets concurrently, build and test the marts with dbt, publish them.
+
+    With ``replay_load_id``, only that load's dataset is ingested, from its landing files (no network).
+    """
     settings = load_settings()
     run_date = date.fromisoformat(as_of) if as_of else settings.today()
     start_date = date.fromisoformat(start) if start else None
     run_id = run_id or new_run_id()
-    summary = RunSummary(run_id=run_id, as_of=run_date, source=settings.source, home=settings.paths.home)
+    summary = RunSummary(
+        run_id=run_id, as_of=run_date, source=settings.source, home=settings.paths.home, replay_of=replay_load_id
+    )
+    if replay_load_id:
+        summary.source = "replay"
+        _REPLAY_STEPS[run_id] = steps.Steps(
+            extract=task(steps.replay_extractor(replay_load_id), name="extract-from-landing", cache_policy=NO_CACHE),
+            land=land_task,
+            validate=validate_task,
+            load=load_task,
+        )
     summary.started_at = utcnow()
     LAST_SUMMARY[run_id] = summary
     try:
@@ -218,6 +259,9 @@ async def daily(as_of: str | None = None, start: str | None = None, run_id: str 
                 *(subflow(family, run_id, return_state=True) for family, subflow in INGEST_SUBFLOWS.items())
             )
             summary.loads = _loads_for(warehouse, run_id)
+            summary.warnings += [
+                f"{failure[1]} {failure[0]}: {failure[2]}" for failure in _key_failures(warehouse, run_id)
+            ]
             if any(state.is_failed() for state in states) and not summary.errors:
                 summary.errors.append("An ingest subflow failed; see the Prefect logs.")
             if summary.success:
@@ -245,6 +289,7 @@ async def daily(as_of: str | None = None, start: str | None = None, run_id: str 
         finally:
             warehouse.close()
             _RUNS.pop(run_id, None)
+            _REPLAY_STEPS.pop(run_id, None)
     finally:
         lock.__exit__()
     if not summary.success:
@@ -256,7 +301,7 @@ async def daily(as_of: str | None = None, start: str | None = None, run_id: str 
 LAST_SUMMARY: dict[str, RunSummary] = {}
 
 
-def run_daily(*, as_of: date | None = None, start: date | None = None) -> RunSummary:
+def run_daily(*, as_of: date | None = None, start: date | None = None, replay_load_id: str | None = None) -> RunSummary:
     """Run the ``daily`` flow and return its summary (used by the CLI and tests)."""
     run_id = new_run_id()
     state = asyncio.run(
@@ -264,6 +309,7 @@ def run_daily(*, as_of: date | None = None, start: date | None = None) -> RunSum
             as_of=as_of.isoformat() if as_of else None,
             start=start.isoformat() if start else None,
             run_id=run_id,
+            replay_load_id=replay_load_id,
             return_state=True,
         )
     )

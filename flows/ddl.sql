@@ -73,10 +73,14 @@ create table if not exists raw.fundamentals (
     rd_expense          double,
     capex               double,
     shares_outstanding  double,
+    period_months       integer not null default 3,  -- 3: fiscal quarter; 12: fiscal year (20-F filers)
     source              varchar not null,
     load_id             varchar not null,
     loaded_at           timestamp not null
 );
+
+-- Warehouses created before period_months existed get it here.
+alter table raw.fundamentals add column if not exists period_months integer default 3;
 
 -- Monthly CPI observations (BLS). period_date is the first day of the
 -- reference month. Months never published (October 2025) have no row.
@@ -120,6 +124,17 @@ create table if not exists audit.loads (
     landing_path            varchar,
     started_at              timestamp not null,
     finished_at             timestamp
+);
+
+-- One row per key (ticker, series, CIK, page) of a live load that failed; the other keys still load.
+create table if not exists audit.key_failures (
+    load_id      varchar not null,
+    dataset      varchar not null,
+    source       varchar not null,
+    key          varchar not null,
+    http_status  integer,
+    error        varchar not null,
+    failed_at    timestamp not null
 );
 
 -- One row per pipeline run.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows import live
+from flows.live import KeyFailure
 from flows.settings import Settings
 from flows.sources.cpi_package import reader as cpi_reader
 from flows.sources.curated import reader as curated_reader
@@ -33,8 +35,25 @@ SUBFLOW_DATASETS: dict[str, tuple[str, ...]] = {
 }
 
 
-class SourceNotAvailable(RuntimeError):
-    """The requested source cannot serve this dataset."""
+class TooManyKeysFailed(RuntimeError):
+    """More keys of a live dataset failed than the configured share allows (the others were loaded)."""
+
+    def __init__(self, result: LoadResult) -> None:
+        self.result = result
+        listed = "\n".join(f"  - {failure.key}: {failure.error}" for failure in result.failures[:10])
+        super().__init__(
+            f"Dataset '{result.dataset}' (load {result.load_id}): {len(result.failures)} of {result.keys} keys failed, "
+            f"more than GAPWATCH_MAX_FAILED_KEY_SHARE allows; the {result.rows_loaded} rows of the other keys were "
+            f"loaded.\n{listed}"
+        )
+
+
+def key_failure_status(result: LoadResult, *, settings: Settings) -> str:
+    """'succeeded', 'partial' (some keys failed, within the threshold) or 'failed' (over it)."""
+    if not result.failures:
+        return "succeeded"
+    share = len(result.failures) / max(result.keys, 1)
+    return "failed" if share > settings.live.max_failed_key_share else "partial"
 
 
 @dataclass
@@ -48,6 +67,9 @@ class Batch:
     window_end: date
     payload: bytes | None = None  # the raw payload as received, when the source has one
     payload_suffix: str = ".parquet"
+    landed: Path | None = None  # set when the extractor already landed its payloads (live sources)
+    keys: list[str] = field(default_factory=list)
+    failures: list[KeyFailure] = field(default_factory=list)
 
 
 @dataclass
@@ -65,6 +87,8 @@ class LoadResult:
     window_start: date | None = None
     window_end: date | None = None
     validation_success: bool | None = None
+    keys: int = 0
+    failures: list[KeyFailure] = field(default_factory=list)
 
 
 def new_load_id(dataset: str) -> str:
@@ -78,13 +102,44 @@ def _window_starts(cursors: dict[str, date], *, keys: list[str], default: date, 
     }
 
 
-def extract(dataset: str, *, settings: Settings, warehouse: Warehouse, as_of: date, start: date | None = None) -> Batch:
+# Live: which raw `source` values and which key column hold each dataset's high-water marks.
+LIVE_CURSORS: dict[str, tuple[tuple[str, ...], str]] = {
+    "prices": (("yahoo",), "ticker"),
+    "fx_rates": (("yahoo",), "currency"),
+    "fundamentals": (("sec_edgar", "yahoo"), "ticker"),
+    "cpi": (("bls_api", "fred"), "series_id"),
+    "policy_events": (("federal_register",), "source"),
+}
+
+
+def landing_folder(settings: Settings, dataset: str, as_of: date) -> Path:
+    return settings.paths.landing / dataset / as_of.isoformat()
+
+
+def extract(
+    dataset: str,
+    *,
+    settings: Settings,
+    warehouse: Warehouse,
+    as_of: date,
+    load_id: str,
+    start: date | None = None,
+) -> Batch:
     """Extract the new part of ``dataset`` up to ``as_of`` (or [start, as_of] for a backfill)."""
-    source = settings.source
-    if source == "live":
-        raise SourceNotAvailable(
-            f"Live connectors for '{dataset}' are not built yet (tracked in issue 3). "
-            "Use --source sample, the embedded default."
+    if settings.source == "live":
+        sources, key = LIVE_CURSORS[dataset]
+        cursors = {} if start else warehouse.cursors(dataset, key, source=sources)
+        folder = landing_folder(settings, dataset, as_of) / load_id
+        result = live.extract_live(dataset, settings=settings, cursors=cursors, as_of=as_of, start=start, folder=folder)
+        return Batch(
+            dataset,
+            result.source,
+            result.frame,
+            start,
+            as_of,
+            landed=folder,
+            keys=result.keys,
+            failures=result.failures,
         )
     sample = settings.sample
     universe = settings.universe
@@ -130,9 +185,47 @@ def extract(dataset: str, *, settings: Settings, warehouse: Warehouse, as_of: da
     raise ValueError(f"Unknown dataset {dataset!r}.")
 
 
+def dataset_of_load(load_id: str) -> str:
+    """The dataset a load id belongs to (load ids start with the dataset name)."""
+    for dataset in sorted(LIVE_CURSORS, key=len, reverse=True):
+        if load_id.startswith(f"{dataset}-"):
+            return dataset
+    raise ValueError(f"{load_id!r} is not a gapwatch load id (expected '<dataset>-<timestamp>-<hex>').")
+
+
+def replay_extractor(load_id: str) -> Callable[..., Batch]:
+    """An extract step that re-reads a landed load instead of calling the source."""
+
+    def extract_from_landing(dataset: str, *, settings: Settings, as_of: date, **_: object) -> Batch:
+        matches = sorted(settings.paths.landing.glob(f"{dataset}/*/{load_id}*"))
+        if not matches:
+            raise FileNotFoundError(
+                f"No landing files for load {load_id} of dataset '{dataset}' under {settings.paths.landing}. "
+                "List loads with `gapwatch status` or look in the landing folder."
+            )
+        path = matches[0]
+        if path.is_dir():
+            result = live.replay(path, settings=settings)
+            return Batch(
+                dataset, "replay", result.frame, None, as_of, landed=path, keys=result.keys, failures=result.failures
+            )
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            return Batch(dataset, "replay", frame, None, as_of, landed=path)
+        frame = curated_reader.parse_events(path.read_bytes(), until=as_of)
+        return Batch(dataset, "replay", frame, None, as_of, landed=path)
+
+    return extract_from_landing
+
+
 def land(batch: Batch, *, settings: Settings, load_id: str, as_of: date) -> Path:
-    """Write the raw payload to the landing zone before anything is parsed into the warehouse."""
-    folder = settings.paths.landing / batch.dataset / as_of.isoformat()
+    """Write the raw payload to the landing zone before anything is parsed into the warehouse.
+
+    Live extractors land each payload as it arrives; then this only returns their folder.
+    """
+    if batch.landed is not None:
+        return batch.landed
+    folder = landing_folder(settings, batch.dataset, as_of)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{load_id}{batch.payload_suffix}"
     partial = path.with_name(path.name + ".partial")
@@ -213,8 +306,11 @@ def ingest(
     started_at = utcnow()
     result = LoadResult(dataset=dataset, load_id=load_id, source=settings.source, status="failed")
     try:
-        batch = steps.extract(dataset, settings=settings, warehouse=warehouse, as_of=as_of, start=start)
+        batch = steps.extract(
+            dataset, settings=settings, warehouse=warehouse, as_of=as_of, load_id=load_id, start=start
+        )
         result.source, result.rows_extracted = batch.source, len(batch.frame)
+        result.keys, result.failures = len(batch.keys), batch.failures
         result.window_start, result.window_end = batch.window_start, batch.window_end
         result.landing_path = steps.land(batch, settings=settings, load_id=load_id, as_of=as_of)
         report = steps.validate(batch, settings=settings, as_of=as_of, load_id=load_id)
@@ -223,9 +319,11 @@ def ingest(
         if not report.success:
             raise DatasetValidationError(report, load_id=load_id, landing_path=result.landing_path)
         result.rows_loaded = steps.load(batch, warehouse=warehouse, load_id=load_id, loaded_at=utcnow())
-        result.status = "succeeded"
+        result.status = key_failure_status(result, settings=settings)
+        if result.status == "failed":
+            raise TooManyKeysFailed(result)
         return result
-    except DatasetValidationError as exc:
+    except (DatasetValidationError, TooManyKeysFailed) as exc:
         result.error = str(exc)
         raise
     except Exception as exc:
@@ -236,6 +334,16 @@ def ingest(
 
 
 def record_load(warehouse: Warehouse, result: LoadResult, *, run_id: str, as_of: date, started_at: datetime) -> None:
+    for failure in result.failures:
+        warehouse.record_key_failure(
+            load_id=result.load_id,
+            dataset=result.dataset,
+            source=failure.source,
+            key=failure.key,
+            http_status=failure.http_status,
+            error=failure.error,
+            failed_at=utcnow(),
+        )
     warehouse.record_load(
         load_id=result.load_id,
         run_id=run_id,

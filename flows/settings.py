@@ -110,6 +110,35 @@ class SampleSettings:
 
 
 @dataclass(frozen=True)
+class LiveSettings:
+    """Live connectors: base URLs (mirrors/proxies), credentials, limits.
+
+    ``sec_user_agent`` and ``bls_api_key`` are secrets: they go into request
+    headers/bodies only, never into logs, landing files or error messages.
+    """
+
+    yahoo_base_url: str = "https://query1.finance.yahoo.com"
+    sec_base_url: str = "https://data.sec.gov"
+    bls_base_url: str = "https://api.bls.gov"
+    fred_base_url: str = "https://fred.stlouisfed.org"
+    fedreg_base_url: str = "https://www.federalregister.gov"
+    sec_user_agent: str = field(default="", repr=False)
+    bls_api_key: str = field(default="", repr=False)
+    cpi_source: str = "bls"  # bls | fred
+    fedreg_agency: str = "industry-and-security-bureau"
+    fedreg_term: str = "export administration regulations"
+    http_timeout_seconds: float = 30.0
+    http_attempts: int = 4
+    yahoo_requests_per_second: float = 2.0
+    reporting_lag_days: int = 45  # fundamentals with only a period end (Yahoo): known this many days later
+    max_failed_key_share: float = 0.2  # a dataset fails when more than this share of its keys failed
+
+    @property
+    def secrets(self) -> list[str]:
+        return [secret for secret in (self.sec_user_agent, self.bls_api_key) if secret]
+
+
+@dataclass(frozen=True)
 class Paths:
     home: Path
 
@@ -148,6 +177,7 @@ class Settings:
     universe: Universe
     sample: SampleSettings
     source: str = "sample"
+    live: LiveSettings = field(default_factory=LiveSettings)
     timezone: str = "America/New_York"
     schedule_cron: str = "30 18 * * 1-5"
     lookback_days: int = 5
@@ -268,9 +298,72 @@ def _int_env(env: dict[str, str], name: str, default: int, *, minimum: int = 0) 
     return value
 
 
-def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Build settings from the environment (``os.environ`` unless ``env`` is given)."""
-    env = dict(os.environ) if env is None else env
+def _read_env_file(env: dict[str, str]) -> dict[str, str]:
+    """Values from a ``.env`` file (GAPWATCH_ENV_FILE, else ./.env, else the checkout's .env).
+
+    Real environment variables win over the file.
+    """
+    from dotenv import dotenv_values
+
+    candidates = (
+        [Path(env["GAPWATCH_ENV_FILE"])] if env.get("GAPWATCH_ENV_FILE") else [Path(".env"), REPO_ROOT / ".env"]
+    )
+    for candidate in candidates:
+        if candidate.is_file():
+            return {key: value for key, value in dotenv_values(candidate).items() if value is not None}
+    if env.get("GAPWATCH_ENV_FILE"):
+        raise ConfigError(f"GAPWATCH_ENV_FILE points to {env['GAPWATCH_ENV_FILE']}, which is not a file.")
+    return {}
+
+
+def _float_env(env: dict[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}.") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
+    return value
+
+
+def _live_settings(env: dict[str, str]) -> LiveSettings:
+    defaults = LiveSettings()
+    cpi_source = env.get("GAPWATCH_CPI_LIVE_SOURCE", defaults.cpi_source)
+    if cpi_source not in {"bls", "fred"}:
+        raise ConfigError(f"GAPWATCH_CPI_LIVE_SOURCE must be 'bls' or 'fred', got {cpi_source!r}.")
+    return LiveSettings(
+        yahoo_base_url=env.get("GAPWATCH_YAHOO_BASE_URL") or defaults.yahoo_base_url,
+        sec_base_url=env.get("GAPWATCH_SEC_BASE_URL") or defaults.sec_base_url,
+        bls_base_url=env.get("GAPWATCH_BLS_BASE_URL") or defaults.bls_base_url,
+        fred_base_url=env.get("GAPWATCH_FRED_BASE_URL") or defaults.fred_base_url,
+        fedreg_base_url=env.get("GAPWATCH_FEDREG_BASE_URL") or defaults.fedreg_base_url,
+        sec_user_agent=env.get("GAPWATCH_SEC_USER_AGENT", ""),
+        bls_api_key=env.get("GAPWATCH_BLS_API_KEY", ""),
+        cpi_source=cpi_source,
+        fedreg_agency=env.get("GAPWATCH_FEDREG_AGENCY") or defaults.fedreg_agency,
+        fedreg_term=env.get("GAPWATCH_FEDREG_TERM", defaults.fedreg_term),
+        http_timeout_seconds=_float_env(env, "GAPWATCH_HTTP_TIMEOUT", defaults.http_timeout_seconds, minimum=1),
+        http_attempts=_int_env(env, "GAPWATCH_HTTP_ATTEMPTS", defaults.http_attempts, minimum=1),
+        yahoo_requests_per_second=_float_env(env, "GAPWATCH_YAHOO_RPS", defaults.yahoo_requests_per_second),
+        reporting_lag_days=_int_env(env, "GAPWATCH_REPORTING_LAG_DAYS", defaults.reporting_lag_days),
+        max_failed_key_share=_float_env(env, "GAPWATCH_MAX_FAILED_KEY_SHARE", defaults.max_failed_key_share),
+    )
+
+
+def load_settings(env: dict[str, str] | None = None, *, read_env_file: bool | None = None) -> Settings:
+    """Build settings from the environment (``os.environ`` unless ``env`` is given).
+
+    A ``.env`` file is read too (its values lose to real environment
+    variables) when reading ``os.environ``, or when ``read_env_file`` is set.
+    """
+    if read_env_file is None:
+        read_env_file = env is None
+    env = dict(os.environ) if env is None else dict(env)
+    if read_env_file:
+        env = {**_read_env_file(env), **env}
     home = Path(env.get("GAPWATCH_HOME") or REPO_ROOT / "warehouse").expanduser().resolve()
     sample = SampleSettings(
         seed=_int_env(env, "GAPWATCH_SAMPLE_SEED", SampleSettings.seed),
@@ -290,6 +383,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         universe=_parse_universe(universe_path, extra_tickers=sample.extra_tickers),
         sample=sample,
         source=source,
+        live=_live_settings(env),
         lookback_days=_int_env(env, "GAPWATCH_LOOKBACK_DAYS", 5),
         duckdb_threads=_int_env(env, "GAPWATCH_DUCKDB_THREADS", 2, minimum=1),
         duckdb_memory_limit=env.get("GAPWATCH_DUCKDB_MEMORY_LIMIT", "2GB"),

@@ -14,18 +14,20 @@ SAMPLE_BANNER = (
 
 def render_summary(summary) -> str:  # type: ignore[no-untyped-def]
     lines = [f"gapwatch run {summary.run_id} as of {summary.as_of} (source: {summary.source})"]
+    if summary.replay_of:
+        lines.append(f"replay of load {summary.replay_of} from its landing files (no network)")
     if summary.is_sample:
         lines.append(SAMPLE_BANNER)
     lines.append("")
-    lines.append(f"{'dataset':<15}{'source':<17}{'extracted':>10}{'loaded':>9}  validation")
+    lines.append(f"{'dataset':<15}{'source':<26}{'extracted':>10}{'loaded':>9}  validation")
     for load in summary.loads:
         if load.expectations_evaluated:
             checks = f"{load.expectations_evaluated - load.expectations_failed}/{load.expectations_evaluated} passed"
         else:
             checks = "not run"
         lines.append(
-            f"{load.dataset:<15}{load.source:<17}{load.rows_extracted:>10}{load.rows_loaded:>9}  {checks}"
-            + ("" if load.status == "succeeded" else "  FAILED")
+            f"{load.dataset:<15}{load.source:<26}{load.rows_extracted:>10}{load.rows_loaded:>9}  {checks}"
+            + {"succeeded": "", "partial": f"  PARTIAL ({len(load.failures)} keys failed)"}.get(load.status, "  FAILED")
         )
     if summary.dbt is not None:
         lines += ["", summary.dbt.describe()]
@@ -39,6 +41,8 @@ def render_summary(summary) -> str:  # type: ignore[no-untyped-def]
             f"query: duckdb -readonly {summary.published_path} "
             '"select * from marts.inflation order by month_date desc limit 5"',
         ]
+    if summary.warnings:
+        lines += ["", "WARNINGS (failed keys; the other keys loaded):"] + [f"  {w}" for w in summary.warnings]
     if summary.errors:
         lines += ["", "ERRORS:"] + [f"  {error}" for error in summary.errors]
     lines.append("")

@@ -36,7 +36,9 @@ TABLES: dict[str, TableSpec] = {
     "securities": TableSpec("raw.securities", ("ticker",), "loaded_at"),
     "prices": TableSpec("raw.prices", ("ticker", "trade_date"), "trade_date"),
     "fx_rates": TableSpec("raw.fx_rates", ("currency", "rate_date"), "rate_date"),
-    "fundamentals": TableSpec("raw.fundamentals", ("ticker", "fiscal_period_end", "report_date"), "report_date"),
+    "fundamentals": TableSpec(
+        "raw.fundamentals", ("ticker", "fiscal_period_end", "period_months", "report_date"), "report_date"
+    ),
     "cpi": TableSpec("raw.cpi", ("series_id", "period_date"), "period_date"),
     "policy_events": TableSpec("raw.policy_events", ("event_id",), "event_date"),
 }
@@ -149,14 +151,16 @@ class Warehouse:
     def _column_types(cursor: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
         return [(row[0], row[1]) for row in cursor.execute(f"describe {table}").fetchall()]
 
-    def cursors(self, dataset: str, key: str, *, source: str) -> dict[str, date]:
-        """High-water mark per key (e.g. per ticker) of the dataset's date column for one source."""
+    def cursors(self, dataset: str, key: str, *, source: str | tuple[str, ...]) -> dict[str, date]:
+        """High-water mark per key (e.g. per ticker) of the dataset's date column for the given source(s)."""
         spec = TABLES[dataset]
+        sources = [source] if isinstance(source, str) else list(source)
         cursor = self.cursor()
         try:
             rows = cursor.execute(
-                f"select {key}, max({spec.date_column}) from {spec.table} where source = ? group by {key}",
-                [source],
+                f"select {key}, max({spec.date_column}) from {spec.table} "
+                f"where list_contains(?, source) group by {key}",
+                [sources],
             ).fetchall()
         finally:
             cursor.close()
@@ -168,6 +172,13 @@ class Warehouse:
             cursor.register("load_record", pa.Table.from_pandas(frame, preserve_index=False))
             cursor.execute("insert into audit.loads by name select * from load_record")
             cursor.unregister("load_record")
+
+    def record_key_failure(self, **fields: object) -> None:
+        frame = pd.DataFrame([fields])
+        with self.transaction() as cursor:
+            cursor.register("key_failure", pa.Table.from_pandas(frame, preserve_index=False))
+            cursor.execute("insert into audit.key_failures by name select * from key_failure")
+            cursor.unregister("key_failure")
 
     def record_run(self, *, run_id: str, status: str, **fields: object) -> None:
         with self.transaction() as cursor:

@@ -17,6 +17,8 @@ securities as (
 latest_reports as (
     select *
     from fundamentals
+    -- quarterly figures only; fiscal-year rows (period_months = 12, 20-F filers) are not summed into TTM
+    where period_months = 3
     qualify row_number() over (
         partition by ticker, fiscal_period_end
         order by report_date desc, loaded_at desc

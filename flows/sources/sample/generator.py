@@ -268,7 +268,7 @@ def generate_fundamentals(
                     "source": SOURCE,
                 }
             )
-    return pd.DataFrame(rows, columns=FUNDAMENTAL_COLUMNS)
+    return pd.DataFrame(rows, columns=FUNDAMENTAL_COLUMNS).assign(period_months=3)
 
 
 PRICE_COLUMNS = [

@@ -16,6 +16,7 @@ renamed as (
         cast(rd_expense as double) as rd_expense,
         cast(capex as double) as capex,
         cast(shares_outstanding as double) as shares_outstanding,
+        cast(period_months as integer) as period_months,
         cast(source as varchar) as data_source,
         cast(load_id as varchar) as load_id,
         cast(loaded_at as timestamp) as loaded_at,

@@ -1,0 +1,1 @@
+"""BLS public data API v2: monthly CPI series (``client`` fetches, ``parser`` reads the JSON envelope)."""

@@ -1,0 +1,323 @@
+"""A loopback HTTP server that answers like Yahoo Finance, SEC EDGAR, BLS and the Federal Register.
+
+The end-to-end live tests point ``GAPWATCH_*_BASE_URL`` at it, so the real
+connectors, landing, validation, load and dbt build run against responses in
+each source's wire format. The numbers inside come from the sample generator
+(prices, FX, fundamentals: synthetic) and from the ``cpi`` package (CPI:
+real); they are rendered the way each API serves them: Yahoo's chart JSON
+with UTC session-open timestamps, split-adjusted quotes and ``events``; SEC
+companyfacts with 10-Q/10-K facts, year-to-date capex and facts repeated
+across filings; BLS v2 JSON with string values and "-" for October 2025;
+Federal Register pages linked by ``next_page_url``.
+
+Only 127.0.0.1 is used; the server stops when the context exits.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlparse
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from flows.settings import Settings
+from flows.sources.cpi_package.reader import read_cpi
+from flows.sources.sample.generator import PriceWindow, generate_fundamentals, generate_fx, generate_prices
+
+SESSION_OPEN = {"America/New_York": time(9, 30), "Asia/Hong_Kong": time(9, 30), "Europe/London": time(0, 0)}
+DELISTED = "DELIST"
+
+
+def _epoch(day: date, zone: str) -> int:
+    local = datetime.combine(day, SESSION_OPEN.get(zone, time(0, 0)), tzinfo=ZoneInfo(zone))
+    return int(local.timestamp())
+
+
+def yahoo_chart(symbol: str, bars: pd.DataFrame, *, currency: str, zone: str) -> dict:
+    """Render bars (as traded, with dividend and split_ratio columns) as a Yahoo v8 chart response."""
+    bars = bars.sort_values("trade_date").reset_index(drop=True)
+    ratios = bars["split_ratio"].to_numpy() if "split_ratio" in bars else [1.0] * len(bars)
+    # Yahoo's quote arrays are split-adjusted: divide by the splits that come later in the range.
+    later = [1.0] * len(bars)
+    running = 1.0
+    for index in range(len(bars) - 1, -1, -1):
+        later[index] = running
+        running *= float(ratios[index])
+    stamps = [_epoch(day, zone) for day in bars["trade_date"]]
+
+    def adjusted(column: str) -> list[float | None]:
+        return [round(float(v) / f, 6) if pd.notna(v) else None for v, f in zip(bars[column], later, strict=True)]
+
+    events: dict = {}
+    if "dividend" in bars:
+        # Yahoo split-adjusts dividend amounts too
+        events["dividends"] = {
+            str(ts): {"amount": round(float(amount) / factor, 6), "date": ts}
+            for ts, amount, factor in zip(stamps, bars["dividend"], later, strict=True)
+            if amount > 0
+        }
+        events["splits"] = {
+            str(ts): {"date": ts, "numerator": float(ratio), "denominator": 1.0, "splitRatio": f"{ratio:g}:1"}
+            for ts, ratio in zip(stamps, bars["split_ratio"], strict=True)
+            if ratio != 1
+        }
+    quote = {name: adjusted(name) for name in ("open", "high", "low", "close")}
+    # ... and volumes (shares before a split count as `factor` shares after it)
+    quote["volume"] = (
+        [int(v * f) for v, f in zip(bars["volume"], later, strict=True)] if "volume" in bars else [0] * len(bars)
+    )
+    return {
+        "chart": {
+            "result": [
+                {
+                    "meta": {
+                        "currency": currency,
+                        "symbol": symbol,
+                        "exchangeName": "NMS",
+                        "instrumentType": "EQUITY",
+                        "gmtoffset": int(ZoneInfo(zone).utcoffset(datetime.now()).total_seconds()),
+                        "timezone": "EST",
+                        "exchangeTimezoneName": zone,
+                        "dataGranularity": "1d",
+                        "range": "",
+                    },
+                    "timestamp": stamps,
+                    "events": events,
+                    "indicators": {"quote": [quote], "adjclose": [{"adjclose": [float(v) for v in bars["adj_close"]]}]},
+                }
+            ],
+            "error": None,
+        }
+    }
+
+
+def yahoo_timeseries(symbol: str, statements: pd.DataFrame) -> dict:
+    mapping = {
+        "quarterlyTotalRevenue": "revenue",
+        "quarterlyOperatingIncome": "operating_income",
+        "quarterlyNetIncome": "net_income",
+        "quarterlyResearchAndDevelopment": "rd_expense",
+        "quarterlyCapitalExpenditure": "capex",
+        "quarterlyOrdinarySharesNumber": "shares_outstanding",
+    }
+    results = []
+    for yahoo_type, column in mapping.items():
+        entries = []
+        for row in statements.itertuples():
+            value = getattr(row, column)
+            if column == "capex":
+                value = -value  # Yahoo reports capital expenditure as a cash outflow
+            entries.append(
+                {
+                    "dataId": 20100,
+                    "asOfDate": row.fiscal_period_end.isoformat(),
+                    "periodType": "3M",
+                    "currencyCode": row.currency,
+                    "reportedValue": {"raw": float(value), "fmt": f"{value / 1e9:.2f}B"},
+                }
+            )
+        stamps = [
+            int(datetime.combine(r.fiscal_period_end, time(), tzinfo=UTC).timestamp()) for r in statements.itertuples()
+        ]
+        results.append({"meta": {"symbol": [symbol], "type": [yahoo_type]}, "timestamp": stamps, yahoo_type: entries})
+    return {"timeseries": {"result": results, "error": None}}
+
+
+def sec_companyfacts(cik: str, name: str, statements: pd.DataFrame) -> dict:
+    """10-Q/10-K style facts: quarterly income items, YTD capex, each fact repeated in the next filing."""
+
+    def fact(start: date, end: date, value: float, row, form: str, fp: str) -> dict:  # type: ignore[no-untyped-def]
+        return {
+            "start": start.isoformat(), "end": end.isoformat(), "val": int(value),
+            "accn": f"0000000000-{row.fiscal_year % 100:02d}-{row.fiscal_quarter:06d}", "fy": int(row.fiscal_year),
+            "fp": fp, "form": form, "filed": row.report_date.isoformat(),
+        }  # fmt: skip
+
+    concepts: dict[str, list[dict]] = {
+        "Revenues": [], "OperatingIncomeLoss": [], "NetIncomeLoss": [],
+        "ResearchAndDevelopmentExpense": [], "PaymentsToAcquirePropertyPlantAndEquipment": [],
+    }  # fmt: skip
+    shares: list[dict] = []
+    ytd_capex = 0.0
+    for row in statements.sort_values("fiscal_period_end").itertuples():
+        end = row.fiscal_period_end
+        start = (pd.Timestamp(end) - pd.offsets.QuarterEnd(1) + timedelta(days=1)).date()
+        form, fp = ("10-K", "FY") if row.fiscal_quarter == 4 else ("10-Q", f"Q{row.fiscal_quarter}")
+        for concept, column in (
+            ("Revenues", "revenue"), ("OperatingIncomeLoss", "operating_income"),
+            ("NetIncomeLoss", "net_income"), ("ResearchAndDevelopmentExpense", "rd_expense"),
+        ):  # fmt: skip
+            concepts[concept].append(fact(start, end, getattr(row, column), row, form, fp))
+        year_start = date(end.year, 1, 1)
+        ytd_capex = row.capex if row.fiscal_quarter == 1 else ytd_capex + row.capex
+        concepts["PaymentsToAcquirePropertyPlantAndEquipment"].append(fact(year_start, end, ytd_capex, row, form, fp))
+        shares.append(
+            {k: v for k, v in fact(start, end, row.shares_outstanding, row, form, fp).items() if k != "start"}
+        )
+    return {
+        "cik": int(cik),
+        "entityName": name,
+        "facts": {
+            "dei": {
+                "EntityCommonStockSharesOutstanding": {
+                    "label": "Entity Common Stock, Shares Outstanding",
+                    "units": {"shares": shares},
+                }
+            },
+            "us-gaap": {c: {"label": c, "description": c, "units": {"USD": facts}} for c, facts in concepts.items()},
+        },
+    }
+
+
+def bls_timeseries(series: list[str], start_year: int, end_year: int) -> dict:
+    observations = read_cpi(first_month=date(start_year, 1, 1), last_month=date(end_year, 12, 1), series=series)
+    out = []
+    for series_id in series:
+        rows = observations[observations["series_id"] == series_id].sort_values("period_date", ascending=False)
+        data = []
+        if start_year <= 2025 <= end_year:
+            data.append({"year": "2025", "period": "M10", "periodName": "October", "value": "-",
+                         "footnotes": [{"code": "X", "text": "Data unavailable due to the 2025 lapse in appropriations."}]})  # fmt: skip
+        for row in rows.itertuples():
+            data.append(
+                {"year": str(row.period_date.year), "period": f"M{row.period_date.month:02d}",
+                 "periodName": row.period_date.strftime("%B"), "value": f"{row.value:.3f}", "footnotes": [{}]}
+            )  # fmt: skip
+        data.sort(key=lambda item: (item["year"], item["period"]), reverse=True)
+        out.append({"seriesID": series_id, "data": data})
+    return {"status": "REQUEST_SUCCEEDED", "responseTime": 42, "message": [], "Results": {"series": out}}
+
+
+FEDREG_DOCUMENTS = [
+    {"document_number": "2022-21658", "publication_date": "2022-10-13", "type": "Rule",
+     "title": "Implementation of Additional Export Controls: Certain Advanced Computing and Semiconductor Manufacturing Items"},
+    {"document_number": "2023-23055", "publication_date": "2023-10-25", "type": "Rule",
+     "title": "Implementation of Additional Export Controls: Certain Advanced Computing Items; Supercomputer and Semiconductor End Use"},
+    {"document_number": "2024-28270", "publication_date": "2024-12-05", "type": "Rule",
+     "title": "Foreign-Produced Direct Product Rule Additions, and Refinements to Controls for Advanced Computing and Semiconductor Manufacturing Items"},
+    {"document_number": "2025-00636", "publication_date": "2025-01-15", "type": "Rule",
+     "title": "Framework for Artificial Intelligence Diffusion"},
+]  # fmt: skip
+
+
+def fedreg_page(base: str, page: int, *, start: date, end: date, query: str) -> dict:
+    documents = [d for d in FEDREG_DOCUMENTS if start.isoformat() <= d["publication_date"] <= end.isoformat()]
+    pages = [documents[:2], documents[1:]]  # document 2 appears on both pages, as paging drift does
+    results = [
+        {**d, "abstract": "BIS amends the Export Administration Regulations.",
+         "html_url": f"https://www.federalregister.gov/documents/{d['publication_date'].replace('-', '/')}/{d['document_number']}/rule",
+         "agencies": [{"raw_name": "DEPARTMENT OF COMMERCE", "name": "Industry and Security Bureau", "slug": "industry-and-security-bureau"}]}
+        for d in pages[page - 1]
+    ]  # fmt: skip
+    document = {"count": len(documents), "total_pages": 2, "results": results}
+    if page == 1:
+        # like the real API: the same query, next page
+        document["next_page_url"] = f"{base}/api/v1/documents.json?{query}&page=2"
+    return document
+
+
+class RecordedSources:
+    """What the server serves, computed from the settings' universe and sample scale."""
+
+    def __init__(self, settings: Settings, *, as_of: date) -> None:
+        window = PriceWindow(end=as_of, starts={}, default_start=settings.sample.start_date)
+        self.settings = settings
+        self.prices = generate_prices(settings.universe, settings.sample, window)
+        self.fx = generate_fx(settings.universe.fx_currencies, settings.sample, start={}, end=as_of)
+        self.fundamentals = generate_fundamentals(settings.universe, settings.sample, start={}, end=as_of)
+        self.requests: list[str] = []
+
+
+def _handler(sources: RecordedSources):  # type: ignore[no-untyped-def]
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:  # keep test output clean
+            pass
+
+        def _send(self, status: int, document: object, content_type: str = "application/json") -> None:
+            body = json.dumps(document).encode() if not isinstance(document, bytes) else document
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802
+            url = urlparse(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            sources.requests.append(self.path)
+            base = f"http://{self.headers['Host']}"
+            if url.path.startswith("/v8/finance/chart/"):
+                symbol = unquote(url.path.rsplit("/", 1)[1])
+                start = datetime.fromtimestamp(int(query["period1"]), UTC).date()
+                end = datetime.fromtimestamp(int(query["period2"]), UTC).date()
+                if symbol.endswith("=X"):
+                    rows = sources.fx[sources.fx["currency"] == symbol[:3]]
+                    rows = rows[(rows["rate_date"] >= start) & (rows["rate_date"] < end)].rename(
+                        columns={"rate_date": "trade_date", "usd_per_unit": "close"}
+                    )
+                    rows = rows.assign(
+                        open=rows["close"], high=rows["close"], low=rows["close"], adj_close=rows["close"]
+                    )
+                    return self._send(200, yahoo_chart(symbol, rows, currency="USD", zone="Europe/London"))
+                rows = sources.prices[sources.prices["ticker"] == symbol]
+                if rows.empty or symbol == DELISTED:
+                    error = {"code": "Not Found", "description": "No data found, symbol may be delisted"}
+                    return self._send(404, {"chart": {"result": None, "error": error}})
+                rows = rows[(rows["trade_date"] >= start) & (rows["trade_date"] < end)]
+                security = sources.settings.universe.get(symbol)
+                return self._send(200, yahoo_chart(symbol, rows, currency=security.currency, zone=security.timezone))
+            if url.path.startswith("/ws/fundamentals-timeseries/v1/finance/timeseries/"):
+                symbol = unquote(url.path.rsplit("/", 1)[1])
+                rows = sources.fundamentals[sources.fundamentals["ticker"] == symbol]
+                if symbol == DELISTED:
+                    rows = rows.iloc[0:0]
+                return self._send(200, yahoo_timeseries(symbol, rows))
+            if url.path.startswith("/api/xbrl/companyfacts/CIK"):
+                cik = url.path.rsplit("CIK", 1)[1].removesuffix(".json")
+                if "@" not in self.headers.get("User-Agent", ""):
+                    return self._send(
+                        403,
+                        b"<html>Your request has been identified as part of a network of automated tools</html>",
+                        "text/html",
+                    )
+                security = next(s for s in sources.settings.universe.securities if s.cik == cik)
+                rows = sources.fundamentals[sources.fundamentals["ticker"] == security.ticker]
+                return self._send(200, sec_companyfacts(cik, security.name, rows))
+            if url.path == "/api/v1/documents.json":
+                page = int(query.get("page", "1"))
+                start = date.fromisoformat(query.get("conditions[publication_date][gte]", "2000-01-01"))
+                end = date.fromisoformat(query.get("conditions[publication_date][lte]", "2100-01-01"))
+                return self._send(200, fedreg_page(base, page, start=start, end=end, query=url.query))
+            return self._send(404, {"error": f"no recording for {url.path}"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            sources.requests.append(self.path)
+            length = int(self.headers.get("Content-Length", "0"))
+            request = json.loads(self.rfile.read(length) or b"{}")
+            if urlparse(self.path).path.rstrip("/") == "/publicAPI/v2/timeseries/data":
+                return self._send(
+                    200, bls_timeseries(request["seriesid"], int(request["startyear"]), int(request["endyear"]))
+                )
+            return self._send(404, {"error": "no recording"})
+
+    return Handler
+
+
+@contextmanager
+def serve_recordings(settings: Settings, *, as_of: date) -> Iterator[tuple[str, RecordedSources]]:
+    """Start the loopback server; yield (base URL, recorded sources)."""
+    sources = RecordedSources(settings, as_of=as_of)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(sources))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", sources
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,122 @@
+"""`--source live` end to end: real connectors against a loopback server speaking each API's wire format.
+
+Flow -> connectors (Yahoo chart + fundamentals-timeseries, SEC companyfacts, BLS v2,
+Federal Register) -> landing -> GX -> DuckDB -> dbt marts -> publish, then replay.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from live_server import DELISTED, serve_recordings
+from typer.testing import CliRunner
+
+from conftest import Home
+from flows.cli import app
+from flows.settings import load_settings
+
+AS_OF = date(2026, 11, 20)
+UNIVERSE = Path(__file__).parent / "fixtures" / "live_universe.yaml"
+SECRET_KEY = "bls-registration-key-do-not-leak"
+CONTACT = "gapwatch-tests ops@example.org"
+
+
+def _live_home(path: Path, base_url: str, **extra: str) -> Home:
+    return Home(
+        path,
+        GAPWATCH_SOURCE="live",
+        GAPWATCH_UNIVERSE=str(UNIVERSE),
+        GAPWATCH_SAMPLE_YEARS="3",
+        GAPWATCH_YAHOO_BASE_URL=base_url,
+        GAPWATCH_SEC_BASE_URL=base_url,
+        GAPWATCH_BLS_BASE_URL=base_url,
+        GAPWATCH_FEDREG_BASE_URL=base_url,
+        GAPWATCH_SEC_USER_AGENT=CONTACT,
+        GAPWATCH_BLS_API_KEY=SECRET_KEY,
+        GAPWATCH_HTTP_ATTEMPTS="1",
+        GAPWATCH_YAHOO_RPS="0",
+        **extra,
+    )
+
+
+def test_live_run_end_to_end_then_replay(tmp_path: Path) -> None:
+    settings = load_settings({"GAPWATCH_UNIVERSE": str(UNIVERSE), "GAPWATCH_SAMPLE_YEARS": "3"})
+    with serve_recordings(settings, as_of=AS_OF) as (base_url, sources):
+        home = _live_home(tmp_path / "home", base_url)
+        with home:
+            summary = home.run(as_of=AS_OF)
+    assert summary.success, "\n".join(summary.errors)
+    loads = {load.dataset: load for load in summary.loads}
+    assert {d: loads[d].source for d in loads} == {
+        "prices": "yahoo", "fx_rates": "yahoo", "fundamentals": "sec_edgar+yahoo",
+        "cpi": "bls_api", "policy_events": "curated+federal_register",
+    }  # fmt: skip
+    # The delisted symbol failed alone; the other seven tickers loaded and the run still succeeded.
+    assert loads["prices"].status == "partial"
+    assert any(DELISTED in warning and "404" in warning for warning in summary.warnings)
+    assert home.query("select count(distinct ticker) from raw.prices") == [(7,)]
+    assert home.query(f"select key, http_status from audit.key_failures where key = '{DELISTED}'") == [(DELISTED, 404)]
+
+    # Yahoo bars land on the local trading date; the HK bar stamped 01:30 UTC keeps its HK date.
+    assert home.query("select max(trade_date) from raw.prices where ticker = '0700.HK'") == [(AS_OF,)]
+    # Prices match what the server rendered (as traded, across NVDA's split).
+    expected = sources.prices.set_index(["ticker", "trade_date"])
+    for ticker, day, close in home.query(
+        "select ticker, trade_date, close from raw.prices where ticker in ('NVDA', 'QQQ')"
+    ):
+        assert abs(close - expected.loc[(ticker, day), "close"]) < 1e-3
+    # SEC facts for the US AI leaders (YTD capex turned back into quarters), Yahoo for the others.
+    by_source = dict(home.query("select source, count(distinct ticker) from raw.fundamentals group by source"))
+    assert by_source == {"sec_edgar": 2, "yahoo": 2}
+    capex = home.query(
+        "select capex from raw.fundamentals "
+        "where ticker = 'NVDA' and fiscal_period_end = '2026-06-30' and period_months = 3"
+    )[0][0]
+    fundamentals = sources.fundamentals.set_index(["ticker", "fiscal_period_end"])
+    assert abs(capex - fundamentals.loc[("NVDA", date(2026, 6, 30)), "capex"]) < 1
+    # Real CPI through the BLS wire format: October 2025 is "-" there and absent here.
+    assert home.query("select count(*) from raw.cpi where period_date = '2025-10-01'") == [(0,)]
+    assert home.query(
+        "select headline_yoy_pct_1dp from marts.inflation where month_date = '2026-04-01'", published=True
+    ) == [(3.8,)]
+    # Federal Register documents merged with the curated calendar, the page-drift duplicate dropped.
+    fedreg = home.query("select event_id from raw.policy_events where source = 'federal_register' order by 1")
+    assert fedreg == [("fr-2024-28270",), ("fr-2025-00636",)]
+    assert home.query("select count(*) from raw.policy_events where source = 'curated'")[0][0] >= 30
+    # Marts built from live rows, labelled by their source.
+    labels = home.query(
+        "select distinct data_source from marts.relative_performance where series_type = 'security'", published=True
+    )
+    assert labels == [("yahoo",)]
+
+    # Secrets never land: not in landing files, manifests, audit rows or the summary.
+    landed = [p for p in (home.path / "landing").rglob("*") if p.is_file()]
+    assert landed and all(
+        SECRET_KEY.encode() not in p.read_bytes() and b"ops@example.org" not in p.read_bytes() for p in landed
+    )
+    assert SECRET_KEY not in json.dumps([str(r) for r in home.query("select * from audit.loads")])
+    # Every request came with the SEC contact and only to the loopback server.
+    assert any(r.startswith("/api/xbrl/companyfacts/CIK0001045810") for r in sources.requests)
+
+    # Replay the prices load from its landing folder: no network (the server is gone), same rows.
+    prices_before = home.query("select ticker, trade_date, close, adj_close from raw.prices order by all")
+    with home:
+        result = CliRunner().invoke(app, ["replay", "--load-id", loads["prices"].load_id])
+    assert result.exit_code == 0, result.output
+    assert "replay of load" in result.output
+    assert home.query("select ticker, trade_date, close, adj_close from raw.prices order by all") == prices_before
+
+
+def test_too_many_failed_keys_fail_the_run_but_keep_the_good_rows(tmp_path: Path) -> None:
+    settings = load_settings({"GAPWATCH_UNIVERSE": str(UNIVERSE), "GAPWATCH_SAMPLE_YEARS": "3"})
+    with serve_recordings(settings, as_of=AS_OF) as (base_url, _):
+        home = _live_home(tmp_path / "home", base_url, GAPWATCH_MAX_FAILED_KEY_SHARE="0.05")
+        with home:
+            summary = home.run(as_of=AS_OF)
+    assert not summary.success
+    message = "\n".join(summary.errors)
+    assert "Dataset 'prices'" in message and "1 of 8 keys failed" in message and DELISTED in message
+    assert home.query("select count(distinct ticker) from raw.prices") == [(7,)]
+    assert not (home.path / "published").exists()
