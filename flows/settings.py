@@ -185,6 +185,9 @@ class Settings:
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "2GB"
     prefect_api_url: str | None = None
+    # Fault injection for the crash tests only: "load:<dataset>" parks the run inside that
+    # dataset's load transaction (after the delete, before the insert) until it is killed.
+    fault_pause: str | None = None
     dbt_project_dir: Path = field(default=REPO_ROOT / "dbt_project")
     expectations_dir: Path = field(default=REPO_ROOT / "expectations")
     policy_events_file: Path = field(
@@ -388,6 +391,7 @@ def load_settings(env: dict[str, str] | None = None, *, read_env_file: bool | No
         duckdb_threads=_int_env(env, "GAPWATCH_DUCKDB_THREADS", 2, minimum=1),
         duckdb_memory_limit=env.get("GAPWATCH_DUCKDB_MEMORY_LIMIT", "2GB"),
         prefect_api_url=env.get("PREFECT_API_URL") or None,
+        fault_pause=env.get("GAPWATCH_FAULT_PAUSE") or None,
         **(
             {"policy_events_file": Path(env["GAPWATCH_POLICY_EVENTS_FILE"])}
             if env.get("GAPWATCH_POLICY_EVENTS_FILE")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -128,6 +129,7 @@ class Warehouse:
                 """
             )
             cursor.execute(f"delete from {spec.table} as stored using changed_rows as incoming where {join}")
+            self._fault_point(f"load:{dataset}")
             cursor.execute(f"insert into {spec.table} by name select * from changed_rows")
             changed = cursor.execute("select count(*) from changed_rows").fetchone()[0]
             cursor.execute("drop table changed_rows")
@@ -146,6 +148,12 @@ class Warehouse:
             cursor.execute(f"insert into {spec.table} by name select * from incoming_batch")
             cursor.unregister("incoming_batch")
         return len(batch)
+
+    def _fault_point(self, name: str) -> None:
+        """Crash tests park the run here (GAPWATCH_FAULT_PAUSE) and kill it with SIGKILL."""
+        if self.settings.fault_pause == name:
+            (self.settings.paths.home / "fault-paused").write_text(name)
+            time.sleep(3600)
 
     @staticmethod
     def _column_types(cursor: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
