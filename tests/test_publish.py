@@ -19,9 +19,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from test_runs import MARTS, _contents, _copy_home
 
 from conftest import Home
-from test_runs import MARTS, _contents, _copy_home
 
 READER = Path(__file__).parent / "reader_loop.py"
 LATER = date(2026, 11, 24)
