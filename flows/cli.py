@@ -115,6 +115,90 @@ def replay(
     raise typer.Exit(0 if summary.success else 1)
 
 
+quarantine_app = typer.Typer(help="Inspect and re-admit rows held back by validation (audit.quarantine).")
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list() -> None:
+    """Held rows per load: dataset, status (quarantined / rejected / released), count and rules."""
+    _prepare(None)
+    from flows.quarantine import list_quarantine
+    from flows.warehouse import Warehouse
+
+    warehouse = Warehouse(load_settings())
+    try:
+        rows = list_quarantine(warehouse)
+    finally:
+        warehouse.close()
+    if not rows:
+        typer.echo("No quarantined rows.")
+        return
+    for load_id, dataset, status, count, rules, since in rows:
+        typer.echo(f"{load_id}  {dataset:<14} {status:<12} {count:>6} rows  since {since:%Y-%m-%d %H:%M}")
+        for rule in rules:
+            typer.echo(f"      {rule}")
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    load_id: str = typer.Option(..., "--load-id", help="The load whose held rows to show."),
+    limit: int = typer.Option(50, "--limit", help="At most this many rows."),
+) -> None:
+    """The held rows of one load: row number, status, failed rules and the raw values."""
+    _prepare(None)
+    from flows.quarantine import show_quarantine
+    from flows.warehouse import Warehouse
+
+    warehouse = Warehouse(load_settings())
+    try:
+        rows = show_quarantine(warehouse, load_id=load_id, limit=limit)
+    finally:
+        warehouse.close()
+    if not rows:
+        typer.echo(f"No quarantined rows for load {load_id}.")
+        raise typer.Exit(1)
+    for number, status, rules, record in rows:
+        typer.echo(f"row {number} [{status}] failed: {'; '.join(rules)}")
+        typer.echo(f"    {record}")
+
+
+@quarantine_app.command("release")
+def quarantine_release(
+    load_id: str = typer.Option(..., "--load-id", help="The load whose held rows to re-admit."),
+    row: list[int] | None = typer.Option(None, "--row", help="Only these row numbers (repeatable)."),  # noqa: B008
+) -> None:
+    """Re-validate held rows against the current suite and universe; load those that pass; rebuild and publish."""
+    _prepare(None)
+    from flows.daily import PipelineBusy, _RunLock
+    from flows.quarantine import rebuild_and_publish, release
+    from flows.warehouse import Warehouse
+
+    settings = load_settings()
+    try:
+        with _RunLock(settings.paths.lock_file):
+            warehouse = Warehouse(settings)
+            try:
+                result = release(settings, warehouse, load_id=load_id, rows=row)
+            except LookupError as exc:
+                typer.secho(str(exc), fg="red", err=True)
+                raise typer.Exit(1) from None
+            finally:
+                warehouse.close()
+            typer.echo(f"released {result.released} row(s) of {result.dataset} load {load_id}")
+            for number, rules in sorted(result.still_failing.items()):
+                typer.echo(f"  row {number} still fails: {'; '.join(rules)}")
+            if result.released:
+                build = rebuild_and_publish(settings)
+                typer.echo(build.describe() + ("; marts published" if build.success else ""))
+                if not build.success:
+                    raise typer.Exit(1)
+    except PipelineBusy as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(0 if not result.still_failing else 1)
+
+
 @app.command()
 def serve() -> None:
     """Serve the daily deployment with its cron schedule (needs a Prefect server: PREFECT_API_URL)."""

@@ -110,7 +110,7 @@ def _loads_for(warehouse: Warehouse, run_id: str) -> list[steps.LoadResult]:
     try:
         rows = cursor.execute(
             "select dataset, load_id, source, status, rows_extracted, rows_loaded, expectations_evaluated, "
-            "expectations_failed, landing_path, error, validation_success, "
+            "expectations_failed, landing_path, error, validation_success, rows_quarantined, "
             "(select list((f.key, f.source, f.error, f.http_status) order by f.failed_at) "
             " from audit.key_failures as f where f.load_id = loads.load_id) "
             "from audit.loads as loads where run_id = ? "
@@ -132,7 +132,8 @@ def _loads_for(warehouse: Warehouse, run_id: str) -> list[steps.LoadResult]:
             landing_path=Path(r[8]) if r[8] else None,
             error=r[9],
             validation_success=r[10],
-            failures=[steps.KeyFailure(f[0], f[1], f[2], f[3]) for f in r[11] or []],
+            rows_quarantined=r[11] or 0,
+            failures=[steps.KeyFailure(f[0], f[1], f[2], f[3]) for f in r[12] or []],
         )  # fmt: skip
         for r in rows
     ]
@@ -261,6 +262,12 @@ async def daily(
             summary.loads = _loads_for(warehouse, run_id)
             summary.warnings += [
                 f"{failure[1]} {failure[0]}: {failure[2]}" for failure in _key_failures(warehouse, run_id)
+            ]
+            summary.warnings += [
+                f"{load.dataset}: {load.rows_quarantined} row(s) quarantined by warning rules "
+                f"(`gapwatch quarantine show --load-id {load.load_id}`)"
+                for load in summary.loads
+                if load.rows_quarantined
             ]
             if any(state.is_failed() for state in states) and not summary.errors:
                 summary.errors.append("An ingest subflow failed; see the Prefect logs.")

@@ -126,6 +126,24 @@ create table if not exists audit.loads (
     finished_at             timestamp
 );
 
+alter table audit.loads add column if not exists rows_quarantined bigint default 0;
+
+-- Rows held back by validation, with the rules they failed and their raw values.
+--   quarantined: failed a 'warning' rule; the rest of the batch loaded
+--   rejected:    in a batch rejected whole by a 'critical' rule (kept for inspection)
+--   released:    re-validated and loaded later by `gapwatch quarantine release`
+create table if not exists audit.quarantine (
+    load_id          varchar not null,
+    dataset          varchar not null,
+    row_number       integer not null,   -- position in the batch
+    rules            varchar[] not null,
+    record_json      json not null,      -- the raw values as extracted
+    status           varchar not null,
+    quarantined_at   timestamp not null,
+    released_at      timestamp,
+    released_by_load varchar
+);
+
 -- One row per key (ticker, series, CIK, page) of a live load that failed; the other keys still load.
 create table if not exists audit.key_failures (
     load_id      varchar not null,

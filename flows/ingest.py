@@ -89,6 +89,7 @@ class LoadResult:
     validation_success: bool | None = None
     keys: int = 0
     failures: list[KeyFailure] = field(default_factory=list)
+    rows_quarantined: int = 0
 
 
 def new_load_id(dataset: str) -> str:
@@ -241,9 +242,14 @@ def land(batch: Batch, *, settings: Settings, load_id: str, as_of: date) -> Path
     return path
 
 
-def validate(batch: Batch, *, settings: Settings, as_of: date, load_id: str) -> ValidationReport:
+def validate(
+    batch: Batch, *, settings: Settings, as_of: date, load_id: str, warehouse: Warehouse | None = None
+) -> ValidationReport:
     """Validate with the dataset's GX suite and keep the GX result JSON under <home>/validation/."""
-    report = validate_frame(batch.dataset, batch.frame, settings=settings, as_of=as_of)
+    last_closes = None
+    if batch.dataset == "prices" and warehouse is not None and not batch.frame.empty:
+        last_closes = warehouse.last_closes_before(batch.frame)
+    report = validate_frame(batch.dataset, batch.frame, settings=settings, as_of=as_of, last_closes=last_closes)
     results_dir = settings.paths.home / "validation"
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{load_id}.json").write_text(json.dumps(report.raw, indent=1, default=str))
@@ -313,11 +319,19 @@ def ingest(
         result.keys, result.failures = len(batch.keys), batch.failures
         result.window_start, result.window_end = batch.window_start, batch.window_end
         result.landing_path = steps.land(batch, settings=settings, load_id=load_id, as_of=as_of)
-        report = steps.validate(batch, settings=settings, as_of=as_of, load_id=load_id)
+        report = steps.validate(batch, settings=settings, as_of=as_of, load_id=load_id, warehouse=warehouse)
         result.expectations_evaluated, result.expectations_failed = report.evaluated, report.failed
         result.validation_success = report.success
-        if not report.success:
+        failing = report.failing_rows()
+        if report.blocking:
+            warehouse.quarantine(batch.dataset, batch.frame, failing, load_id=load_id, status="rejected")
             raise DatasetValidationError(report, load_id=load_id, landing_path=result.landing_path)
+        if failing:
+            # warning rules only: hold the failing rows back, load the rest
+            warehouse.quarantine(batch.dataset, batch.frame, failing, load_id=load_id, status="quarantined")
+            result.rows_quarantined = len(failing)
+            keep = ~batch.frame.reset_index(drop=True).index.isin(list(failing))
+            batch.frame = batch.frame.reset_index(drop=True)[keep]
         result.rows_loaded = steps.load(batch, warehouse=warehouse, load_id=load_id, loaded_at=utcnow())
         result.status = key_failure_status(result, settings=settings)
         if result.status == "failed":
@@ -354,6 +368,7 @@ def record_load(warehouse: Warehouse, result: LoadResult, *, run_id: str, as_of:
         window_end=result.window_end,
         rows_extracted=result.rows_extracted,
         rows_loaded=result.rows_loaded,
+        rows_quarantined=result.rows_quarantined,
         validation_success=result.validation_success,
         expectations_evaluated=result.expectations_evaluated,
         expectations_failed=result.expectations_failed,

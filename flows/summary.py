@@ -42,7 +42,9 @@ def render_summary(summary) -> str:  # type: ignore[no-untyped-def]
             '"select * from marts.inflation order by month_date desc limit 5"',
         ]
     if summary.warnings:
-        lines += ["", "WARNINGS (failed keys; the other keys loaded):"] + [f"  {w}" for w in summary.warnings]
+        lines += ["", "WARNINGS (failed keys or quarantined rows; everything else loaded):"] + [
+            f"  {w}" for w in summary.warnings
+        ]
     if summary.errors:
         lines += ["", "ERRORS:"] + [f"  {error}" for error in summary.errors]
     lines.append("")

@@ -38,6 +38,13 @@ class RuleFailure:
     unexpected_count: int | None
     examples: list[dict[str, Any]] = field(default_factory=list)
     note: str | None = None
+    # GX severity: "critical" fails the whole batch; "warning" quarantines the failing rows and loads the rest.
+    severity: str = "critical"
+    rows: list[int] = field(default_factory=list)  # positions of every failing row in the batch
+
+    @property
+    def quarantines_rows(self) -> bool:
+        return self.severity == "warning" and bool(self.rows)
 
     def describe(self) -> str:
         count = f"{self.unexpected_count} row(s)" if self.unexpected_count is not None else "failed"
@@ -62,6 +69,19 @@ class ValidationReport:
     def failed(self) -> int:
         return len(self.failures)
 
+    @property
+    def blocking(self) -> list[RuleFailure]:
+        """Failures that reject the whole batch: critical rules, and rules that name no rows."""
+        return [failure for failure in self.failures if not failure.quarantines_rows]
+
+    def failing_rows(self) -> dict[int, list[str]]:
+        """Batch position -> names of the rules that row failed."""
+        rows: dict[int, list[str]] = {}
+        for failure in self.failures:
+            for position in failure.rows:
+                rows.setdefault(position, []).append(failure.rule)
+        return rows
+
 
 class DatasetValidationError(RuntimeError):
     """A batch failed its expectation suite; nothing of it was loaded."""
@@ -70,12 +90,13 @@ class DatasetValidationError(RuntimeError):
         self.report = report
         self.load_id = load_id
         self.landing_path = landing_path
-        details = "\n".join("  - " + failure.describe() for failure in report.failures)
+        details = "\n".join("  - " + failure.describe() for failure in report.blocking)
         kept = f" The landing file is kept at {landing_path}." if landing_path else ""
         super().__init__(
             f"Validation failed for dataset '{report.dataset}' (load {load_id}, suite {report.suite_path.name}): "
-            f"{report.failed} of {report.evaluated} rules failed.\n{details}\n"
-            f"Nothing from this batch was loaded.{kept} Fix the source data and rerun."
+            f"{len(report.blocking)} of {report.evaluated} rules failed with severity critical.\n{details}\n"
+            f"Nothing from this batch was loaded; its failing rows are in audit.quarantine "
+            f"(`gapwatch quarantine show --load-id {load_id}`).{kept} Fix the source data and rerun."
         )
 
 
@@ -92,7 +113,28 @@ def _not_after(values: pd.Series, limit: date) -> pd.Series:
     return stamps.notna() & (stamps <= pd.Timestamp(limit))
 
 
-def derive_checks(dataset: str, frame: pd.DataFrame, *, settings: Settings, as_of: date) -> pd.DataFrame:
+JUMP_LIMIT = 0.6  # a one-day move larger than 60% (split-adjusted) is held back as suspect
+
+
+def _no_unexplained_jump(frame: pd.DataFrame, last_closes: dict[str, float]) -> pd.Series:
+    """True unless close moved more than JUMP_LIMIT against the previous close without a split explaining it.
+
+    The previous close of a ticker's first row in the batch is the last one stored in the warehouse.
+    """
+    if not {"close", "split_ratio"} <= set(frame.columns):
+        return pd.Series(True, index=frame.index)
+    ordered = frame.assign(_date=pd.to_datetime(frame["trade_date"], errors="coerce")).sort_values(["ticker", "_date"])
+    close = pd.to_numeric(ordered["close"], errors="coerce")
+    previous = close.groupby(ordered["ticker"]).shift()
+    previous = previous.fillna(ordered["ticker"].map(last_closes))
+    ratio = close * pd.to_numeric(ordered["split_ratio"], errors="coerce") / previous
+    suspect = (ratio - 1).abs() > JUMP_LIMIT
+    return (~suspect.fillna(False)).reindex(frame.index)
+
+
+def derive_checks(
+    dataset: str, frame: pd.DataFrame, *, settings: Settings, as_of: date, last_closes: dict[str, float] | None = None
+) -> pd.DataFrame:
     """Add the boolean ``gx_*`` columns the suite of ``dataset`` asserts."""
     checked = frame.copy()
     universe = settings.universe
@@ -104,6 +146,7 @@ def derive_checks(dataset: str, frame: pd.DataFrame, *, settings: Settings, as_o
         checked["gx_on_exchange_calendar"] = on_calendar
         checked["gx_not_after_as_of"] = _not_after(frame["trade_date"], as_of)
         listing = {s.ticker: (s.currency, s.exchange) for s in universe.securities}
+        checked["gx_no_unexplained_jump"] = _no_unexplained_jump(frame, last_closes or {})
         checked["gx_currency_matches_listing"] = [
             listing.get(ticker) == (currency, exchange)
             for ticker, currency, exchange in zip(frame["ticker"], frame["currency"], frame["exchange"], strict=True)
@@ -170,6 +213,11 @@ def _examples(frame: pd.DataFrame, result: dict[str, Any]) -> list[dict[str, Any
     return rows
 
 
+def _severity(config: Any) -> str:
+    severity = getattr(config, "severity", None) or "critical"
+    return str(getattr(severity, "value", severity)).lower()
+
+
 def _rule_name(config: Any, meta_rule: str | None) -> str:
     kwargs = {key: value for key, value in config.kwargs.items() if key not in {"batch_id", "result_format"}}
     if isinstance(kwargs.get("value_set"), list) and len(kwargs["value_set"]) > 8:
@@ -179,13 +227,22 @@ def _rule_name(config: Any, meta_rule: str | None) -> str:
     return f"{name} -- {meta_rule}" if meta_rule else name
 
 
-def validate_frame(dataset: str, frame: pd.DataFrame, *, settings: Settings, as_of: date) -> ValidationReport:
+def validate_frame(
+    dataset: str,
+    frame: pd.DataFrame,
+    *,
+    settings: Settings,
+    as_of: date,
+    last_closes: dict[str, float] | None = None,
+) -> ValidationReport:
     """Run the dataset's suite on ``frame`` (plus derived checks) and report failures with example rows."""
     import great_expectations as gx
 
     document = load_suite_document(settings, dataset)
     suite = gx.ExpectationSuite(name=document["name"], expectations=document["expectations"], meta=document.get("meta"))
-    checked = derive_checks(dataset, frame.reset_index(drop=True), settings=settings, as_of=as_of)
+    checked = derive_checks(
+        dataset, frame.reset_index(drop=True), settings=settings, as_of=as_of, last_closes=last_closes
+    )
     context = _context()
     with _gx_lock:
         source_name = f"batch_{dataset}"
@@ -200,7 +257,11 @@ def validate_frame(dataset: str, frame: pd.DataFrame, *, settings: Settings, as_
         except (KeyError, ValueError, LookupError):
             definition = asset.add_batch_definition_whole_dataframe("whole")
     batch = definition.get_batch(batch_parameters={"dataframe": checked})
-    outcome = batch.validate(suite, expectation_parameters=suite_parameters(settings), result_format="SUMMARY")
+    outcome = batch.validate(
+        suite,
+        expectation_parameters=suite_parameters(settings),
+        result_format={"result_format": "COMPLETE", "partial_unexpected_count": EXAMPLE_ROWS},
+    )
     failures = []
     for result in outcome.results:
         if result.success:
@@ -222,6 +283,8 @@ def validate_frame(dataset: str, frame: pd.DataFrame, *, settings: Settings, as_
                 unexpected_count=(result.result or {}).get("unexpected_count"),
                 examples=_examples(checked, result.result or {}),
                 note=note,
+                severity=_severity(config),
+                rows=sorted({int(i) for i in (result.result or {}).get("unexpected_index_list") or []}),
             )
         )
     return ValidationReport(

@@ -7,6 +7,7 @@ row by row.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -180,6 +181,55 @@ class Warehouse:
             cursor.register("load_record", pa.Table.from_pandas(frame, preserve_index=False))
             cursor.execute("insert into audit.loads by name select * from load_record")
             cursor.unregister("load_record")
+
+    def last_closes_before(self, batch: pd.DataFrame) -> dict[str, float]:
+        """Per ticker, the last stored close before the batch's first date for that ticker."""
+        firsts = (
+            batch.assign(trade_date=pd.to_datetime(batch["trade_date"], errors="coerce"))
+            .groupby("ticker", as_index=False)["trade_date"]
+            .min()
+        )
+        cursor = self.cursor()
+        try:
+            cursor.register("batch_firsts", pa.Table.from_pandas(firsts, preserve_index=False))
+            rows = cursor.execute(
+                """
+                select prices.ticker, arg_max(prices.close, prices.trade_date)
+                from raw.prices as prices
+                join batch_firsts on prices.ticker = batch_firsts.ticker
+                    and prices.trade_date < cast(batch_firsts.trade_date as date)
+                group by prices.ticker
+                """
+            ).fetchall()
+        finally:
+            cursor.close()
+        return {str(ticker): float(close) for ticker, close in rows}
+
+    def quarantine(
+        self, dataset: str, frame: pd.DataFrame, failing: dict[int, list[str]], *, load_id: str, status: str
+    ) -> int:
+        """Keep the failing rows of a batch in audit.quarantine with their rules and raw values."""
+        if not failing:
+            return 0
+        positions = sorted(failing)
+        rows = frame.reset_index(drop=True).iloc[positions]
+        records = [json.dumps(record, default=str) for record in rows.to_dict(orient="records")]
+        quarantined = pd.DataFrame(
+            {
+                "load_id": load_id,
+                "dataset": dataset,
+                "row_number": positions,
+                "rules": [failing[p] for p in positions],
+                "record_json": records,
+                "status": status,
+                "quarantined_at": utcnow(),
+            }
+        )
+        with self.transaction() as cursor:
+            cursor.register("quarantined_rows", pa.Table.from_pandas(quarantined, preserve_index=False))
+            cursor.execute("insert into audit.quarantine by name select * from quarantined_rows")
+            cursor.unregister("quarantined_rows")
+        return len(quarantined)
 
     def record_key_failure(self, **fields: object) -> None:
         frame = pd.DataFrame([fields])

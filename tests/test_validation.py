@@ -68,7 +68,7 @@ def test_ingest_of_a_bad_batch_raises_and_loads_nothing(tmp_path: Path, warehous
     store = Warehouse(settings)
     try:
         count_before = store.cursor().execute("select count(*) from raw.prices").fetchone()[0]
-        bad = _batch({}, {"ticker": "NVDA", "currency": "USD", "exchange": "XNAS", "high": 1.0, "low": 2.0})
+        bad = _batch({}, {"ticker": "NVDA", "currency": "HKD", "exchange": "XNAS"})
 
         def extract_bad(dataset: str, **_: object) -> ingest.Batch:
             return ingest.Batch(dataset, "sample", bad, None, AS_OF)
@@ -81,7 +81,7 @@ def test_ingest_of_a_bad_batch_raises_and_loads_nothing(tmp_path: Path, warehous
         message = str(caught.value)
         load_id = caught.value.load_id
         assert f"Validation failed for dataset 'prices' (load {load_id}" in message
-        assert "high=1.0" in message and "low=2.0" in message and "ticker=NVDA" in message
+        assert "gx_currency_matches_listing" in message and "currency=HKD" in message and "ticker=NVDA" in message
         assert "Nothing from this batch was loaded" in message
         assert store.cursor().execute("select count(*) from raw.prices").fetchone()[0] == count_before
         landing = caught.value.landing_path
