@@ -58,8 +58,17 @@ def test_warning_rules_quarantine_rows_and_load_the_rest(tmp_path: Path, warehou
         last = dict(
             store.cursor().execute("select ticker, arg_max(close, trade_date) from raw.prices group by 1").fetchall()
         )
-        near = {ticker: {"ticker": ticker, "close": last[ticker], "adj_close": last[ticker], "open": last[ticker],
-                         "high": last[ticker] * 1.01, "low": last[ticker] * 0.99} for ticker in ("NVDA", "MSFT", "AMD")}  # fmt: skip
+        near = {
+            ticker: {
+                "ticker": ticker,
+                "close": price,
+                "adj_close": price,
+                "open": price,
+                "high": price * 1.01,
+                "low": price * 0.99,
+            }  # fmt: skip
+            for ticker, price in last.items()
+        }
         batch = _rows(near["NVDA"], {**near["MSFT"], "high": 1.0, "low": 2.0}, {**near["AMD"], "close": -5.0})
 
         def extract(dataset: str, **_: object) -> ingest.Batch:
