@@ -28,6 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 
 from flows import dbt as dbt_runner
+from flows import freshness
 from flows import ingest as steps
 from flows.settings import Settings, load_settings
 from flows.validation import DatasetValidationError
@@ -50,6 +51,7 @@ class RunSummary:
     published_path: Path | None = None
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    freshness: list[Any] = field(default_factory=list)
     replay_of: str | None = None
     started_at: Any = None
     finished_at: Any = None
@@ -263,6 +265,11 @@ async def daily(
             summary.warnings += [
                 f"{failure[1]} {failure[0]}: {failure[2]}" for failure in _key_failures(warehouse, run_id)
             ]
+            cursor = warehouse.cursor()
+            try:
+                summary.freshness = freshness.check(cursor, settings, as_of=run_date)
+            finally:
+                cursor.close()
             summary.warnings += [
                 f"{load.dataset}: {load.rows_quarantined} row(s) quarantined by warning rules "
                 f"(`gapwatch quarantine show --load-id {load.load_id}`)"

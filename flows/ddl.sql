@@ -128,6 +128,18 @@ create table if not exists audit.loads (
 
 alter table audit.loads add column if not exists rows_quarantined bigint default 0;
 
+-- Every rule evaluated for every load: the GX outcome kept in the warehouse
+-- (the full GX result JSON is in <home>/validation/<load_id>.json).
+create table if not exists audit.validations (
+    load_id           varchar not null,
+    dataset           varchar not null,
+    rule              varchar not null,
+    severity          varchar not null,
+    success           boolean not null,
+    unexpected_count  bigint,
+    validated_at      timestamp not null
+);
+
 -- Rows held back by validation, with the rules they failed and their raw values.
 --   quarantined: failed a 'warning' rule; the rest of the batch loaded
 --   rejected:    in a batch rejected whole by a 'critical' rule (kept for inspection)

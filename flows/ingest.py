@@ -250,6 +250,8 @@ def validate(
     if batch.dataset == "prices" and warehouse is not None and not batch.frame.empty:
         last_closes = warehouse.last_closes_before(batch.frame)
     report = validate_frame(batch.dataset, batch.frame, settings=settings, as_of=as_of, last_closes=last_closes)
+    if warehouse is not None:
+        warehouse.record_validation(report, load_id=load_id)
     results_dir = settings.paths.home / "validation"
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{load_id}.json").write_text(json.dumps(report.raw, indent=1, default=str))

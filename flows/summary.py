@@ -29,6 +29,9 @@ def render_summary(summary) -> str:  # type: ignore[no-untyped-def]
             f"{load.dataset:<15}{load.source:<26}{load.rows_extracted:>10}{load.rows_loaded:>9}  {checks}"
             + {"succeeded": "", "partial": f"  PARTIAL ({len(load.failures)} keys failed)"}.get(load.status, "  FAILED")
         )
+    if summary.freshness:
+        lines += ["", "freshness (against the NYSE/Nasdaq/HKEX calendars; holidays are not gaps):"]
+        lines += [f"  {row.describe()}" for row in summary.freshness]
     if summary.dbt is not None:
         lines += ["", summary.dbt.describe()]
     if summary.mart_rows:
@@ -53,6 +56,8 @@ def render_summary(summary) -> str:  # type: ignore[no-untyped-def]
 
 
 def render_status(settings: Settings) -> str:
+    from flows import freshness
+
     path = settings.paths.database
     if not path.exists():
         return f"No warehouse at {path} yet; run `gapwatch run` first."
@@ -60,6 +65,11 @@ def render_status(settings: Settings) -> str:
     try:
         runs = connection.execute(
             "select run_id, as_of, status, started_at, finished_at from audit.runs order by started_at desc limit 5"
+        ).fetchall()
+        as_of = runs[0][1] if runs else settings.today()
+        fresh = freshness.check(connection, settings, as_of=as_of)
+        held = connection.execute(
+            "select dataset, count(*) from audit.quarantine where status <> 'released' group by 1 order by 1"
         ).fetchall()
         loads = connection.execute(
             "select dataset, max(as_of) filter (where status = 'succeeded'), "
@@ -73,4 +83,7 @@ def render_status(settings: Settings) -> str:
     lines += [
         f"  {r[0]:<15} {r[1]}  {r[2]:<10} {'passed' if r[3] else 'failed' if r[3] is False else '-'}" for r in loads
     ]
+    lines += ["", f"freshness as of {as_of} (against the exchange calendars; holidays are not gaps):"]
+    lines += [f"  {row.describe()}" for row in fresh]
+    lines += ["", "quarantined rows (not released): " + (", ".join(f"{d} {n}" for d, n in held) or "none")]
     return "\n".join(lines)

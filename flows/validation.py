@@ -64,6 +64,7 @@ class ValidationReport:
     evaluated: int
     failures: list[RuleFailure]
     raw: dict[str, Any]
+    outcomes: list[tuple[str, str, bool, int | None]] = field(default_factory=list)  # rule, severity, success, count
 
     @property
     def failed(self) -> int:
@@ -263,10 +264,19 @@ def validate_frame(
         result_format={"result_format": "COMPLETE", "partial_unexpected_count": EXAMPLE_ROWS},
     )
     failures = []
+    outcomes = []
     for result in outcome.results:
+        config = result.expectation_config
+        outcomes.append(
+            (
+                _rule_name(config, (config.meta or {}).get("rule")),
+                _severity(config),
+                bool(result.success),
+                (result.result or {}).get("unexpected_count"),
+            )
+        )
         if result.success:
             continue
-        config = result.expectation_config
         exception = result.exception_info or {}
         raised = exception.get("raised_exception") if isinstance(exception, dict) else False
         message = exception.get("exception_message") if isinstance(exception, dict) else None
@@ -294,6 +304,7 @@ def validate_frame(
         evaluated=int(outcome.statistics.get("evaluated_expectations", 0)),
         failures=failures,
         raw=outcome.to_json_dict(),
+        outcomes=outcomes,
     )
 
 

@@ -16,12 +16,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from flows.settings import Settings
+
+if TYPE_CHECKING:
+    from flows.validation import ValidationReport
 
 DDL_PATH = Path(__file__).resolve().parent / "ddl.sql"
 MART_SCHEMA = "marts"
@@ -230,6 +234,27 @@ class Warehouse:
             cursor.execute("insert into audit.quarantine by name select * from quarantined_rows")
             cursor.unregister("quarantined_rows")
         return len(quarantined)
+
+    def record_validation(self, report: ValidationReport, *, load_id: str) -> None:
+        """One row per evaluated rule in audit.validations."""
+        if not report.outcomes:
+            return
+        rules, severities, successes, counts = zip(*report.outcomes, strict=True)
+        frame = pd.DataFrame(
+            {
+                "load_id": load_id,
+                "dataset": report.dataset,
+                "rule": list(rules),
+                "severity": list(severities),
+                "success": list(successes),
+                "unexpected_count": pd.array([c for c in counts], dtype="Int64"),
+                "validated_at": utcnow(),
+            }
+        )
+        with self.transaction() as cursor:
+            cursor.register("validation_rows", pa.Table.from_pandas(frame, preserve_index=False))
+            cursor.execute("insert into audit.validations by name select * from validation_rows")
+            cursor.unregister("validation_rows")
 
     def record_key_failure(self, **fields: object) -> None:
         frame = pd.DataFrame([fields])

@@ -157,3 +157,23 @@ def test_rejected_rows_are_released_after_the_universe_is_fixed(tmp_path: Path, 
             (1,)
         ]
         assert home.query(f"select status from audit.quarantine where load_id = '{load_id}'") == [("released",)]
+
+
+def test_freshness_flags_a_missing_session_but_not_a_holiday(tmp_path: Path, warehouse: Home) -> None:
+    import duckdb
+
+    from flows import freshness
+
+    settings = load_settings({"GAPWATCH_HOME": str(_copy(warehouse, tmp_path / "home"))})
+    connection = duckdb.connect(str(settings.paths.database))
+    try:
+        # 2025-12-25 closes both markets, 2025-12-26 (Boxing Day) only HKEX: neither is a gap.
+        rows = {row.dataset: row for row in freshness.check(connection, settings, as_of=date(2025, 12, 31))}
+        assert rows["prices"].missing == [] and rows["prices"].status == "fresh"
+        assert rows["prices"].expected == date(2025, 12, 31)
+        assert rows["cpi"].expected == date(2025, 11, 1)  # November 2025 CPI counts as released on 2025-12-15
+        connection.execute("delete from raw.prices where ticker = 'NVDA' and trade_date = '2025-12-29'")
+        rows = {row.dataset: row for row in freshness.check(connection, settings, as_of=date(2025, 12, 31))}
+        assert rows["prices"].missing == ["NVDA 2025-12-29"] and rows["prices"].status == "stale"
+    finally:
+        connection.close()

@@ -74,7 +74,7 @@ def parse_series(body: bytes, *, source: str = SOURCE) -> pd.DataFrame:
 def _load(body: bytes) -> dict[str, Any]:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise SourceError(
             f"BLS response is not JSON ({exc}); it starts with {body[:80]!r}. Check the base URL and path.",
             source=ERROR_SOURCE,

@@ -30,7 +30,10 @@ def parse_events(payload: bytes, *, until: date) -> pd.DataFrame:
     """
     frame = pd.read_csv(io.BytesIO(payload), dtype=str, keep_default_na=False)
     if "event_date" in frame.columns:
-        frame["event_date"] = pd.to_datetime(frame["event_date"], format="%Y-%m-%d", errors="coerce").dt.date
-        frame = frame[frame["event_date"].isna() | (frame["event_date"] <= until)].copy()
+        stamps = pd.to_datetime(frame["event_date"], format="%Y-%m-%d", errors="coerce")
+        frame["event_date"] = stamps.dt.date
+        # compare the timestamps: when every date is unreadable pandas keeps the column as datetime64 NaT,
+        # which cannot be compared with a date
+        frame = frame[stamps.isna() | (stamps <= pd.Timestamp(until))].copy()
     frame["source"] = SOURCE
     return frame.reset_index(drop=True)

@@ -93,7 +93,7 @@ def merge_with_curated(curated: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataF
 def _load(body: bytes) -> dict[str, Any]:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise SourceError(
             f"Federal Register page is not JSON ({exc}); it starts with {body[:80]!r}.", source=SOURCE, key="(page)"
         ) from exc

@@ -39,6 +39,13 @@ def parse_csv(body: bytes, *, fred_id: str, source: str = SOURCE) -> pd.DataFram
         raise ValueError(f"Unknown FRED CPI series {fred_id!r}; expected one of {sorted(FRED_TO_BLS)}.")
     series_id = FRED_TO_BLS[fred_id]
     text = _text(body, fred_id=fred_id)
+    try:
+        return _parse_text(text, fred_id=fred_id, series_id=series_id, source=source)
+    except csv.Error as exc:  # e.g. a lone carriage return inside a line, a field over the csv size limit
+        raise SourceError(f"FRED CSV for {fred_id} is not readable CSV: {exc}.", source=SOURCE, key=fred_id) from exc
+
+
+def _parse_text(text: str, *, fred_id: str, series_id: str, source: str) -> pd.DataFrame:
     reader = csv.reader(io.StringIO(text))
     header = [cell.strip() for cell in next(reader, [])]
     if len(header) != 2 or header[0] not in DATE_HEADERS or header[1].upper() != fred_id.upper():

@@ -244,7 +244,7 @@ def parse_companyfacts(body: bytes, *, ticker: str, source: str = SOURCE) -> pd.
 def _load(body: bytes, *, ticker: str) -> Mapping[str, Any]:
     try:
         document = json.loads(body)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError; absurdly deep nesting
         key = _key(None, body, ticker=ticker)
         raise SourceError(
             f"SEC companyfacts for {key} ({ticker}) is not JSON ({exc}); it starts with {bytes(body[:80])!r}. "
@@ -321,14 +321,14 @@ def _fact(item: Any, *, concept: str, unit: str, key: str) -> Fact:
             unit=unit,
             start=date.fromisoformat(item["start"]) if item.get("start") else None,
             end=date.fromisoformat(item["end"]),
-            value=value,
+            value=float(value),
             accn=str(item.get("accn") or ""),
             fy=int(fy) if isinstance(fy, int | str) and str(fy).isdigit() else None,
             fp=str(item["fp"]).upper() if item.get("fp") else None,
             form=str(item.get("form") or ""),
             filed=date.fromisoformat(item["filed"]),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: a val beyond any float
         raise SourceError(
             f"SEC companyfacts for {key}: unreadable {concept} fact in {unit} ({type(exc).__name__}: {exc}): "
             f"{_short(item)}. Expected ISO 'end' and 'filed' dates and a numeric 'val'.",

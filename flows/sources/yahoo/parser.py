@@ -323,7 +323,7 @@ def _timeseries_item(item: Any, *, yahoo_type: str, key: str, source: str) -> tu
 def _load_json(body: bytes, *, key: str, source: str) -> Any:
     try:
         return json.loads(body)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError; absurdly deep nesting
         raise YahooPayloadError(
             f"Yahoo payload for {key} is not JSON ({exc}); it starts with {bytes(body[:80])!r}. "
             "An HTML page usually means a consent or rate-limit wall: check the landed file.",
@@ -422,7 +422,7 @@ def _numbers(values: Any, *, name: str, count: int, key: str, source: str) -> pd
         )
     try:
         return pd.Series([math.nan if value is None else float(value) for value in values], dtype="float64")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond any float
         raise YahooPayloadError(
             f"Yahoo chart for {key}: '{name}' holds a value that is not a number: {_short(values)}.",
             key=key,
