@@ -94,7 +94,7 @@ def _ingest_family(family: str, run_id: str) -> list[steps.LoadResult]:
                 start=start,
                 steps=_REPLAY_STEPS.get(run_id, TASK_STEPS),
             )
-        except (DatasetValidationError, steps.TooManyKeysFailed) as exc:
+        except (DatasetValidationError, steps.TooManyKeysFailed, steps.PayloadError) as exc:
             summary.errors.append(str(exc))
         except Exception as exc:  # one dataset failing must not lose the others
             summary.errors.append(f"Dataset '{dataset}' failed: {type(exc).__name__}: {exc}")

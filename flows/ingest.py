@@ -35,6 +35,18 @@ SUBFLOW_DATASETS: dict[str, tuple[str, ...]] = {
 }
 
 
+class PayloadError(RuntimeError):
+    """A raw payload could not be parsed at all (malformed or truncated); it was landed, nothing loaded."""
+
+    def __init__(self, dataset: str, *, load_id: str, landing_path: Path, problem: str) -> None:
+        self.load_id = load_id
+        super().__init__(
+            f"Payload of dataset '{dataset}' (load {load_id}) is malformed: rule 'payload parses in its format' "
+            f"failed: {problem}. Nothing from it was loaded; the payload is kept at {landing_path}. "
+            "Fix the source file and rerun."
+        )
+
+
 class TooManyKeysFailed(RuntimeError):
     """More keys of a live dataset failed than the configured share allows (the others were loaded)."""
 
@@ -68,6 +80,7 @@ class Batch:
     payload: bytes | None = None  # the raw payload as received, when the source has one
     payload_suffix: str = ".parquet"
     landed: Path | None = None  # set when the extractor already landed its payloads (live sources)
+    parse_error: str | None = None  # the raw payload could not be parsed at all (it is still landed)
     keys: list[str] = field(default_factory=list)
     failures: list[KeyFailure] = field(default_factory=list)
 
@@ -181,8 +194,20 @@ def extract(
         return Batch(dataset, cpi_reader.SOURCE, frame[released].reset_index(drop=True), first_month, as_of)
     if dataset == "policy_events":
         payload = curated_reader.read_payload(settings.policy_events_file)
-        frame = curated_reader.parse_events(payload, until=as_of)
-        return Batch(dataset, curated_reader.SOURCE, frame, None, as_of, payload=payload, payload_suffix=".csv")
+        try:
+            frame, problem = curated_reader.parse_events(payload, until=as_of), None
+        except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
+            frame, problem = pd.DataFrame(), f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+        return Batch(
+            dataset,
+            curated_reader.SOURCE,
+            frame,
+            None,
+            as_of,
+            payload=payload,
+            payload_suffix=".csv",
+            parse_error=problem,
+        )
     raise ValueError(f"Unknown dataset {dataset!r}.")
 
 
@@ -321,6 +346,8 @@ def ingest(
         result.keys, result.failures = len(batch.keys), batch.failures
         result.window_start, result.window_end = batch.window_start, batch.window_end
         result.landing_path = steps.land(batch, settings=settings, load_id=load_id, as_of=as_of)
+        if batch.parse_error:
+            raise PayloadError(dataset, load_id=load_id, landing_path=result.landing_path, problem=batch.parse_error)
         report = steps.validate(batch, settings=settings, as_of=as_of, load_id=load_id, warehouse=warehouse)
         result.expectations_evaluated, result.expectations_failed = report.evaluated, report.failed
         result.validation_success = report.success
@@ -339,7 +366,7 @@ def ingest(
         if result.status == "failed":
             raise TooManyKeysFailed(result)
         return result
-    except (DatasetValidationError, TooManyKeysFailed) as exc:
+    except (DatasetValidationError, TooManyKeysFailed, PayloadError) as exc:
         result.error = str(exc)
         raise
     except Exception as exc:

@@ -152,3 +152,31 @@ def test_settings_paths_and_fx_pairs(tmp_path: Path) -> None:
     assert len(settings.universe.in_group("china_tech")) >= 8 and len(settings.universe.in_group("us_ai_leader")) >= 8
     with pytest.raises(ConfigError, match="GAPWATCH_SAMPLE_YEARS must be an integer"):
         load_settings({"GAPWATCH_SAMPLE_YEARS": "five"})
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        (b"", "EmptyDataError"),
+        (b'event_id,event_date,category\n"unterminated,2025-01-02,diplomacy\n', "ParserError"),
+        (b"\xff\xfe\x00garbage", "UnicodeDecodeError"),
+    ],
+    ids=["empty", "truncated-quote", "not-text"],
+)
+def test_a_malformed_payload_is_landed_and_named(tmp_path: Path, warehouse: Home, payload: bytes, problem: str) -> None:
+    shutil.copytree(warehouse.path, tmp_path / "home")
+    events = tmp_path / "events.csv"
+    events.write_bytes(payload)
+    settings = load_settings({"GAPWATCH_HOME": str(tmp_path / "home"), "GAPWATCH_POLICY_EVENTS_FILE": str(events)})
+    store = Warehouse(settings)
+    try:
+        before = store.cursor().execute("select count(*) from raw.policy_events").fetchone()
+        with pytest.raises(ingest.PayloadError) as caught:
+            ingest.ingest("policy_events", settings=settings, warehouse=store, as_of=AS_OF, run_id="t")
+        message = str(caught.value)
+        assert "policy_events" in message and caught.value.load_id in message and problem in message
+        assert store.cursor().execute("select count(*) from raw.policy_events").fetchone() == before
+        landed = list((settings.paths.landing / "policy_events").rglob(f"{caught.value.load_id}.csv"))
+        assert len(landed) == 1 and landed[0].read_bytes() == payload
+    finally:
+        store.close()
