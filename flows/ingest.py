@@ -274,7 +274,9 @@ def validate(
     last_closes = None
     if batch.dataset == "prices" and warehouse is not None and not batch.frame.empty:
         last_closes = warehouse.last_closes_before(batch.frame)
-    report = validate_frame(batch.dataset, batch.frame, settings=settings, as_of=as_of, last_closes=last_closes)
+    report = validate_frame(
+        batch.dataset, batch.frame, settings=settings, as_of=as_of, last_closes=last_closes, load_id=load_id
+    )
     if warehouse is not None:
         warehouse.record_validation(report, load_id=load_id)
     results_dir = settings.paths.home / "validation"

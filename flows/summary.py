@@ -41,6 +41,7 @@ def render_summary(summary) -> str:  # type: ignore[no-untyped-def]
             "",
             f"warehouse: {summary.home / 'gapwatch.duckdb'}",
             f"published (read-only copy for BI): {summary.published_path}",
+            f"validation reports (GX Data Docs): {summary.home / 'data_docs' / 'index.html'}",
             f"query: duckdb -readonly {summary.published_path} "
             '"select * from marts.inflation order by month_date desc limit 5"',
         ]

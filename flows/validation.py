@@ -228,6 +228,41 @@ def _rule_name(config: Any, meta_rule: str | None) -> str:
     return f"{name} -- {meta_rule}" if meta_rule else name
 
 
+_docs_sites: dict[Path, str] = {}
+
+
+def _write_data_docs(context: Any, outcome: Any, *, settings: Settings, dataset: str, load_id: str) -> Path:
+    """Store the validation result and render GX Data Docs (HTML) under <home>/data_docs/."""
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    folder = settings.paths.home / "data_docs"
+    with _gx_lock:
+        site = _docs_sites.get(folder)
+        if site is None:
+            site = f"gapwatch_{len(_docs_sites)}"
+            context.add_data_docs_site(
+                site,
+                {
+                    "class_name": "SiteBuilder",
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
+                },
+            )
+            _docs_sites[folder] = site
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=dataset),
+            run_id=RunIdentifier(run_name=load_id),
+            batch_identifier=load_id,
+        )
+        context.validation_results_store.set(key, outcome)
+        context.build_data_docs(site_names=[site], resource_identifiers=[key])
+    return folder / "index.html"
+
+
 def validate_frame(
     dataset: str,
     frame: pd.DataFrame,
@@ -235,6 +270,7 @@ def validate_frame(
     settings: Settings,
     as_of: date,
     last_closes: dict[str, float] | None = None,
+    load_id: str | None = None,
 ) -> ValidationReport:
     """Run the dataset's suite on ``frame`` (plus derived checks) and report failures with example rows."""
     import great_expectations as gx
@@ -263,6 +299,8 @@ def validate_frame(
         expectation_parameters=suite_parameters(settings),
         result_format={"result_format": "COMPLETE", "partial_unexpected_count": EXAMPLE_ROWS},
     )
+    if load_id is not None:
+        _write_data_docs(context, outcome, settings=settings, dataset=dataset, load_id=load_id)
     failures = []
     outcomes = []
     for result in outcome.results:

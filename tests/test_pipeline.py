@@ -18,6 +18,14 @@ def test_every_dataset_loaded_and_validated(warehouse) -> None:
     audit = warehouse.query("select dataset, status, validation_success from audit.loads")
     assert all(status == "succeeded" and ok for _, status, ok in audit)
     assert warehouse.query("select status from audit.runs") == [("succeeded",)]
+    # Every rule's outcome is kept in the warehouse, and GX Data Docs render each validation as HTML.
+    kept = warehouse.query("select dataset, count(*), bool_and(success) from audit.validations group by 1 order by 1")
+    assert [(d, ok) for d, _, ok in kept] == [(d, True) for d in sorted(loads)]
+    assert sum(count for _, count, _ in kept) == sum(load.expectations_evaluated for load in loads.values())
+    docs = warehouse.path / "data_docs"
+    assert (docs / "index.html").exists()
+    for load in loads.values():
+        assert list(docs.glob(f"validations/{load.dataset}/{load.load_id}/*/{load.load_id}.html")), load.dataset
 
 
 def test_sample_rows_are_labelled_everywhere(warehouse) -> None:
