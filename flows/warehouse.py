@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -322,4 +323,54 @@ def publish(warehouse: Warehouse) -> Path:
     finally:
         cursor.close()
     os.replace(staging, published)
+    publish_parquet(warehouse, [name for (name,) in tables])
     return published
+
+
+# Marts written as Parquet, partitioned by year of this date column (others: one file).
+PARQUET_PARTITIONS = {"relative_performance": "trade_date", "execution_gap": "fiscal_period_end"}
+PARQUET_VERSIONS_KEPT = 2
+
+
+def publish_parquet(warehouse: Warehouse, tables: list[str]) -> Path:
+    """Write the marts as Parquet under published/parquet/<version>/ plus a views database over them.
+
+    ``published/marts_parquet.duckdb`` holds one view per mart reading the newest
+    version; it is built beside and renamed over, and the previous version's
+    files are kept, so a reader holding the old views still reads complete files.
+    """
+    root = warehouse.settings.paths.published_dir / "parquet"
+    version = root / utcnow().strftime("%Y%m%dT%H%M%S%f")
+    version.mkdir(parents=True)
+    cursor = warehouse.cursor()
+    try:
+        for name in tables:
+            column = PARQUET_PARTITIONS.get(name)
+            if column:
+                cursor.execute(
+                    f'copy (select *, year({column}) as year from {MART_SCHEMA}."{name}") '
+                    f"to '{version / name}' (format parquet, partition_by (year))"
+                )
+            else:
+                (version / name).mkdir()
+                cursor.execute(f"copy {MART_SCHEMA}.\"{name}\" to '{version / name / 'data.parquet'}' (format parquet)")
+    finally:
+        cursor.close()
+    views = warehouse.settings.paths.published_dir / "marts_parquet.duckdb"
+    staging = views.with_name(f".{views.name}.{os.getpid()}.tmp")
+    staging.unlink(missing_ok=True)
+    connection = duckdb.connect(str(staging))
+    try:
+        connection.execute(f"create schema {MART_SCHEMA}")
+        for name in tables:
+            files = f"{version / name}/**/*.parquet"
+            connection.execute(
+                f'create view {MART_SCHEMA}."{name}" as '
+                f"select * from read_parquet('{files}', hive_partitioning = true)"
+            )
+    finally:
+        connection.close()
+    os.replace(staging, views)
+    for old in sorted(path for path in root.iterdir() if path.is_dir())[:-PARQUET_VERSIONS_KEPT]:
+        shutil.rmtree(old, ignore_errors=True)
+    return version

@@ -166,3 +166,23 @@ def test_published_copy_holds_exactly_the_marts(warehouse) -> None:
         working = warehouse.query(f"select count(*) from marts.{name}")[0][0]
         published = warehouse.query(f"select count(*) from marts.{name}", published=True)[0][0]
         assert working == published == warehouse.summary.mart_rows[name]
+
+
+def test_marts_are_also_published_as_parquet_with_a_views_database(warehouse) -> None:
+    import duckdb
+
+    published = warehouse.path / "published"
+    versions = sorted((published / "parquet").iterdir())
+    assert len(versions) == 1
+    years = sorted(p.name for p in (versions[0] / "relative_performance").iterdir())
+    assert years[0] == "year=2022" and years[-1] == "year=2026"
+    connection = duckdb.connect(str(published / "marts_parquet.duckdb"), read_only=True)
+    try:
+        for name, rows in warehouse.summary.mart_rows.items():
+            assert connection.execute(f"select count(*) from marts.{name}").fetchone()[0] == rows, name
+        april = connection.execute(
+            "select headline_yoy_pct_1dp from marts.inflation where month_date = '2026-04-01'"
+        ).fetchone()
+        assert april == (3.8,)
+    finally:
+        connection.close()
