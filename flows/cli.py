@@ -56,6 +56,9 @@ def run(
     source: str | None = typer.Option(
         None, "--source", help="Where data comes from: 'sample' (embedded, offline; CPI is real) or 'live'."
     ),
+    wait: float = typer.Option(
+        0, "--wait", help="If another run holds the warehouse, wait up to this many seconds (default: fail fast)."
+    ),
 ) -> None:
     """Run the daily pipeline: ingest the four datasets, validate, load, build the marts, publish."""
     if source is not None and source not in {"sample", "live"}:
@@ -64,7 +67,7 @@ def run(
     _prepare(source)
     from flows.daily import run_daily
 
-    summary = run_daily(as_of=run_date)
+    summary = run_daily(as_of=run_date, wait_seconds=wait)
     _print_summary(summary)
     raise typer.Exit(0 if summary.success else 1)
 

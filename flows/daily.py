@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -186,25 +187,33 @@ def publish_task(run_id: str) -> Path:
 
 
 class _RunLock:
-    """An exclusive, non-blocking lock on <home>/gapwatch.lock naming the holder."""
+    """An exclusive lock on <home>/gapwatch.lock naming the holder: fail fast, or wait up to ``wait_seconds``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, wait_seconds: float = 0.0) -> None:
         self.path = path
+        self.wait_seconds = wait_seconds
         self.handle: Any = None
 
     def __enter__(self) -> _RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(self.path, "a+")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.seek(0)
-            holder = self.handle.read().strip() or "unknown"
-            self.handle.close()
-            raise PipelineBusy(
-                f"Another gapwatch run is using {self.path.parent} ({holder}). "
-                "Wait for it to finish, or point GAPWATCH_HOME elsewhere."
-            ) from None
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            try:
+                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    continue
+                self.handle.seek(0)
+                holder = self.handle.read().strip() or "unknown"
+                self.handle.close()
+                waited = f" after waiting {self.wait_seconds:.0f} s" if self.wait_seconds else ""
+                raise PipelineBusy(
+                    f"Another gapwatch run is using {self.path.parent} ({holder}){waited}. "
+                    "Wait for it to finish (or pass --wait), or point GAPWATCH_HOME elsewhere."
+                ) from None
         self.handle.seek(0)
         self.handle.truncate()
         self.handle.write(f"pid {os.getpid()} since {utcnow():%Y-%m-%d %H:%M:%S} UTC")
@@ -222,7 +231,11 @@ def new_run_id() -> str:
 
 @flow(name="daily", log_prints=False)
 async def daily(
-    as_of: str | None = None, start: str | None = None, run_id: str | None = None, replay_load_id: str | None = None
+    as_of: str | None = None,
+    start: str | None = None,
+    run_id: str | None = None,
+    replay_load_id: str | None = None,
+    wait_seconds: float = 0.0,
 ) -> Any:
     """Ingest the four datasets concurrently, build and test the marts with dbt, publish them.
 
@@ -246,7 +259,7 @@ async def daily(
     summary.started_at = utcnow()
     LAST_SUMMARY[run_id] = summary
     try:
-        lock = _RunLock(settings.paths.lock_file).__enter__()
+        lock = _RunLock(settings.paths.lock_file, wait_seconds=wait_seconds).__enter__()
     except PipelineBusy as exc:
         summary.errors.append(str(exc))
         return Failed(message=str(exc))
@@ -315,7 +328,13 @@ async def daily(
 LAST_SUMMARY: dict[str, RunSummary] = {}
 
 
-def run_daily(*, as_of: date | None = None, start: date | None = None, replay_load_id: str | None = None) -> RunSummary:
+def run_daily(
+    *,
+    as_of: date | None = None,
+    start: date | None = None,
+    replay_load_id: str | None = None,
+    wait_seconds: float = 0.0,
+) -> RunSummary:
     """Run the ``daily`` flow and return its summary (used by the CLI and tests)."""
     run_id = new_run_id()
     state = asyncio.run(
@@ -324,6 +343,7 @@ def run_daily(*, as_of: date | None = None, start: date | None = None, replay_lo
             start=start.isoformat() if start else None,
             run_id=run_id,
             replay_load_id=replay_load_id,
+            wait_seconds=wait_seconds,
             return_state=True,
         )
     )

@@ -138,6 +138,27 @@ def test_a_second_run_fails_fast_while_one_holds_the_lock(tmp_path: Path) -> Non
     assert not (home.path / "gapwatch.duckdb").exists()
 
 
+def test_a_run_asked_to_wait_takes_the_lock_once_it_is_free(tmp_path: Path) -> None:
+    import fcntl
+    import threading
+    import time
+
+    from flows.daily import PipelineBusy, _RunLock
+
+    lock_path = tmp_path / "gapwatch.lock"
+    holder = open(lock_path, "w")
+    holder.write("pid 4242 since test")
+    holder.flush()
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    with pytest.raises(PipelineBusy, match="pid 4242.*after waiting 1 s"):
+        _RunLock(lock_path, wait_seconds=1).__enter__()
+    threading.Timer(1.5, lambda: (fcntl.flock(holder, fcntl.LOCK_UN), holder.close())).start()
+    started = time.monotonic()
+    with _RunLock(lock_path, wait_seconds=30):
+        assert time.monotonic() - started >= 1.0
+        assert f"pid {__import__('os').getpid()}" in lock_path.read_text()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
