@@ -44,4 +44,5 @@ lock: install
 	mv requirements.lock.new requirements.lock
 
 clean:
-	rm -rf $(VENV) warehouse/*.duckdb* warehouse/landing warehouse/published warehouse/validation warehouse/dbt_target warehouse/dbt_logs warehouse/duckdb_tmp warehouse/gapwatch.lock
+	rm -rf $(VENV)
+	find warehouse -mindepth 1 ! -name README.md -exec rm -rf {} +
