@@ -59,7 +59,7 @@ def test_bad_price_rows_are_named(rows: pd.DataFrame, rule: str, shown: str) -> 
 
 def test_good_rows_pass() -> None:
     report = validate_frame("prices", _batch({}), settings=load_settings({}), as_of=AS_OF)
-    assert report.success and report.evaluated == 37
+    assert report.success and report.evaluated == 38
 
 
 def test_ingest_of_a_bad_batch_raises_and_loads_nothing(tmp_path: Path, warehouse: Home) -> None:
@@ -87,8 +87,19 @@ def test_ingest_of_a_bad_batch_raises_and_loads_nothing(tmp_path: Path, warehous
         landing = caught.value.landing_path
         assert landing is not None and landing.exists() and len(pd.read_parquet(landing)) == 2
         assert store.cursor().execute(
-            "select status, validation_success, expectations_failed from audit.loads where load_id = ?", [load_id]
-        ).fetchall() == [("failed", False, 1)]
+            "select status, validation_success from audit.loads where load_id = ?", [load_id]
+        ).fetchall() == [("failed", False)]
+        # The rule outcomes are kept: the currency rule failed for this load (the rows' made-up prices
+        # also trip the warning-level jump rule against the stored closes).
+        failed_rules = (
+            store.cursor()
+            .execute(
+                "select list(rule order by rule) from audit.validations where load_id = ? and not success", [load_id]
+            )
+            .fetchone()[0]
+        )
+        assert any("gx_currency_matches_listing" in rule for rule in failed_rules)
+        assert all("gx_currency_matches_listing" in r or "gx_no_unexplained_jump" in r for r in failed_rules)
         assert (settings.paths.home / "validation" / f"{load_id}.json").exists()
     finally:
         store.close()
