@@ -40,10 +40,14 @@ def _prepare(source: str | None) -> None:
     export_tool_environment(settings)
 
 
-def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
+def _run_and_report(**run_arguments: object) -> None:
+    """Run the daily flow, print its summary, exit 0 on success and 1 otherwise."""
+    from flows.daily import run_daily
     from flows.summary import render_summary
 
+    summary = run_daily(**run_arguments)  # type: ignore[arg-type]
     typer.echo(render_summary(summary))
+    raise typer.Exit(0 if summary.success else 1)
 
 
 @app.command()
@@ -65,11 +69,7 @@ def run(
         raise typer.BadParameter("--source must be 'sample' or 'live'.")
     run_date = _date(as_of, "--as-of")
     _prepare(source)
-    from flows.daily import run_daily
-
-    summary = run_daily(as_of=run_date, wait_seconds=wait)
-    _print_summary(summary)
-    raise typer.Exit(0 if summary.success else 1)
+    _run_and_report(as_of=run_date, wait_seconds=wait)
 
 
 @app.command()
@@ -84,11 +84,7 @@ def backfill(
     if start_date > end_date:
         raise typer.BadParameter(f"--start ({start_date}) is after --end ({end_date}).")
     _prepare(source)
-    from flows.daily import run_daily
-
-    summary = run_daily(as_of=end_date, start=start_date)
-    _print_summary(summary)
-    raise typer.Exit(0 if summary.success else 1)
+    _run_and_report(as_of=end_date, start=start_date)
 
 
 @app.command()
@@ -97,7 +93,6 @@ def replay(
 ) -> None:
     """Re-parse a load's landed payloads (no network), validate and reload them, then rebuild and publish the marts."""
     _prepare(None)
-    from flows.daily import run_daily
     from flows.ingest import dataset_of_load, landing_folder
 
     settings = load_settings()
@@ -113,9 +108,7 @@ def replay(
             err=True,
         )
         raise typer.Exit(2)
-    summary = run_daily(as_of=date.fromisoformat(matches[0].parent.name), replay_load_id=load_id)
-    _print_summary(summary)
-    raise typer.Exit(0 if summary.success else 1)
+    _run_and_report(as_of=date.fromisoformat(matches[0].parent.name), replay_load_id=load_id)
 
 
 quarantine_app = typer.Typer(help="Inspect and re-admit rows held back by validation (audit.quarantine).")

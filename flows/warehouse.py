@@ -180,12 +180,15 @@ class Warehouse:
             cursor.close()
         return {str(k): v for k, v in rows if v is not None}
 
-    def record_load(self, **fields: object) -> None:
-        frame = pd.DataFrame([fields])
+    def append(self, table: str, frame: pd.DataFrame) -> None:
+        """Append a DataFrame to an audit table in one transaction (by column name, through Arrow)."""
         with self.transaction() as cursor:
-            cursor.register("load_record", pa.Table.from_pandas(frame, preserve_index=False))
-            cursor.execute("insert into audit.loads by name select * from load_record")
-            cursor.unregister("load_record")
+            cursor.register("appended_rows", pa.Table.from_pandas(frame, preserve_index=False))
+            cursor.execute(f"insert into {table} by name select * from appended_rows")
+            cursor.unregister("appended_rows")
+
+    def record_load(self, **fields: object) -> None:
+        self.append("audit.loads", pd.DataFrame([fields]))
 
     def last_closes_before(self, batch: pd.DataFrame) -> dict[str, float]:
         """Per ticker, the last stored close before the batch's first date for that ticker."""
@@ -230,10 +233,7 @@ class Warehouse:
                 "quarantined_at": utcnow(),
             }
         )
-        with self.transaction() as cursor:
-            cursor.register("quarantined_rows", pa.Table.from_pandas(quarantined, preserve_index=False))
-            cursor.execute("insert into audit.quarantine by name select * from quarantined_rows")
-            cursor.unregister("quarantined_rows")
+        self.append("audit.quarantine", quarantined)
         return len(quarantined)
 
     def record_validation(self, report: ValidationReport, *, load_id: str) -> None:
@@ -252,17 +252,10 @@ class Warehouse:
                 "validated_at": utcnow(),
             }
         )
-        with self.transaction() as cursor:
-            cursor.register("validation_rows", pa.Table.from_pandas(frame, preserve_index=False))
-            cursor.execute("insert into audit.validations by name select * from validation_rows")
-            cursor.unregister("validation_rows")
+        self.append("audit.validations", frame)
 
     def record_key_failure(self, **fields: object) -> None:
-        frame = pd.DataFrame([fields])
-        with self.transaction() as cursor:
-            cursor.register("key_failure", pa.Table.from_pandas(frame, preserve_index=False))
-            cursor.execute("insert into audit.key_failures by name select * from key_failure")
-            cursor.unregister("key_failure")
+        self.append("audit.key_failures", pd.DataFrame([fields]))
 
     def record_run(self, *, run_id: str, status: str, **fields: object) -> None:
         with self.transaction() as cursor:
