@@ -41,8 +41,12 @@ def sessions(exchange: str, start: date, end: date) -> pd.DatetimeIndex:
 
 def is_session(exchange: str, days: pd.Series) -> pd.Series:
     """Boolean Series: is each date a trading session of ``exchange``?"""
-    stamps = pd.to_datetime(days)
-    if stamps.empty:
-        return pd.Series([], dtype=bool, index=days.index)
-    valid = sessions(exchange, min(stamps).date(), min(max(stamps).date(), last_calendar_day(exchange)))
-    return stamps.isin(valid)
+    stamps = pd.to_datetime(days, errors="coerce")  # unparseable or out-of-range dates are not sessions
+    known = stamps.dropna()
+    if known.empty:
+        return pd.Series(False, index=days.index)
+    first = max(min(known).date(), CALENDAR_START)
+    last = min(max(known).date(), last_calendar_day(exchange))
+    valid = sessions(exchange, first, last) if first <= last else pd.DatetimeIndex([])
+    # compare at second resolution: far-future dates (year 9999) do not fit in nanoseconds
+    return stamps.dt.as_unit("s").isin(pd.DatetimeIndex(valid).as_unit("s"))

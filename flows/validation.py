@@ -352,5 +352,7 @@ def cpi_month_is_released(period_date: date, *, as_of: date, lag_days: int) -> b
     BLS publishes in the following month; gapwatch treats a month as known
     from day ``lag_days`` of the next month (default the 15th).
     """
-    month_end = (pd.Timestamp(period_date) + pd.offsets.MonthBegin(1)).date()
-    return month_end + timedelta(days=lag_days - 1) <= as_of
+    year, month = period_date.year + period_date.month // 12, period_date.month % 12 + 1
+    if year > 9999:
+        return False
+    return date(year, month, 1) + timedelta(days=lag_days - 1) <= as_of
