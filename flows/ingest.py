@@ -258,11 +258,20 @@ def land(batch: Batch, *, settings: Settings, load_id: str, as_of: date) -> Path
     if batch.payload is not None:
         partial.write_bytes(batch.payload)
     else:
-        table = pa.Table.from_pandas(batch.frame, preserve_index=False)
-        table = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), b"gapwatch_source": batch.source.encode()}
-        )
-        pq.write_table(table, partial)
+        try:
+            table = pa.Table.from_pandas(batch.frame, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # mixed types in a column (bad input): keep the values as they came, as JSON lines
+            path = path.with_suffix(".jsonl")
+            partial = path.with_name(path.name + ".partial")
+            partial.write_text(
+                batch.frame.to_json(orient="records", lines=True, date_format="iso", default_handler=str)
+            )
+        else:
+            table = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), b"gapwatch_source": batch.source.encode()}
+            )
+            pq.write_table(table, partial)
     partial.replace(path)
     return path
 
@@ -272,7 +281,12 @@ def validate(
 ) -> ValidationReport:
     """Validate with the dataset's GX suite and keep the GX result JSON under <home>/validation/."""
     last_closes = None
-    if batch.dataset == "prices" and warehouse is not None and not batch.frame.empty:
+    if (
+        batch.dataset == "prices"
+        and warehouse is not None
+        and not batch.frame.empty
+        and {"ticker", "trade_date"} <= set(batch.frame.columns)
+    ):
         last_closes = warehouse.last_closes_before(batch.frame)
     report = validate_frame(
         batch.dataset, batch.frame, settings=settings, as_of=as_of, last_closes=last_closes, load_id=load_id

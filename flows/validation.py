@@ -122,7 +122,7 @@ def _no_unexplained_jump(frame: pd.DataFrame, last_closes: dict[str, float]) -> 
 
     The previous close of a ticker's first row in the batch is the last one stored in the warehouse.
     """
-    if not {"close", "split_ratio"} <= set(frame.columns):
+    if not {"ticker", "trade_date", "close", "split_ratio"} <= set(frame.columns):
         return pd.Series(True, index=frame.index)
     ordered = frame.assign(_date=pd.to_datetime(frame["trade_date"], errors="coerce")).sort_values(["ticker", "_date"])
     close = pd.to_numeric(ordered["close"], errors="coerce")
@@ -133,11 +133,46 @@ def _no_unexplained_jump(frame: pd.DataFrame, last_closes: dict[str, float]) -> 
     return (~suspect.fillna(False)).reindex(frame.index)
 
 
+NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "prices": ("open", "high", "low", "close", "adj_close", "volume", "dividend", "split_ratio"),
+    "fx_rates": ("usd_per_unit",),
+    "fundamentals": (
+        "fiscal_year",
+        "fiscal_quarter",
+        "revenue",
+        "operating_income",
+        "net_income",
+        "rd_expense",
+        "capex",
+        "shares_outstanding",
+        "period_months",
+    ),  # fmt: skip
+    "cpi": ("value",),
+    "policy_events": (),
+}
+DATE_COLUMNS = ("trade_date", "rate_date", "fiscal_period_end", "report_date", "period_date", "event_date")
+
+
+def _types_ok(dataset: str, frame: pd.DataFrame) -> pd.Series:
+    """True where every numeric column holds a number (or nothing) and every date column a date (or nothing)."""
+    ok = pd.Series(True, index=frame.index)
+    for column in NUMERIC_COLUMNS.get(dataset, ()):
+        if column in frame.columns:
+            values = frame[column]
+            ok &= values.isna() | pd.to_numeric(values, errors="coerce").notna()
+    for column in DATE_COLUMNS:
+        if column in frame.columns:
+            values = frame[column]
+            ok &= values.isna() | pd.to_datetime(values, errors="coerce").notna()
+    return ok
+
+
 def derive_checks(
     dataset: str, frame: pd.DataFrame, *, settings: Settings, as_of: date, last_closes: dict[str, float] | None = None
 ) -> pd.DataFrame:
     """Add the boolean ``gx_*`` columns the suite of ``dataset`` asserts."""
     checked = frame.copy()
+    checked["gx_types_ok"] = _types_ok(dataset, frame)
     universe = settings.universe
     if dataset == "prices" and {"ticker", "trade_date", "exchange", "currency"} <= set(frame.columns):
         on_calendar = pd.Series(False, index=frame.index)

@@ -64,7 +64,15 @@ def parse_series(body: bytes, *, source: str = SOURCE) -> pd.DataFrame:
                 source=ERROR_SOURCE,
                 key=key,
             )
-        for datum in block.get("data") or []:
+        data = block.get("data") or []
+        if not isinstance(data, list):
+            raise SourceError(
+                f"BLS series {series_id} has 'data' that is not a list: {str(data)[:200]}. "
+                "The format may have changed.",
+                source=ERROR_SOURCE,
+                key=series_id,
+            )
+        for datum in data:
             row = _row(series_id, datum, source=source)
             if row is not None:
                 rows.append(row)
@@ -115,11 +123,25 @@ def _series_blocks(document: dict[str, Any]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for container in containers:
         if isinstance(container, dict):
-            blocks.extend(block for block in container.get("series") or [] if isinstance(block, dict))
+            series = container.get("series") or []
+            if not isinstance(series, list):
+                raise SourceError(
+                    f"BLS response has 'series' that is not a list: {str(series)[:200]}. The format may have changed.",
+                    source=ERROR_SOURCE,
+                    key="(response)",
+                )
+            blocks.extend(block for block in series if isinstance(block, dict))
     return blocks
 
 
-def _row(series_id: str, datum: dict[str, Any], *, source: str) -> dict[str, Any] | None:
+def _row(series_id: str, datum: Any, *, source: str) -> dict[str, Any] | None:
+    if not isinstance(datum, dict):
+        raise SourceError(
+            f"BLS series {series_id} has a data point that is not an object: {str(datum)[:200]}. "
+            "The format may have changed.",
+            source=ERROR_SOURCE,
+            key=series_id,
+        )
     period = str(datum.get("period", ""))
     if not _MONTH_PERIOD.fullmatch(period):
         return None  # M13 annual average, or a non-monthly period
@@ -132,7 +154,7 @@ def _row(series_id: str, datum: dict[str, Any], *, source: str) -> dict[str, Any
         if not math.isfinite(value):
             raise ValueError(raw_value)
         period_date = date(int(year), int(period[1:]), 1)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: a year beyond any date
         raise SourceError(
             f"BLS value for {series_id} {year} {period} is not a number: {raw_value!r}. "
             "Only '-' is known to mean 'not published'; check the response and extend the parser if needed.",

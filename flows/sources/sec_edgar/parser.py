@@ -84,6 +84,7 @@ Rules
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -271,7 +272,7 @@ def _key(cik: Any, body: bytes, *, ticker: str) -> str:
         cik = match.group(1).decode() if match else None
     try:
         return f"CIK{int(cik):010d}" if cik is not None else ticker
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite cik
         return ticker
 
 
@@ -315,6 +316,8 @@ def _fact(item: Any, *, concept: str, unit: str, key: str) -> Fact:
         value = item["val"]
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise TypeError(f"val {value!r} is not a number")
+        if not math.isfinite(value):  # NaN or Infinity: would pass the suite's lower bounds and load
+            raise ValueError(f"val {value!r} is not a finite number")
         fy = item.get("fy")
         return Fact(
             concept=concept,
@@ -323,7 +326,7 @@ def _fact(item: Any, *, concept: str, unit: str, key: str) -> Fact:
             end=date.fromisoformat(item["end"]),
             value=float(value),
             accn=str(item.get("accn") or ""),
-            fy=int(fy) if isinstance(fy, int | str) and str(fy).isdigit() else None,
+            fy=int(fy) if isinstance(fy, int | str) and str(fy).isdigit() and len(str(fy)) <= 4 else None,
             fp=str(item["fp"]).upper() if item.get("fp") else None,
             form=str(item.get("form") or ""),
             filed=date.fromisoformat(item["filed"]),

@@ -142,6 +142,13 @@ def parse_chart(body: bytes, *, security: Security, source: str = SOURCE, end: d
 
     factor = pd.Series(later, index=bars.index, dtype="float64")
     volume = (bars["volume"] / factor).round()
+    unreadable = volume.abs() >= 2**63  # also inf: beyond any share count (and Int64)
+    if unreadable.any():
+        raise YahooPayloadError(
+            f"Yahoo chart for {key} has a volume that is not a share count: {_short(list(volume[unreadable]))}.",
+            key=key,
+            source=source,
+        )
     currency = meta.get("currency")
     frame = pd.DataFrame(
         {
@@ -161,7 +168,7 @@ def parse_chart(body: bytes, *, security: Security, source: str = SOURCE, end: d
         },
         index=bars.index,
     )
-    return _typed(frame, PRICE_COLUMNS, PRICE_DTYPES)
+    return _typed(frame, PRICE_COLUMNS, PRICE_DTYPES, key=key, source=source)
 
 
 # --- chart: FX -------------------------------------------------------------------------------------
@@ -200,7 +207,7 @@ def parse_fx_chart(body: bytes, *, currency: str, source: str = SOURCE, end: dat
         },
         index=bars.index,
     )
-    return _typed(frame, FX_COLUMNS, FX_DTYPES)
+    return _typed(frame, FX_COLUMNS, FX_DTYPES, key=pair, source=source)
 
 
 # --- fundamentals-timeseries -----------------------------------------------------------------------
@@ -241,7 +248,7 @@ def parse_timeseries(
             )
         meta = entry["meta"]
         listed = meta.get("symbol") or []
-        symbols = [str(symbol).upper() for symbol in ([listed] if isinstance(listed, str) else listed)]
+        symbols = [str(symbol).upper() for symbol in (listed if isinstance(listed, list) else [listed])]
         if key.upper() not in symbols:
             raise YahooPayloadError(
                 f"Yahoo fundamentals-timeseries payload is for {symbols or 'no symbol'}, not for {key}. "
@@ -249,11 +256,17 @@ def parse_timeseries(
                 key=key,
                 source=source,
             )
-        for yahoo_type in meta.get("type") or []:
-            column = TIMESERIES_FIELDS.get(yahoo_type)
+        types = meta.get("type") or []
+        for yahoo_type in types if isinstance(types, list) else [types]:
+            column = TIMESERIES_FIELDS.get(yahoo_type) if isinstance(yahoo_type, str) else None
             if column is None:
                 continue
-            for item in entry.get(yahoo_type) or []:
+            items = entry.get(yahoo_type) or []
+            if not isinstance(items, list):
+                raise YahooPayloadError(
+                    f"Yahoo {yahoo_type} for {key} is not a list of entries: {_short(items)}.", key=key, source=source
+                )
+            for item in items:
                 parsed = _timeseries_item(item, yahoo_type=yahoo_type, key=key, source=source)
                 if parsed is None:
                     continue
@@ -286,7 +299,8 @@ def parse_timeseries(
                 "source": source,
             }
         )
-    return _typed(pd.DataFrame(rows, columns=FUNDAMENTAL_COLUMNS), FUNDAMENTAL_COLUMNS, FUNDAMENTAL_DTYPES)
+    frame = pd.DataFrame(rows, columns=FUNDAMENTAL_COLUMNS)
+    return _typed(frame, FUNDAMENTAL_COLUMNS, FUNDAMENTAL_DTYPES, key=key, source=source)
 
 
 def _timeseries_item(item: Any, *, yahoo_type: str, key: str, source: str) -> tuple[date, float, str | None] | None:
@@ -306,7 +320,7 @@ def _timeseries_item(item: Any, *, yahoo_type: str, key: str, source: str) -> tu
     try:
         period_end = date.fromisoformat(str(item.get("asOfDate")))
         value = float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise YahooPayloadError(
             f"Yahoo {yahoo_type} for {key} has an unreadable entry: {_short(item)} "
             "(expected an ISO asOfDate and a numeric reportedValue.raw).",
@@ -398,7 +412,7 @@ def _zone(name: Any, fallback: str, *, key: str, source: str) -> str:
             continue
         try:
             ZoneInfo(str(candidate))
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ('America'), a too-long name
             continue
         return str(candidate)
     raise YahooPayloadError(
@@ -434,6 +448,13 @@ def _bars(result: Mapping[str, Any], *, zone: str, key: str, source: str, need_a
     """One row per local date with a close: local_date, open, high, low, close, volume, adjclose (split-adjusted)."""
     stamps = result.get("timestamp") or []
     indicators = result.get("indicators") or {}
+    if not isinstance(stamps, list) or not isinstance(indicators, Mapping):
+        raise YahooPayloadError(
+            f"Yahoo chart for {key} has 'timestamp' {_short(stamps)} and 'indicators' {_short(indicators)}; "
+            "expected a list of epoch seconds and an object.",
+            key=key,
+            source=source,
+        )
     quote = _first(indicators.get("quote"))
     if stamps and quote.get("close") is None:
         raise YahooPayloadError(
@@ -503,7 +524,7 @@ def _split_ratio(item: Mapping[str, Any]) -> float | None:
     """numerator/denominator (new shares per old share), else parsed from splitRatio 'N:D'."""
     try:
         numerator, denominator = float(item["numerator"]), float(item["denominator"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         try:
             left, right = str(item["splitRatio"]).split(":")
             numerator, denominator = float(left), float(right)
@@ -519,7 +540,7 @@ def _dividends(result: Mapping[str, Any], *, zone: str, key: str, source: str) -
     for name, item in _events(result, "dividends"):
         try:
             amount = float(item["amount"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise YahooPayloadError(
                 f"Yahoo chart for {key} has a dividend without a numeric amount: {_short(item)}.",
                 key=key,
@@ -542,8 +563,20 @@ def _by_day(items: list[tuple[date, float]], *, combine: Any) -> dict[date, floa
     return {day: float(combine(values)) for day, values in grouped.items()}
 
 
-def _typed(frame: pd.DataFrame, columns: list[str], dtypes: Mapping[str, str]) -> pd.DataFrame:
-    return frame[columns].astype({column: dtypes[column] for column in columns}).reset_index(drop=True)
+def _typed(
+    frame: pd.DataFrame, columns: list[str], dtypes: Mapping[str, str], *, key: str, source: str
+) -> pd.DataFrame:
+    typed = frame[columns].astype({column: dtypes[column] for column in columns}).reset_index(drop=True)
+    # Infinity (1e400 in the JSON, or a split factor overflowing a price) would pass the suites' lower bounds.
+    floats = typed.select_dtypes("float64")
+    infinite = floats.isin([math.inf, -math.inf]).any(axis=1)
+    if infinite.any():
+        raise YahooPayloadError(
+            f"Yahoo payload for {key} has infinite values: {_short(floats[infinite].to_dict('records'))}.",
+            key=key,
+            source=source,
+        )
+    return typed
 
 
 def _short(value: Any, limit: int = 200) -> str:
