@@ -30,8 +30,10 @@ os.environ.update(
 AS_OF = date(2026, 11, 20)  # a Friday; NYSE and HKEX both open
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
+    """One Prefect test server for the session, started only for tests that run flows
+    (the ``warehouse`` fixture, or ``pytestmark = pytest.mark.usefixtures("prefect_server")``)."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from flows.deployment import DEPLOYMENT_NAME, build_deployment
+
+pytestmark = pytest.mark.usefixtures("prefect_server")  # these tests run Prefect flows
 
 
 def test_deployment_registers_with_its_schedule() -> None:

@@ -10,12 +10,15 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
 from live_server import DELISTED, serve_recordings
 from typer.testing import CliRunner
 
 from conftest import Home
 from flows.cli import app
 from flows.settings import load_settings
+
+pytestmark = pytest.mark.usefixtures("prefect_server")  # these tests run Prefect flows
 
 AS_OF = date(2026, 11, 20)
 UNIVERSE = Path(__file__).parent / "fixtures" / "live_universe.yaml"

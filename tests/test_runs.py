@@ -14,6 +14,8 @@ from conftest import AS_OF, Home
 from flows.calendars import sessions
 from flows.cli import app
 
+pytestmark = pytest.mark.usefixtures("prefect_server")  # these tests run Prefect flows
+
 MARTS = ("relative_performance", "execution_gap", "policy_event_impact", "inflation")
 RAW = ("prices", "fx_rates", "fundamentals", "cpi", "policy_events")
 

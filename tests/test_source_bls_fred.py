@@ -7,7 +7,7 @@ fake ``sleep`` that records the waits it was asked for.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -32,12 +32,6 @@ BLS_BASE = "https://api.bls.gov"
 FRED_BASE = "https://fred.stlouisfed.org"
 KEY = "0123456789abcdef0123456789abcdef"  # shaped like a BLS registration key (32 hex digits); not a real one
 SERIES = ["CUUR0000SA0", "CUSR0000SA0"]
-
-
-@pytest.fixture
-def prefect_server() -> Iterator[None]:
-    """These tests never touch Prefect: skip the session's Prefect test server (conftest's autouse fixture)."""
-    yield
 
 
 class Server:

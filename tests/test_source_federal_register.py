@@ -7,7 +7,7 @@ and a fake ``sleep`` that records the waits it was asked for.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -28,12 +28,6 @@ CURATED_CSV = Path(__file__).parents[1] / "flows/sources/curated/policy_events.c
 BASE = "https://www.federalregister.gov"
 AGENCY = "industry-and-security-bureau"
 FIELDS = ["document_number", "title", "publication_date", "html_url", "type", "abstract", "agencies"]
-
-
-@pytest.fixture
-def prefect_server() -> Iterator[None]:
-    """These tests never touch Prefect: skip the session's Prefect test server (conftest's autouse fixture)."""
-    yield
 
 
 class Server:

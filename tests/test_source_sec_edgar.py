@@ -17,7 +17,7 @@ No network, no real sleeping: every client gets a mock transport and a ``sleep``
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -40,12 +40,6 @@ BASE = "https://data.sec.gov"
 CONTACT = "ops@example.org"
 USER_AGENT = f"gapwatch-tests research {CONTACT}"
 M = 1_000_000
-
-
-@pytest.fixture
-def prefect_server() -> Iterator[None]:
-    """These tests never touch Prefect: skip the session's Prefect test server (conftest's autouse fixture)."""
-    yield
 
 
 class Server:

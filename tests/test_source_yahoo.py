@@ -19,7 +19,7 @@ as served); their numbers are authored, close to the real ones:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -44,12 +44,6 @@ BASE_URL = "https://query1.finance.yahoo.com"
 NVDA = Security("NVDA", "NVIDIA", "us_ai_leader", "XNAS", "USD", "USD")
 TENCENT = Security("0700.HK", "Tencent Holdings", "china_tech", "XHKG", "HKD", "CNY")
 BABA = Security("BABA", "Alibaba Group Holding", "china_tech", "XNYS", "USD", "CNY")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def prefect_server() -> Iterator[None]:
-    """These tests need no Prefect server: override the suite-wide harness so they stay fast."""
-    yield
 
 
 def payload(name: str) -> bytes:
