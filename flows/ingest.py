@@ -23,7 +23,13 @@ from flows.settings import Settings
 from flows.sources.cpi_package import reader as cpi_reader
 from flows.sources.curated import reader as curated_reader
 from flows.sources.sample import generator
-from flows.validation import DatasetValidationError, ValidationReport, cpi_month_is_released, validate_frame
+from flows.validation import (
+    DatasetValidationError,
+    ValidationReport,
+    cpi_month_is_released,
+    validate_frame,
+    with_unique_columns,
+)
 from flows.warehouse import Warehouse, utcnow
 
 # The subflows: one per dataset family. Prices and FX travel together.
@@ -260,13 +266,12 @@ def land(batch: Batch, *, settings: Settings, load_id: str, as_of: date) -> Path
     else:
         try:
             table = pa.Table.from_pandas(batch.frame, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            # mixed types in a column (bad input): keep the values as they came, as JSON lines
-            path = path.with_suffix(".jsonl")
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError):
+            # bad input Arrow cannot hold (mixed types, ints beyond int64, repeated column names):
+            # keep the values as they came, as JSON lines (CSV when even the column names repeat)
+            path, text = _as_text(batch.frame, path)
             partial = path.with_name(path.name + ".partial")
-            partial.write_text(
-                batch.frame.to_json(orient="records", lines=True, date_format="iso", default_handler=str)
-            )
+            partial.write_text(text)
         else:
             table = table.replace_schema_metadata(
                 {**(table.schema.metadata or {}), b"gapwatch_source": batch.source.encode()}
@@ -274,6 +279,14 @@ def land(batch: Batch, *, settings: Settings, load_id: str, as_of: date) -> Path
             pq.write_table(table, partial)
     partial.replace(path)
     return path
+
+
+def _as_text(frame: pd.DataFrame, path: Path) -> tuple[Path, str]:
+    if frame.columns.is_unique:
+        return path.with_suffix(".jsonl"), frame.to_json(
+            orient="records", lines=True, date_format="iso", default_handler=str
+        )
+    return path.with_suffix(".csv"), frame.to_csv(index=False)
 
 
 def validate(
@@ -369,7 +382,9 @@ def ingest(
         result.validation_success = report.success
         failing = report.failing_rows()
         if report.blocking:
-            warehouse.quarantine(batch.dataset, batch.frame, failing, load_id=load_id, status="rejected")
+            warehouse.quarantine(
+                batch.dataset, with_unique_columns(batch.frame), failing, load_id=load_id, status="rejected"
+            )
             raise DatasetValidationError(report, load_id=load_id, landing_path=result.landing_path)
         if failing:
             # warning rules only: hold the failing rows back, load the rest

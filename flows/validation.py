@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -29,6 +30,11 @@ EXAMPLE_ROWS = 5
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 _gx_lock = threading.Lock()
 _gx_context: Any = None
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = str(value)
+    return text if len(text) <= limit else f"{text[: limit - 12]}...({len(text)} chars)"
 
 
 @dataclass
@@ -52,7 +58,7 @@ class RuleFailure:
         if self.note:
             text += f" ({self.note})"
         lines = [text]
-        lines += ["      " + ", ".join(f"{key}={value}" for key, value in row.items()) for row in self.examples]
+        lines += ["      " + ", ".join(f"{key}={_shown(value)}" for key, value in row.items()) for row in self.examples]
         return "\n".join(lines)
 
 
@@ -153,18 +159,64 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
 DATE_COLUMNS = ("trade_date", "rate_date", "fiscal_period_end", "report_date", "period_date", "event_date")
 
 
+def _is_number(value: Any) -> bool:
+    """A value that converts to a float (ints beyond float range do not; text as pandas reads it)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return not isinstance(value, str) or not math.isnan(number)
+
+
+def _numeric_ok(values: pd.Series) -> pd.Series:
+    try:
+        return values.isna() | pd.to_numeric(values, errors="coerce").notna()
+    except (OverflowError, TypeError, ValueError):  # e.g. a Python int beyond int64 and float in an object column
+        return values.isna() | values.map(_is_number).astype(bool)
+
+
 def _types_ok(dataset: str, frame: pd.DataFrame) -> pd.Series:
     """True where every numeric column holds a number (or nothing) and every date column a date (or nothing)."""
     ok = pd.Series(True, index=frame.index)
     for column in NUMERIC_COLUMNS.get(dataset, ()):
         if column in frame.columns:
-            values = frame[column]
-            ok &= values.isna() | pd.to_numeric(values, errors="coerce").notna()
+            ok &= _numeric_ok(frame[column])
     for column in DATE_COLUMNS:
         if column in frame.columns:
             values = frame[column]
             ok &= values.isna() | pd.to_datetime(values, errors="coerce").notna()
     return ok
+
+
+DUPLICATE_COLUMNS_RULE = (
+    "expect_table_column_names_to_be_unique -- checked by gapwatch before GX: a header that repeats a name "
+    "is schema drift"
+)
+
+
+def with_unique_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with repeated column names made unique (``x``, ``x#2``, ...) so every value stays addressable."""
+    if frame.columns.is_unique:
+        return frame
+    seen: dict[str, int] = {}
+    names = []
+    for name in map(str, frame.columns):
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return frame.set_axis(names, axis="columns")
+
+
+def _duplicate_column_failure(frame: pd.DataFrame) -> RuleFailure | None:
+    repeated = sorted({str(name) for name in frame.columns[frame.columns.duplicated()]})
+    if not repeated:
+        return None
+    return RuleFailure(
+        rule=DUPLICATE_COLUMNS_RULE,
+        column=None,
+        unexpected_count=None,
+        examples=[{"repeated_column": name} for name in repeated[:EXAMPLE_ROWS]],
+        note=f"repeated: {', '.join(repeated)}",
+    )
 
 
 def derive_checks(
@@ -312,8 +364,13 @@ def validate_frame(
 
     document = load_suite_document(settings, dataset)
     suite = gx.ExpectationSuite(name=document["name"], expectations=document["expectations"], meta=document.get("meta"))
+    duplicate_columns = _duplicate_column_failure(frame)
     checked = derive_checks(
-        dataset, frame.reset_index(drop=True), settings=settings, as_of=as_of, last_closes=last_closes
+        dataset,
+        with_unique_columns(frame.reset_index(drop=True)),
+        settings=settings,
+        as_of=as_of,
+        last_closes=last_closes,
     )
     context = _context()
     with _gx_lock:
@@ -336,8 +393,8 @@ def validate_frame(
     )
     if load_id is not None:
         _write_data_docs(context, outcome, settings=settings, dataset=dataset, load_id=load_id)
-    failures = []
-    outcomes = []
+    failures = [duplicate_columns] if duplicate_columns else []
+    outcomes = [(DUPLICATE_COLUMNS_RULE, "critical", duplicate_columns is None, None)]
     for result in outcome.results:
         config = result.expectation_config
         outcomes.append(
@@ -373,8 +430,8 @@ def validate_frame(
     return ValidationReport(
         dataset=dataset,
         suite_path=settings.expectations_dir / f"{dataset}.json",
-        success=bool(outcome.success),
-        evaluated=int(outcome.statistics.get("evaluated_expectations", 0)),
+        success=bool(outcome.success) and duplicate_columns is None,
+        evaluated=int(outcome.statistics.get("evaluated_expectations", 0)) + 1,
         failures=failures,
         raw=outcome.to_json_dict(),
         outcomes=outcomes,

@@ -881,6 +881,9 @@ def ingest_home(tmp_path: Path, warehouse: Home) -> Path:
 @example(damage=Damage(_prices({"ticker": SQL, "high": 1.0, "low": 2.0}), {"ticker": "in_set"}, {0}))
 @example(damage=Damage(_prices({}, {"close": "abc"}), {"close": ""}, {1}))  # text in a price column
 @example(damage=Damage(_prices({}).rename(columns={"ticker": "TICKER"}), {"ticker": "to_exist"}, set()))
+# once crashed the landing step (Arrow): an int beyond int64 in an object column; two columns renamed alike
+@example(damage=Damage(_prices({}, {"volume": 10**400}), {"volume": "gx_types_ok"}, {1}))
+@example(damage=Damage(_prices({}).rename(columns={"open": "x", "high": "x"}), {"open": "to_exist"}, set()))
 def test_ingest_of_malformed_price_rows_loads_nothing_that_failed(ingest_home: Path, damage: Damage) -> None:
     frame = damage.frame
     settings_ = load_settings({"GAPWATCH_HOME": str(ingest_home)})

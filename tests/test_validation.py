@@ -59,7 +59,25 @@ def test_bad_price_rows_are_named(rows: pd.DataFrame, rule: str, shown: str) -> 
 
 def test_good_rows_pass() -> None:
     report = validate_frame("prices", _batch({}), settings=load_settings({}), as_of=AS_OF)
-    assert report.success and report.evaluated == 39
+    # 39 GX expectations in expectations/prices.json plus the unique-column-names schema rule
+    assert report.success and report.evaluated == 40
+
+
+def test_repeated_column_names_reject_the_batch_naming_them() -> None:
+    rows = _batch({}).rename(columns={"open": "high"})
+    report = validate_frame("prices", rows, settings=load_settings({}), as_of=AS_OF)
+    assert not report.success
+    [schema] = [failure for failure in report.blocking if "column_names_to_be_unique" in failure.rule]
+    assert schema.examples == [{"repeated_column": "high"}] and "repeated: high" in schema.describe()
+    # the renamed column is reported as missing too
+    assert any("column=open" in failure.rule for failure in report.failures)
+
+
+def test_an_int_beyond_int64_is_a_type_error_not_a_crash() -> None:
+    rows = _batch({"volume": 10**400})
+    report = validate_frame("prices", rows, settings=load_settings({}), as_of=AS_OF)
+    described = "\n".join(failure.describe() for failure in report.blocking)
+    assert not report.success and "gx_types_ok" in described and "(401 chars)" in described
 
 
 def test_ingest_of_a_bad_batch_raises_and_loads_nothing(tmp_path: Path, warehouse: Home) -> None:
