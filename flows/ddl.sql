@@ -84,14 +84,24 @@ alter table raw.fundamentals add column if not exists period_months integer defa
 
 -- Monthly CPI observations (BLS). period_date is the first day of the
 -- reference month. Months never published (October 2025) have no row.
+-- release_date is the day BLS published the month (flows/cpi_release.py:
+-- the release calendar flows/config/cpi_release_dates.csv, else an estimate
+-- of day cpi_release_lag_days of the next month); a row is loaded only once
+-- release_date <= --as-of.
 create table if not exists raw.cpi (
-    series_id    varchar not null,   -- CUUR0000SA0 | CUSR0000SA0 | CUUR0000SA0L1E | CUSR0000SA0L1E
-    period_date  date not null,
-    value        double not null,
-    source       varchar not null,   -- 'bls_cpi_package' | 'bls_api' | 'fred'
-    load_id      varchar not null,
-    loaded_at    timestamp not null
+    series_id                  varchar not null,   -- CUUR0000SA0 | CUSR0000SA0 | CUUR0000SA0L1E | CUSR0000SA0L1E
+    period_date                date not null,
+    value                      double not null,
+    release_date               date,               -- null only on rows loaded before the column existed
+    is_release_date_estimated  boolean,            -- true: lag estimate; false: BLS release calendar
+    source                     varchar not null,   -- 'bls_cpi_package' | 'bls_api' | 'fred'
+    load_id                    varchar not null,
+    loaded_at                  timestamp not null
 );
+
+-- Warehouses created before CPI release dates existed get them here (filled by the next cpi load).
+alter table raw.cpi add column if not exists release_date date;
+alter table raw.cpi add column if not exists is_release_date_estimated boolean;
 
 create table if not exists raw.policy_events (
     event_id     varchar not null,   -- stable slug, e.g. '2022-10-07-bis-advanced-computing-rule'

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows import live
+from flows import cpi_release, live
 from flows.live import KeyFailure
 from flows.settings import Settings
 from flows.sources.cpi_package import reader as cpi_reader
@@ -26,7 +26,6 @@ from flows.sources.sample import generator
 from flows.validation import (
     DatasetValidationError,
     ValidationReport,
-    cpi_month_is_released,
     validate_frame,
     with_unique_columns,
 )
@@ -136,6 +135,17 @@ def landing_folder(settings: Settings, dataset: str, as_of: date) -> Path:
     return settings.paths.landing / dataset / as_of.isoformat()
 
 
+def with_cpi_release_dates(batch: Batch, *, settings: Settings, as_of: date) -> Batch:
+    """For dataset 'cpi' only: give every row its release date and keep the rows already published on ``as_of``.
+
+    The one place where CPI rows get ``release_date`` / ``is_release_date_estimated``, whatever their source
+    (the ``cpi`` package, BLS or FRED live, a replayed landing): ``--as-of`` never sees a print before its release.
+    """
+    if batch.dataset == "cpi":
+        batch.frame = cpi_release.released_by(batch.frame, as_of=as_of, lag_days=settings.cpi_release_lag_days)
+    return batch
+
+
 def extract(
     dataset: str,
     *,
@@ -146,6 +156,21 @@ def extract(
     start: date | None = None,
 ) -> Batch:
     """Extract the new part of ``dataset`` up to ``as_of`` (or [start, as_of] for a backfill)."""
+    batch = _extract_from_source(
+        dataset, settings=settings, warehouse=warehouse, as_of=as_of, load_id=load_id, start=start
+    )
+    return with_cpi_release_dates(batch, settings=settings, as_of=as_of)
+
+
+def _extract_from_source(
+    dataset: str,
+    *,
+    settings: Settings,
+    warehouse: Warehouse,
+    as_of: date,
+    load_id: str,
+    start: date | None,
+) -> Batch:
     if settings.source == "live":
         sources, key = LIVE_CURSORS[dataset]
         cursors = {} if start else warehouse.cursors(dataset, key, source=sources)
@@ -194,10 +219,7 @@ def extract(
     if dataset == "cpi":
         first_month = date((start or sample.start_date).year - 2, 1, 1)
         frame = cpi_reader.read_cpi(first_month=first_month, last_month=as_of)
-        released = frame["period_date"].map(
-            lambda month: cpi_month_is_released(month, as_of=as_of, lag_days=settings.cpi_release_lag_days)
-        )
-        return Batch(dataset, cpi_reader.SOURCE, frame[released].reset_index(drop=True), first_month, as_of)
+        return Batch(dataset, cpi_reader.SOURCE, frame, first_month, as_of)  # release dates: with_cpi_release_dates
     if dataset == "policy_events":
         payload = curated_reader.read_payload(settings.policy_events_file)
         try:
@@ -229,6 +251,10 @@ def replay_extractor(load_id: str) -> Callable[..., Batch]:
     """An extract step that re-reads a landed load instead of calling the source."""
 
     def extract_from_landing(dataset: str, *, settings: Settings, as_of: date, **_: object) -> Batch:
+        batch = read_landing(dataset, settings=settings, as_of=as_of)
+        return with_cpi_release_dates(batch, settings=settings, as_of=as_of)
+
+    def read_landing(dataset: str, *, settings: Settings, as_of: date) -> Batch:
         matches = sorted(settings.paths.landing.glob(f"{dataset}/*/{load_id}*"))
         if not matches:
             raise FileNotFoundError(

@@ -388,6 +388,7 @@ def load_settings(env: dict[str, str] | None = None, *, read_env_file: bool | No
         source=source,
         live=_live_settings(env),
         lookback_days=_int_env(env, "GAPWATCH_LOOKBACK_DAYS", 5),
+        cpi_release_lag_days=_int_env(env, "GAPWATCH_CPI_RELEASE_LAG_DAYS", 15, minimum=1),
         duckdb_threads=_int_env(env, "GAPWATCH_DUCKDB_THREADS", 2, minimum=1),
         duckdb_memory_limit=env.get("GAPWATCH_DUCKDB_MEMORY_LIMIT", "2GB"),
         prefect_api_url=env.get("PREFECT_API_URL") or None,

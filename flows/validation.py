@@ -15,13 +15,15 @@ import json
 import logging
 import math
 import threading
+import warnings
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from flows import cpi_release
 from flows.calendars import is_session
 from flows.settings import Settings
 
@@ -115,9 +117,30 @@ def load_suite_document(settings: Settings, dataset: str) -> dict[str, Any]:
         raise FileNotFoundError(f"No expectation suite for dataset '{dataset}': expected {path}.") from None
 
 
+def _to_timestamps(values: pd.Series) -> pd.Series:
+    """Dates as timestamps, NaT where a value is not a date. Bad input (text in a date column) makes pandas
+    warn that it cannot infer a format; the type rule reports those rows, so the warning is noise here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
+        return pd.to_datetime(values, errors="coerce")
+
+
 def _not_after(values: pd.Series, limit: date) -> pd.Series:
-    stamps = pd.to_datetime(values, errors="coerce")
+    stamps = _to_timestamps(values)
     return stamps.notna() & (stamps <= pd.Timestamp(limit))
+
+
+def _released_after_reference_month(periods: pd.Series, released: pd.Series) -> pd.Series:
+    """True where the release date falls after the reference month ended (CPI cannot come out earlier)."""
+    releases = _to_timestamps(released)
+    after = []
+    for period, release in zip(periods, releases, strict=True):
+        if pd.isna(period) or pd.isna(release):
+            after.append(False)
+            continue
+        following = cpi_release.following_month(period.date())
+        after.append(following is not None and release.date() >= following)
+    return pd.Series(after, index=periods.index, dtype=bool)
 
 
 JUMP_LIMIT = 0.6  # a one-day move larger than 60% (split-adjusted) is held back as suspect
@@ -130,7 +153,7 @@ def _no_unexplained_jump(frame: pd.DataFrame, last_closes: dict[str, float]) -> 
     """
     if not {"ticker", "trade_date", "close", "split_ratio"} <= set(frame.columns):
         return pd.Series(True, index=frame.index)
-    ordered = frame.assign(_date=pd.to_datetime(frame["trade_date"], errors="coerce")).sort_values(["ticker", "_date"])
+    ordered = frame.assign(_date=_to_timestamps(frame["trade_date"])).sort_values(["ticker", "_date"])
     close = pd.to_numeric(ordered["close"], errors="coerce")
     previous = close.groupby(ordered["ticker"]).shift()
     previous = previous.fillna(ordered["ticker"].map(last_closes))
@@ -156,7 +179,15 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "cpi": ("value",),
     "policy_events": (),
 }
-DATE_COLUMNS = ("trade_date", "rate_date", "fiscal_period_end", "report_date", "period_date", "event_date")
+DATE_COLUMNS = (
+    "trade_date",
+    "rate_date",
+    "fiscal_period_end",
+    "report_date",
+    "period_date",
+    "release_date",
+    "event_date",
+)
 
 
 def _is_number(value: Any) -> bool:
@@ -184,7 +215,7 @@ def _types_ok(dataset: str, frame: pd.DataFrame) -> pd.Series:
     for column in DATE_COLUMNS:
         if column in frame.columns:
             values = frame[column]
-            ok &= values.isna() | pd.to_datetime(values, errors="coerce").notna()
+            ok &= values.isna() | _to_timestamps(values).notna()
     return ok
 
 
@@ -240,7 +271,7 @@ def derive_checks(
             for ticker, currency, exchange in zip(frame["ticker"], frame["currency"], frame["exchange"], strict=True)
         ]
     elif dataset == "fx_rates" and "rate_date" in frame.columns:
-        stamps = pd.to_datetime(frame["rate_date"], errors="coerce")
+        stamps = _to_timestamps(frame["rate_date"])
         checked["gx_is_weekday"] = stamps.dt.dayofweek < 5
         checked["gx_not_after_as_of"] = _not_after(frame["rate_date"], as_of)
     elif dataset == "fundamentals" and {"ticker", "report_date", "currency"} <= set(frame.columns):
@@ -251,13 +282,11 @@ def derive_checks(
             for ticker, currency in zip(frame["ticker"], frame["currency"], strict=True)
         ]
     elif dataset == "cpi" and "period_date" in frame.columns:
-        stamps = pd.to_datetime(frame["period_date"], errors="coerce")
+        stamps = _to_timestamps(frame["period_date"])
         checked["gx_is_month_start"] = stamps.dt.day == 1
-        checked["gx_not_after_as_of"] = [
-            stamp is not pd.NaT
-            and cpi_month_is_released(stamp.date(), as_of=as_of, lag_days=settings.cpi_release_lag_days)
-            for stamp in stamps
-        ]
+        released = frame["release_date"] if "release_date" in frame.columns else pd.Series(None, index=frame.index)
+        checked["gx_not_after_as_of"] = _not_after(released, as_of)
+        checked["gx_released_after_reference_month"] = _released_after_reference_month(stamps, released)
     elif dataset == "policy_events" and "event_date" in frame.columns:
         checked["gx_not_after_as_of"] = _not_after(frame["event_date"], as_of)
     return checked
@@ -441,10 +470,7 @@ def validate_frame(
 def cpi_month_is_released(period_date: date, *, as_of: date, lag_days: int) -> bool:
     """Is the CPI for the month starting ``period_date`` treated as published on ``as_of``?
 
-    BLS publishes in the following month; gapwatch treats a month as known
-    from day ``lag_days`` of the next month (default the 15th).
+    The BLS release calendar decides where it knows the date, else day
+    ``lag_days`` of the next month (see ``flows.cpi_release``).
     """
-    year, month = period_date.year + period_date.month // 12, period_date.month % 12 + 1
-    if year > 9999:
-        return False
-    return date(year, month, 1) + timedelta(days=lag_days - 1) <= as_of
+    return cpi_release.is_released(period_date, as_of=as_of, lag_days=lag_days)

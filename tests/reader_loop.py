@@ -19,6 +19,7 @@ select
     (select max(trade_date)::varchar from marts.relative_performance),
     (select count(*) from marts.execution_gap),
     (select count(*) from marts.policy_event_impact),
+    (select count(*) from marts.policy_event_group_impact),
     (select count(*) from marts.inflation)
 """
 

@@ -33,7 +33,7 @@ def test_sample_rows_are_labelled_everywhere(warehouse) -> None:
         assert warehouse.query(f"select distinct source from {table}") == [("sample",)]
     assert warehouse.query("select distinct source from raw.cpi") == [("bls_cpi_package",)]
     assert warehouse.query("select distinct source from raw.policy_events") == [("curated",)]
-    for mart in ("relative_performance", "execution_gap", "policy_event_impact"):
+    for mart in ("relative_performance", "execution_gap", "policy_event_impact", "policy_event_group_impact"):
         labels = warehouse.query(f"select distinct data_source from marts.{mart}", published=True)
         assert labels == [("sample",)], mart
 
@@ -131,25 +131,35 @@ def test_cpi_gap_stays_a_gap(warehouse) -> None:
 
 
 def test_policy_event_impact_covers_events_in_history(warehouse) -> None:
+    # From October 2022 every event has 120+ estimation days (trading days -250 .. -30)
+    # and therefore a market-model CAR for every security and window.
     rows = warehouse.query(
         """
-        select count(distinct event_id), count(*), count(car_m1_p1_pct)
-        from marts.policy_event_impact where event_date >= '2022-03-01'
+        select count(distinct event_id), count(*), count(beta), count(car_m1_p1_pct), count(car_m5_p5_pct)
+        from marts.policy_event_impact where event_date >= '2022-10-01'
         """,
         published=True,
     )[0]
-    assert rows[0] >= 25 and rows[2] > 0.9 * rows[1]
+    assert rows[0] >= 25 and rows[1] == rows[2] == rows[3] == rows[4]
+    # The spring-2022 events are in the mart, but too close to the start of the prices for an estimate.
+    early = warehouse.query(
+        "select max(estimation_days), count(car_m1_p1_pct) from marts.policy_event_impact "
+        "where event_id = '2022-03-16-fomc-first-hike'",
+        published=True,
+    )[0]
+    assert early[0] < 120 and early[1] == 0
     # The Lima meeting (Saturday 2024-11-16) maps to Monday 2024-11-18 in both markets.
     mapped = warehouse.query(
         "select distinct event_trade_date from marts.policy_event_impact where event_id = '2024-11-16-biden-xi-lima'",
         published=True,
     )
     assert mapped == [(date(2024, 11, 18),)]
-    # Events before the price history starts are not in the mart.
-    assert warehouse.query(
-        "select count(*) from marts.policy_event_impact where event_id = '2021-04-10-samr-fines-alibaba'",
-        published=True,
-    ) == [(0,)]
+    # Events before the price history starts are not in the marts.
+    for mart in ("policy_event_impact", "policy_event_group_impact"):
+        assert warehouse.query(
+            f"select count(*) from marts.{mart} where event_id = '2021-04-10-samr-fines-alibaba'",
+            published=True,
+        ) == [(0,)], mart
 
 
 def test_published_copy_holds_exactly_the_marts(warehouse) -> None:
@@ -159,6 +169,7 @@ def test_published_copy_holds_exactly_the_marts(warehouse) -> None:
     assert tables == [
         ("marts", "execution_gap"),
         ("marts", "inflation"),
+        ("marts", "policy_event_group_impact"),
         ("marts", "policy_event_impact"),
         ("marts", "relative_performance"),
     ]

@@ -688,7 +688,10 @@ GOOD_ROWS: dict[str, dict[str, Any]] = {
         "net_income": 2.5e10, "rd_expense": 1.4e10, "capex": 1.0e10, "shares_outstanding": 2.3e10,
         "source": "sample", "period_months": 3,
     },
-    "cpi": {"series_id": "CUUR0000SA0", "period_date": date(2026, 4, 1), "value": 333.02, "source": "bls_cpi_package"},
+    "cpi": {
+        "series_id": "CUUR0000SA0", "period_date": date(2026, 4, 1), "value": 333.02, "release_date": date(2026, 5, 12),
+        "is_release_date_estimated": False, "source": "bls_cpi_package",
+    },
     "policy_events": {
         "event_id": "ok-event", "event_date": date(2025, 1, 2), "category": "diplomacy", "region": "US-CN",
         "title": "t", "source_url": "https://example.org/x", "source": "curated",
@@ -703,7 +706,7 @@ NOT_NULL = {
     "fundamentals": [
         "ticker", "fiscal_period_end", "fiscal_year", "fiscal_quarter", "report_date", "currency", "source",
     ],
-    "cpi": ["series_id", "period_date", "value", "source"],
+    "cpi": ["series_id", "period_date", "value", "release_date", "is_release_date_estimated", "source"],
     "policy_events": ["event_id", "event_date", "category", "region", "title", "source_url", "source"],
 }  # fmt: skip
 POSITIVE = {
@@ -717,7 +720,7 @@ DATES = {
     "prices": "trade_date",
     "fx_rates": "rate_date",
     "fundamentals": "report_date",
-    "cpi": "period_date",
+    "cpi": "release_date",  # a CPI row is after --as-of when its month was released after it
     "policy_events": "event_date",
 }
 cell = st.one_of(

@@ -16,7 +16,7 @@ from flows.cli import app
 
 pytestmark = pytest.mark.usefixtures("prefect_server")  # these tests run Prefect flows
 
-MARTS = ("relative_performance", "execution_gap", "policy_event_impact", "inflation")
+MARTS = ("relative_performance", "execution_gap", "policy_event_impact", "policy_event_group_impact", "inflation")
 RAW = ("prices", "fx_rates", "fundamentals", "cpi", "policy_events")
 
 

@@ -142,10 +142,12 @@ def test_policy_event_rules() -> None:
 def test_cpi_rules() -> None:
     frame = pd.DataFrame(
         [
-            {"series_id": "CUUR0000SA0", "period_date": date(2026, 4, 1), "value": 333.02, "source": "bls_cpi_package"},
-            {"series_id": "CUUR0000SA0", "period_date": date(2026, 5, 15), "value": 0.0, "source": "bls_cpi_package"},
+            {"series_id": "CUUR0000SA0", "period_date": date(2026, 4, 1), "value": 333.02,
+             "release_date": date(2026, 5, 12), "is_release_date_estimated": False, "source": "bls_cpi_package"},
+            {"series_id": "CUUR0000SA0", "period_date": date(2026, 5, 15), "value": 0.0,
+             "release_date": date(2026, 6, 15), "is_release_date_estimated": True, "source": "bls_cpi_package"},
         ]
-    )
+    )  # fmt: skip
     report = validate_frame("cpi", frame, settings=load_settings({}), as_of=AS_OF)
     described = "\n".join(failure.describe() for failure in report.failures)
     assert "gx_is_month_start" in described and "column=value" in described

@@ -1,6 +1,11 @@
 -- CPI on a complete month spine: one row per calendar month from the first
--- to the last observed month, the four series pivoted into columns. Months
--- never published (October 2025) are kept with null index levels.
+-- to the last observed month, the four series pivoted into columns, with the
+-- day the month's CPI was published. Months never published (October 2025)
+-- are kept with null index levels and a null release_date.
+--
+-- Contract: relative_performance ASOF-joins this model on
+-- release_date <= trade_date to use only the CPI known on each trade date;
+-- month_date, release_date and headline_nsa_index keep these names.
 
 with cpi_observations as (
     select * from {{ ref('stg_raw__cpi_observations') }}
@@ -26,6 +31,10 @@ pivoted as (
         max(index_value) filter (where series_id = 'CUSR0000SA0') as headline_sa_index,
         max(index_value) filter (where series_id = 'CUUR0000SA0L1E') as core_nsa_index,
         max(index_value) filter (where series_id = 'CUSR0000SA0L1E') as core_sa_index,
+        -- one release per reference month (all four series come out together);
+        -- max/bool_or only guard against a row written before the columns existed
+        max(release_date) as release_date,
+        bool_or(is_release_date_estimated) as is_release_date_estimated,
         string_agg(distinct data_source, ',' order by data_source) as data_source,
         string_agg(distinct load_id, ',' order by load_id) as load_id,
     from cpi_observations
@@ -36,6 +45,8 @@ joined as (
     select
         month_spine.month_date,
         pivoted.month_date is not null as is_published,
+        pivoted.release_date,
+        pivoted.is_release_date_estimated,
         pivoted.headline_nsa_index,
         pivoted.headline_sa_index,
         pivoted.core_nsa_index,

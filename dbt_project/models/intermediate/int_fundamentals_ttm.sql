@@ -1,101 +1,118 @@
--- Trailing-twelve-month (TTM) fundamentals per ticker and fiscal quarter.
--- 1. Keep the latest report of each (ticker, fiscal_period_end): restatements
---    replace earlier figures (no point-in-time history for now).
--- 2. TTM = sum of the quarter and the 3 preceding fiscal quarters, by the
---    fiscal quarter index (fiscal_year * 4 + fiscal_quarter), so a missing
---    quarter is detected. A TTM is null unless all 4 consecutive quarters
---    have a non-null value for that measure.
+-- Trailing-twelve-month (TTM) fundamentals AS KNOWN at each report: one row
+-- per ticker, fiscal quarter and report_date (every version of a quarter is
+-- a "vintage", valid from its report_date until the next version's).
+-- For a vintage of quarter q known at date d, every quarter q-7 .. q takes
+-- its latest version with report_date <= d (so a restatement published
+-- later never leaks back), and
+--     <measure>_ttm          = sum over quarters q-3 .. q
+--     <measure>_ttm_year_ago = sum over quarters q-7 .. q-4
+-- by the fiscal quarter index (fiscal_year * 4 + fiscal_quarter). A TTM is
+-- null unless all four of its quarters have a value for that measure.
+-- Limitation: a restatement of an earlier quarter creates a vintage of that
+-- quarter only; the TTMs of later quarters pick it up at their next report.
 
-with fundamentals as (
-    select * from {{ ref('stg_raw__fundamentals') }}
+{%- set measures = ['revenue', 'operating_income', 'net_income', 'rd_expense', 'capex'] %}
+
+with quarters as (
+    select * from {{ ref('int_fundamental_quarters') }}
 ),
 
 securities as (
     select * from {{ ref('stg_raw__securities') }}
 ),
 
-latest_reports as (
-    select *
-    from fundamentals
-    -- quarterly figures only; fiscal-year rows (period_months = 12, 20-F filers) are not summed into TTM
-    where period_months = 3
-    qualify row_number() over (
-        partition by ticker, fiscal_period_end
-        order by report_date desc, loaded_at desc
-    ) = 1
+vintages as (
+    select
+        ticker,
+        fiscal_quarter_index as target_quarter_index,
+        report_date as known_at,
+    from quarters
 ),
 
-indexed as (
+versions_known as (
     select
-        *,
-        fiscal_year * 4 + fiscal_quarter as fiscal_quarter_index,
-    from latest_reports
+        vintages.ticker,
+        vintages.target_quarter_index,
+        vintages.known_at,
+        quarters.fiscal_quarter_index,
+        quarters.report_date,
+        {% for measure in measures -%}
+        quarters.{{ measure }},
+        {% endfor -%}
+        quarters.load_id,
+    from vintages
+    inner join quarters
+        on vintages.ticker = quarters.ticker
+        and quarters.fiscal_quarter_index between vintages.target_quarter_index - 7 and vintages.target_quarter_index
+        and quarters.report_date <= vintages.known_at
+    qualify row_number() over (
+        partition by vintages.ticker, vintages.target_quarter_index, vintages.known_at, quarters.fiscal_quarter_index
+        order by quarters.report_date desc, quarters.loaded_at desc
+    ) = 1
 ),
 
 ttm_sums as (
     select
         ticker,
-        fiscal_period_end,
-        fiscal_year,
-        fiscal_quarter,
-        fiscal_quarter_index,
-        report_date,
-        reporting_currency,
-        revenue,
-        operating_income,
-        rd_expense,
-        capex,
-        count(*) over trailing_four_quarters as quarters_in_ttm,
-        case when count(revenue) over trailing_four_quarters = 4
-            then sum(revenue) over trailing_four_quarters
-        end as revenue_ttm,
-        case when count(operating_income) over trailing_four_quarters = 4
-            then sum(operating_income) over trailing_four_quarters
-        end as operating_income_ttm,
-        case when count(rd_expense) over trailing_four_quarters = 4
-            then sum(rd_expense) over trailing_four_quarters
-        end as rd_expense_ttm,
-        case when count(capex) over trailing_four_quarters = 4
-            then sum(capex) over trailing_four_quarters
-        end as capex_ttm,
-        data_source,
-        load_id,
-    from indexed
-    window trailing_four_quarters as (
-        partition by ticker
-        order by fiscal_quarter_index
-        range between 3 preceding and current row
+        target_quarter_index as fiscal_quarter_index,
+        known_at as report_date,
+        count(*) filter (where fiscal_quarter_index >= target_quarter_index - 3) as quarters_in_ttm,
+        {% for measure in measures -%}
+        case when count({{ measure }}) filter (where fiscal_quarter_index >= target_quarter_index - 3) = 4
+            then sum({{ measure }} order by fiscal_quarter_index)
+                filter (where fiscal_quarter_index >= target_quarter_index - 3)
+        end as {{ measure }}_ttm,
+        case when count({{ measure }}) filter (where fiscal_quarter_index <= target_quarter_index - 4) = 4
+            then sum({{ measure }} order by fiscal_quarter_index)
+                filter (where fiscal_quarter_index <= target_quarter_index - 4)
+        end as {{ measure }}_ttm_year_ago,
+        {% endfor -%}
+        string_agg(distinct load_id, ',' order by load_id) as ttm_load_ids,
+    from versions_known
+    group by ticker, target_quarter_index, known_at
+),
+
+with_vintage as (
+    select
+        quarters.ticker,
+        securities.group_name,
+        quarters.fiscal_period_end,
+        quarters.fiscal_year,
+        quarters.fiscal_quarter,
+        quarters.fiscal_quarter_index,
+        quarters.report_date,
+        lead(quarters.report_date) over quarter_versions as superseded_on,
+        row_number() over quarter_versions = 1 as is_first_report,
+        count(*) over (partition by quarters.ticker, quarters.fiscal_quarter_index) > 1 as is_restated,
+        max(quarters.report_date) over (partition by quarters.ticker, quarters.fiscal_quarter_index)
+            as latest_report_date,
+        quarters.reporting_currency,
+        quarters.is_derived_from_annual,
+        {% for measure in measures -%}
+        quarters.{{ measure }},
+        {% endfor -%}
+        ttm_sums.quarters_in_ttm,
+        {% for measure in measures -%}
+        ttm_sums.{{ measure }}_ttm,
+        ttm_sums.{{ measure }}_ttm_year_ago,
+        {% endfor -%}
+        quarters.data_source,
+        ttm_sums.ttm_load_ids as load_id,
+    from quarters
+    inner join ttm_sums
+        on quarters.ticker = ttm_sums.ticker
+        and quarters.fiscal_quarter_index = ttm_sums.fiscal_quarter_index
+        and quarters.report_date = ttm_sums.report_date
+    left join securities
+        on quarters.ticker = securities.ticker
+    window quarter_versions as (
+        partition by quarters.ticker, quarters.fiscal_quarter_index
+        order by quarters.report_date
     )
 ),
 
-with_security as (
-    select
-        ttm_sums.ticker,
-        securities.group_name,
-        ttm_sums.fiscal_period_end,
-        ttm_sums.fiscal_year,
-        ttm_sums.fiscal_quarter,
-        ttm_sums.fiscal_quarter_index,
-        ttm_sums.report_date,
-        ttm_sums.reporting_currency,
-        ttm_sums.revenue,
-        ttm_sums.operating_income,
-        ttm_sums.rd_expense,
-        ttm_sums.capex,
-        ttm_sums.quarters_in_ttm,
-        ttm_sums.revenue_ttm,
-        ttm_sums.operating_income_ttm,
-        ttm_sums.rd_expense_ttm,
-        ttm_sums.capex_ttm,
-        ttm_sums.data_source,
-        ttm_sums.load_id,
-    from ttm_sums
-    left join securities
-        on ttm_sums.ticker = securities.ticker
-),
-
 final as (
-    select * from with_security
+    select * from with_vintage
 )
 
 select * from final

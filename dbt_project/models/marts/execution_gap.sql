@@ -1,12 +1,29 @@
--- Investment vs results per company and fiscal quarter (non-benchmark
--- companies). TTM amounts come from int_fundamentals_ttm (reporting
--- currency) and are converted with the FX rate on or before the period end.
--- Ratios (intensity, margin) are currency-invariant; growth rates compare
--- reporting-currency TTMs so FX moves do not count as growth. Z-scores are
--- taken within the calendar-quarter cross-section (calendar_quarter_end, the
--- calendar quarter end nearest to fiscal_period_end, which equals
--- fiscal_period_end for companies whose quarters end on calendar quarter
--- ends), so off-calendar fiscal years (NVDA, AVGO, ORCL) have peers.
+-- Is AI spending turning into results, and is the market paying for it? One
+-- row per company (non-benchmark) and fiscal quarter, AS FIRST REPORTED: the
+-- vintage of int_fundamentals_ttm known at the quarter's first report_date
+-- (earlier quarters as known on that date), so a backtest never sees a later
+-- restatement (is_restated flags quarters revised since).
+-- Amounts in USD at the FX fixing on or before the fiscal period end; ratios
+-- and growth rates in the reporting currency (FX moves are not growth).
+--   investment intensity = 100 * (R&D + capex) TTM / revenue TTM
+--   incremental return on investment = change in operating income TTM over
+--       the year / change in (R&D + capex) TTM over the year; null unless the
+--       investment grew
+--   market reward = USD total return of the stock over the fiscal quarter
+--       and the trailing 12 months (last close on or before each period end),
+--       minus that of the us_ai_leader basket / of the stock's benchmark
+-- Z-scores within the calendar-quarter cross-section (calendar_quarter_end =
+-- calendar quarter end nearest to fiscal_period_end, so NVDA, AVGO, ORCL have
+-- peers), population stddev, winsorized at +/- var zscore_clip (3):
+--   investment_zscore = avg(z intensity, z investment growth)
+--   results_zscore    = avg(z revenue growth, z operating margin change)
+--   reward_zscore     = z 12-month return vs the us_ai_leader basket
+--   execution_gap = investment_zscore - results_zscore
+--   reward_gap    = reward_zscore - results_zscore
+-- Z-scores use the whole cross-section, known once its last member reported:
+-- zscores_known_from_date.
+
+{%- set clip = var('zscore_clip', 3) %}
 
 with fundamentals_ttm as (
     select * from {{ ref('int_fundamentals_ttm') }}
@@ -16,45 +33,90 @@ fx_rates as (
     select * from {{ ref('stg_raw__fx_rates') }}
 ),
 
-companies as (
+performance as (
+    select * from {{ ref('int_performance_series') }}
+),
+
+securities as (
+    select * from {{ ref('stg_raw__securities') }}
+),
+
+levels as (
+    select
+        series_id,
+        trade_date as level_date,
+        level_usd,
+    from performance
+    where level_usd is not null
+),
+
+first_reports as (
     select * from fundamentals_ttm
-    where group_name != 'benchmark'
+    where is_first_report and group_name != 'benchmark'
+),
+
+with_period_starts as (
+    select
+        first_reports.*,
+        securities.benchmark_ticker,
+        coalesce(
+            lag(fiscal_period_end) over ticker_quarters,
+            cast(fiscal_period_end - interval 3 month as date)
+        ) as quarter_start_candidate,
+        lag(fiscal_quarter_index) over ticker_quarters as previous_fiscal_quarter_index,
+        cast(date_trunc('quarter', fiscal_period_end + interval 45 day) - interval 1 day as date)
+            as calendar_quarter_end,
+    from first_reports
+    left join securities
+        on first_reports.ticker = securities.ticker
+    window ticker_quarters as (partition by first_reports.ticker order by fiscal_quarter_index)
+),
+
+with_reward_dates as (
+    select
+        * exclude (quarter_start_candidate, previous_fiscal_quarter_index),
+        case
+            when previous_fiscal_quarter_index = fiscal_quarter_index - 1 then quarter_start_candidate
+            else cast(fiscal_period_end - interval 3 month as date)
+        end as quarter_start_date,
+        cast(fiscal_period_end - interval 12 month as date) as year_start_date,
+        'basket:us_ai_leader' as us_ai_basket_id,
+    from with_period_starts
 ),
 
 with_fx as (
     select
-        companies.*,
+        with_reward_dates.*,
         case
-            when companies.reporting_currency = 'USD' then 1.0
+            when with_reward_dates.reporting_currency = 'USD' then 1.0
             else fx_rates.usd_per_unit
         end as usd_per_unit_period_end,
-    from companies
+    from with_reward_dates
     asof left join fx_rates
-        on companies.reporting_currency = fx_rates.currency
-        and companies.fiscal_period_end >= fx_rates.rate_date
+        on with_reward_dates.reporting_currency = fx_rates.currency
+        and with_reward_dates.fiscal_period_end >= fx_rates.rate_date
 ),
 
-with_investment as (
+with_levels as (
     select
-        *,
-        rd_expense_ttm + capex_ttm as ai_investment_ttm,
-        cast(
-            date_trunc('quarter', fiscal_period_end + interval 45 day) - interval 1 day
-            as date
-        ) as calendar_quarter_end,
+        with_fx.*,
+        stock_end.level_usd as stock_level_end,
+        stock_quarter_start.level_usd as stock_level_quarter_start,
+        stock_year_start.level_usd as stock_level_year_start,
+        basket_end.level_usd as basket_level_end,
+        basket_quarter_start.level_usd as basket_level_quarter_start,
+        basket_year_start.level_usd as basket_level_year_start,
+        benchmark_end.level_usd as benchmark_level_end,
+        benchmark_quarter_start.level_usd as benchmark_level_quarter_start,
+        benchmark_year_start.level_usd as benchmark_level_year_start,
     from with_fx
-),
-
-with_year_ago as (
-    select
-        current_quarter.*,
-        year_ago.revenue_ttm as revenue_ttm_year_ago,
-        year_ago.ai_investment_ttm as ai_investment_ttm_year_ago,
-        100 * year_ago.operating_income_ttm / nullif(year_ago.revenue_ttm, 0) as operating_margin_pct_year_ago,
-    from with_investment as current_quarter
-    left join with_investment as year_ago
-        on current_quarter.ticker = year_ago.ticker
-        and year_ago.fiscal_quarter_index = current_quarter.fiscal_quarter_index - 4
+    {% for series_column, alias in [('ticker', 'stock'), ('us_ai_basket_id', 'basket'), ('benchmark_ticker', 'benchmark')] -%}
+    {% for date_column, suffix in [('fiscal_period_end', 'end'), ('quarter_start_date', 'quarter_start'), ('year_start_date', 'year_start')] %}
+    asof left join levels as {{ alias }}_{{ suffix }}
+        on with_fx.{{ series_column }} = {{ alias }}_{{ suffix }}.series_id
+        and with_fx.{{ date_column }} >= {{ alias }}_{{ suffix }}.level_date
+    {%- endfor %}
+    {% endfor %}
 ),
 
 metrics as (
@@ -66,39 +128,69 @@ metrics as (
         fiscal_quarter,
         calendar_quarter_end,
         report_date,
+        is_restated,
+        latest_report_date,
+        is_derived_from_annual,
         reporting_currency,
         usd_per_unit_period_end,
         revenue_ttm * usd_per_unit_period_end as revenue_ttm_usd,
         operating_income_ttm * usd_per_unit_period_end as operating_income_ttm_usd,
         rd_expense_ttm * usd_per_unit_period_end as rd_ttm_usd,
         capex_ttm * usd_per_unit_period_end as capex_ttm_usd,
-        ai_investment_ttm * usd_per_unit_period_end as ai_investment_ttm_usd,
-        100 * ai_investment_ttm / nullif(revenue_ttm, 0) as investment_intensity_pct,
-        100 * (ai_investment_ttm - ai_investment_ttm_year_ago)
-            / nullif(ai_investment_ttm_year_ago, 0) as investment_growth_yoy_pct,
-        100 * (revenue_ttm - revenue_ttm_year_ago)
-            / nullif(revenue_ttm_year_ago, 0) as revenue_growth_yoy_pct,
+        (rd_expense_ttm + capex_ttm) * usd_per_unit_period_end as ai_investment_ttm_usd,
+        100 * (rd_expense_ttm + capex_ttm) / nullif(revenue_ttm, 0) as investment_intensity_pct,
+        100 * rd_expense_ttm / nullif(revenue_ttm, 0) as rd_intensity_pct,
+        100 * capex_ttm / nullif(revenue_ttm, 0) as capex_intensity_pct,
+        100 * ((rd_expense_ttm + capex_ttm) / nullif(rd_expense_ttm_year_ago + capex_ttm_year_ago, 0) - 1)
+            as investment_growth_yoy_pct,
+        100 * (rd_expense_ttm / nullif(rd_expense_ttm_year_ago, 0) - 1) as rd_growth_yoy_pct,
+        100 * (capex_ttm / nullif(capex_ttm_year_ago, 0) - 1) as capex_growth_yoy_pct,
+        100 * (revenue_ttm / nullif(revenue_ttm_year_ago, 0) - 1) as revenue_growth_yoy_pct,
         100 * operating_income_ttm / nullif(revenue_ttm, 0) as operating_margin_pct,
         100 * operating_income_ttm / nullif(revenue_ttm, 0)
-            - operating_margin_pct_year_ago as operating_margin_change_pp,
+            - 100 * operating_income_ttm_year_ago / nullif(revenue_ttm_year_ago, 0) as operating_margin_change_pp,
+        case
+            when (rd_expense_ttm + capex_ttm) - (rd_expense_ttm_year_ago + capex_ttm_year_ago) > 0
+                then (operating_income_ttm - operating_income_ttm_year_ago)
+                    / ((rd_expense_ttm + capex_ttm) - (rd_expense_ttm_year_ago + capex_ttm_year_ago))
+        end as incremental_return_on_investment,
+        100 * (stock_level_end / stock_level_quarter_start - 1) as stock_return_quarter_pct,
+        100 * (stock_level_end / stock_level_year_start - 1) as stock_return_12m_pct,
+        100 * (stock_level_end / stock_level_quarter_start - basket_level_end / basket_level_quarter_start)
+            as stock_return_quarter_vs_us_ai_leader_pp,
+        100 * (stock_level_end / stock_level_year_start - basket_level_end / basket_level_year_start)
+            as stock_return_12m_vs_us_ai_leader_pp,
+        benchmark_ticker,
+        100 * (stock_level_end / stock_level_quarter_start - benchmark_level_end / benchmark_level_quarter_start)
+            as stock_return_quarter_vs_benchmark_pp,
+        100 * (stock_level_end / stock_level_year_start - benchmark_level_end / benchmark_level_year_start)
+            as stock_return_12m_vs_benchmark_pp,
         data_source,
         load_id,
-    from with_year_ago
+    from with_levels
 ),
 
 zscores as (
     select
         *,
-        count(investment_intensity_pct) over (partition by calendar_quarter_end) as peer_count,
-        {{ zscore('investment_intensity_pct', 'calendar_quarter_end', 'ticker') }} as investment_zscore,
-        {{ zscore('revenue_growth_yoy_pct', 'calendar_quarter_end', 'ticker') }} as revenue_growth_zscore,
-        {{ zscore('operating_margin_change_pp', 'calendar_quarter_end', 'ticker') }} as operating_margin_change_zscore,
+        count(*) over (partition by calendar_quarter_end) as peer_count,
+        max(report_date) over (partition by calendar_quarter_end) as zscores_known_from_date,
+        {{ zscore('investment_intensity_pct', 'calendar_quarter_end', 'ticker', clip) }}
+            as investment_intensity_zscore,
+        {{ zscore('investment_growth_yoy_pct', 'calendar_quarter_end', 'ticker', clip) }}
+            as investment_growth_zscore,
+        {{ zscore('revenue_growth_yoy_pct', 'calendar_quarter_end', 'ticker', clip) }} as revenue_growth_zscore,
+        {{ zscore('operating_margin_change_pp', 'calendar_quarter_end', 'ticker', clip) }}
+            as operating_margin_change_zscore,
+        {{ zscore('stock_return_12m_vs_us_ai_leader_pp', 'calendar_quarter_end', 'ticker', clip) }}
+            as reward_zscore,
     from metrics
 ),
 
-gaps as (
+composites as (
     select
         *,
+        (investment_intensity_zscore + investment_growth_zscore) / 2 as investment_zscore,
         (revenue_growth_zscore + operating_margin_change_zscore) / 2 as results_zscore,
     from zscores
 ),
@@ -112,6 +204,9 @@ final as (
         fiscal_quarter,
         calendar_quarter_end,
         report_date,
+        is_restated,
+        latest_report_date,
+        is_derived_from_annual,
         reporting_currency,
         usd_per_unit_period_end,
         revenue_ttm_usd,
@@ -120,19 +215,36 @@ final as (
         capex_ttm_usd,
         ai_investment_ttm_usd,
         investment_intensity_pct,
+        rd_intensity_pct,
+        capex_intensity_pct,
         investment_growth_yoy_pct,
+        rd_growth_yoy_pct,
+        capex_growth_yoy_pct,
         revenue_growth_yoy_pct,
         operating_margin_pct,
         operating_margin_change_pp,
+        incremental_return_on_investment,
+        stock_return_quarter_pct,
+        stock_return_12m_pct,
+        stock_return_quarter_vs_us_ai_leader_pp,
+        stock_return_12m_vs_us_ai_leader_pp,
+        benchmark_ticker,
+        stock_return_quarter_vs_benchmark_pp,
+        stock_return_12m_vs_benchmark_pp,
         peer_count,
+        zscores_known_from_date,
+        investment_intensity_zscore,
+        investment_growth_zscore,
         investment_zscore,
         revenue_growth_zscore,
         operating_margin_change_zscore,
         results_zscore,
+        reward_zscore,
         investment_zscore - results_zscore as execution_gap,
+        reward_zscore - results_zscore as reward_gap,
         data_source,
         load_id,
-    from gaps
+    from composites
 )
 
 select * from final

@@ -1,11 +1,34 @@
--- Market-adjusted cumulative abnormal returns (CAR) around policy events, one
--- row per event and non-benchmark security.
---   abnormal return (day t) = daily_return_local - benchmark daily_return_local on the same date
---   CAR[a, b] = 100 * sum of abnormal returns over the listing's trading days
---               event_trade_date + a ... event_trade_date + b
--- A CAR is null unless every day of its window has an abnormal return.
--- Only events dated within the price history (first to last trade_date of
--- any listing) are kept.
+-- Market-model event study: cumulative abnormal returns (CAR) of every
+-- non-benchmark security around each policy event dated within the price
+-- history. One row per event and security.
+--
+--   day 0          = the listing's first trading day on or after event_date
+--                    (none if the listing started trading after event_date)
+--   relative day k = the listing's k-th trading day after (k < 0: before) day 0
+--   estimation     = days in var event_study_estimation_window (default -250 .. -30)
+--                    on which both the security's and its benchmark's
+--                    daily_return_local exist; at least
+--                    var event_study_min_estimation_days (default 120) of them
+--   beta           = sum((r_m - avg r_m) * (r_i - avg r_i)) / sum((r_m - avg r_m)^2)
+--                    (= covar_samp / var_samp), alpha = avg r_i - beta * avg r_m
+--   residual_sd    = sqrt(sum(estimation residual^2) / (n - 2))
+--   AR (day t)     = r_i,t - (alpha + beta * r_m,t)
+--   CAR[a, b]      = 100 * sum of AR over relative days a .. b, null unless every
+--                    day of the window has an AR
+--   t-stat         = CAR / its standard error, 100 * residual_sd * sqrt(L + L^2 / n
+--                    + (sum r_m over the window - L * avg r_m)^2 / sum((r_m - avg r_m)^2)),
+--                    L = b - a + 1 (prediction errors of the fitted model)
+--
+-- Every floating-point aggregate is ordered by relative_day (two-pass sums,
+-- no parallel partial states), so rebuilds are bit-identical.
+
+{%- set estimation_window = event_study_estimation_window() %}
+{%- set estimation_start = estimation_window[0] %}
+{%- set estimation_end = estimation_window[1] %}
+{%- set min_estimation_days = event_study_min_estimation_days() %}
+{%- set car_windows = event_study_car_windows() %}
+{%- set car_start = car_windows | map(attribute='start') | min %}
+{%- set car_end = car_windows | map(attribute='end') | max %}
 
 with policy_events as (
     select * from {{ ref('stg_raw__policy_events') }}
@@ -45,22 +68,29 @@ benchmark_returns as (
         ticker as benchmark_ticker,
         trade_date,
         daily_return_local as benchmark_return_local,
+        data_source,
+        load_id,
     from daily_returns
 ),
 
-abnormal_returns as (
+-- each listing's trading days with its return and its benchmark's return on
+-- the same trade_date (null when the benchmark has no row that day)
+listing_returns as (
     select
-        listing_returns.ticker,
-        listing_returns.trade_date,
-        listing_returns.trading_day_number,
-        listing_returns.daily_return_local - benchmark_returns.benchmark_return_local as abnormal_return_local,
-        listing_returns.data_source,
-        listing_returns.load_id,
-    from daily_returns as listing_returns
+        security_returns.ticker,
+        security_returns.trade_date,
+        security_returns.trading_day_number,
+        security_returns.daily_return_local as security_return_local,
+        benchmark_returns.benchmark_return_local,
+        security_returns.data_source,
+        security_returns.load_id,
+        benchmark_returns.data_source as benchmark_data_source,
+        benchmark_returns.load_id as benchmark_load_id,
+    from daily_returns as security_returns
     left join benchmark_returns
-        on listing_returns.benchmark_ticker = benchmark_returns.benchmark_ticker
-        and listing_returns.trade_date = benchmark_returns.trade_date
-    where listing_returns.group_name != 'benchmark'
+        on security_returns.benchmark_ticker = benchmark_returns.benchmark_ticker
+        and security_returns.trade_date = benchmark_returns.trade_date
+    where security_returns.group_name != 'benchmark'
 ),
 
 event_listings as (
@@ -79,54 +109,231 @@ event_listings as (
     cross join listings
 ),
 
--- first trading day of the listing on or after the event date; none when the
--- listing only started trading after the event
+-- day 0: first trading day of the listing on or after the event date; none
+-- when the listing only started trading after the event
 event_days as (
     select
         event_listings.* exclude (first_trade_date),
         case
             when event_listings.event_date >= event_listings.first_trade_date
-                then abnormal_returns.trade_date
+                then listing_returns.trade_date
         end as event_trade_date,
         case
             when event_listings.event_date >= event_listings.first_trade_date
-                then abnormal_returns.trading_day_number
+                then listing_returns.trading_day_number
         end as event_trading_day_number,
-        abnormal_returns.data_source,
-        abnormal_returns.load_id,
     from event_listings
-    asof left join abnormal_returns
-        on event_listings.ticker = abnormal_returns.ticker
-        and abnormal_returns.trade_date >= event_listings.event_date
+    asof left join listing_returns
+        on event_listings.ticker = listing_returns.ticker
+        and listing_returns.trade_date >= event_listings.event_date
 ),
 
-window_returns as (
+-- the listing's trading days from the start of the estimation window to the
+-- end of the last CAR window, numbered relative to day 0
+event_study_days as (
     select
         event_days.event_id,
         event_days.ticker,
-        abnormal_returns.trading_day_number - event_days.event_trading_day_number as relative_day,
-        abnormal_returns.abnormal_return_local,
+        listing_returns.trading_day_number - event_days.event_trading_day_number as relative_day,
+        listing_returns.trade_date,
+        listing_returns.security_return_local,
+        listing_returns.benchmark_return_local,
+        listing_returns.data_source,
+        listing_returns.load_id,
+        listing_returns.benchmark_data_source,
+        listing_returns.benchmark_load_id,
     from event_days
-    inner join abnormal_returns
-        on event_days.ticker = abnormal_returns.ticker
-        and abnormal_returns.trading_day_number
-            between event_days.event_trading_day_number - 5 and event_days.event_trading_day_number + 5
+    inner join listing_returns
+        on event_days.ticker = listing_returns.ticker
+        and listing_returns.trading_day_number between
+            event_days.event_trading_day_number + {{ estimation_start }}
+            and event_days.event_trading_day_number + {{ car_end }}
+),
+
+estimation_days as (
+    select *
+    from event_study_days
+    where
+        relative_day between {{ estimation_start }} and {{ estimation_end }}
+        and security_return_local is not null
+        and benchmark_return_local is not null
+),
+
+estimation_means as (
+    select
+        event_id,
+        ticker,
+        count(*) as estimation_days,
+        min(trade_date) as estimation_start_date,
+        max(trade_date) as estimation_end_date,
+        sum(security_return_local order by relative_day) / count(*) as mean_security_return,
+        sum(benchmark_return_local order by relative_day) / count(*) as mean_benchmark_return,
+    from estimation_days
+    group by event_id, ticker
+),
+
+-- OLS slope from centred sums (second pass over the estimation days)
+estimation_moments as (
+    select
+        estimation_days.event_id,
+        estimation_days.ticker,
+        sum(
+            (estimation_days.benchmark_return_local - estimation_means.mean_benchmark_return)
+            * (estimation_days.security_return_local - estimation_means.mean_security_return)
+            order by estimation_days.relative_day
+        ) as centred_cross_products,
+        sum(
+            (estimation_days.benchmark_return_local - estimation_means.mean_benchmark_return) ** 2
+            order by estimation_days.relative_day
+        ) as centred_benchmark_squares,
+    from estimation_days
+    inner join estimation_means
+        on estimation_days.event_id = estimation_means.event_id
+        and estimation_days.ticker = estimation_means.ticker
+    group by estimation_days.event_id, estimation_days.ticker
+),
+
+market_models as (
+    select
+        estimation_means.event_id,
+        estimation_means.ticker,
+        estimation_means.estimation_days,
+        estimation_means.estimation_start_date,
+        estimation_means.estimation_end_date,
+        case
+            when estimation_means.estimation_days >= {{ min_estimation_days }}
+                then estimation_moments.centred_cross_products
+                    / nullif(estimation_moments.centred_benchmark_squares, 0)
+        end as beta,
+        estimation_means.mean_security_return - beta * estimation_means.mean_benchmark_return as alpha,
+        estimation_means.mean_benchmark_return,
+        estimation_moments.centred_benchmark_squares,
+    from estimation_means
+    inner join estimation_moments
+        on estimation_means.event_id = estimation_moments.event_id
+        and estimation_means.ticker = estimation_moments.ticker
+),
+
+-- third pass: residual standard deviation of the fitted market model
+estimation_residuals as (
+    select
+        estimation_days.event_id,
+        estimation_days.ticker,
+        sqrt(
+            sum(
+                (
+                    estimation_days.security_return_local
+                    - (market_models.alpha + market_models.beta * estimation_days.benchmark_return_local)
+                ) ** 2
+                order by estimation_days.relative_day
+            ) / (count(*) - 2)
+        ) as residual_sd,
+    from estimation_days
+    inner join market_models
+        on estimation_days.event_id = market_models.event_id
+        and estimation_days.ticker = market_models.ticker
+    where market_models.beta is not null
+    group by estimation_days.event_id, estimation_days.ticker
+),
+
+abnormal_returns as (
+    select
+        event_study_days.event_id,
+        event_study_days.ticker,
+        event_study_days.relative_day,
+        event_study_days.security_return_local
+        - (market_models.alpha + market_models.beta * event_study_days.benchmark_return_local)
+            as abnormal_return,
+        event_study_days.benchmark_return_local,
+    from event_study_days
+    inner join market_models
+        on event_study_days.event_id = market_models.event_id
+        and event_study_days.ticker = market_models.ticker
+    where event_study_days.relative_day between {{ car_start }} and {{ car_end }}
 ),
 
 cumulative_abnormal_returns as (
     select
         event_id,
         ticker,
-        {% for window_start, window_end, window_name in [(-1, 1, 'm1_p1'), (0, 5, '0_p5'), (-5, 5, 'm5_p5')] -%}
+        {% for window in car_windows -%}
         case
-            when count(abnormal_return_local)
-                    filter (where relative_day between {{ window_start }} and {{ window_end }})
-                = {{ window_end - window_start + 1 }}
-                then 100 * sum(abnormal_return_local order by relative_day)
-                    filter (where relative_day between {{ window_start }} and {{ window_end }})
-        end as car_{{ window_name }}_pct,
+            when count(abnormal_return)
+                    filter (where relative_day between {{ window.start }} and {{ window.end }})
+                = {{ window.end - window.start + 1 }}
+                then 100 * sum(abnormal_return order by relative_day)
+                    filter (where relative_day between {{ window.start }} and {{ window.end }})
+        end as car_{{ window.name }}_pct,
+        sum(benchmark_return_local order by relative_day)
+            filter (where relative_day between {{ window.start }} and {{ window.end }})
+            as benchmark_return_sum_{{ window.name }},
         {% endfor %}
-    from window_returns
+    from abnormal_returns
+    group by event_id, ticker
+),
+
+-- standard error of each CAR, in percent: the CAR is a sum of L = b - a + 1
+-- out-of-sample prediction errors of the market model, whose variance is
+--   residual_sd^2 * (L + L^2 / n + (sum r_m - L * avg r_m)^2 / sum((r_m - avg r_m)^2))
+-- (the sums of r_m over the CAR window and, for avg and centred squares, the
+-- estimation days; n = estimation_days)
+car_standard_errors as (
+    select
+        cumulative_abnormal_returns.event_id,
+        cumulative_abnormal_returns.ticker,
+        {% for window in car_windows -%}
+        {%- set window_days = window.end - window.start + 1 -%}
+        100 * estimation_residuals.residual_sd * sqrt(
+            {{ window_days }}
+            + {{ window_days * window_days }} / market_models.estimation_days
+            + (cumulative_abnormal_returns.benchmark_return_sum_{{ window.name }}
+                - {{ window_days }} * market_models.mean_benchmark_return)
+            * (cumulative_abnormal_returns.benchmark_return_sum_{{ window.name }}
+                - {{ window_days }} * market_models.mean_benchmark_return)
+            / market_models.centred_benchmark_squares
+        ) as car_{{ window.name }}_standard_error_pct,
+        {% endfor %}
+    from cumulative_abnormal_returns
+    inner join market_models
+        on cumulative_abnormal_returns.event_id = market_models.event_id
+        and cumulative_abnormal_returns.ticker = market_models.ticker
+    inner join estimation_residuals
+        on cumulative_abnormal_returns.event_id = estimation_residuals.event_id
+        and cumulative_abnormal_returns.ticker = estimation_residuals.ticker
+),
+
+-- lineage: data_source of every price row used (security and benchmark,
+-- estimation and CAR windows); load_id of the rows of the CAR windows only
+lineage_rows as (
+    select event_id, ticker, relative_day, data_source, load_id
+    from event_study_days
+    where
+        relative_day between {{ car_start }} and {{ car_end }}
+        or (
+            relative_day between {{ estimation_start }} and {{ estimation_end }}
+            and security_return_local is not null
+            and benchmark_return_local is not null
+        )
+    union all
+    select event_id, ticker, relative_day, benchmark_data_source, benchmark_load_id
+    from event_study_days
+    where
+        relative_day between {{ car_start }} and {{ car_end }}
+        or (
+            relative_day between {{ estimation_start }} and {{ estimation_end }}
+            and security_return_local is not null
+            and benchmark_return_local is not null
+        )
+),
+
+lineage as (
+    select
+        event_id,
+        ticker,
+        string_agg(distinct data_source, ',' order by data_source) as data_source,
+        string_agg(distinct load_id, ',' order by load_id)
+            filter (where relative_day between {{ car_start }} and {{ car_end }}) as load_id,
+    from lineage_rows
     group by event_id, ticker
 ),
 
@@ -141,16 +348,39 @@ joined as (
         event_days.group_name,
         event_days.benchmark_ticker,
         event_days.event_trade_date,
-        cumulative_abnormal_returns.car_m1_p1_pct,
-        cumulative_abnormal_returns.car_0_p5_pct,
-        cumulative_abnormal_returns.car_m5_p5_pct,
-        case when event_days.event_trade_date is not null then event_days.data_source end as data_source,
-        case when event_days.event_trade_date is not null then event_days.load_id end as load_id,
+        coalesce(market_models.estimation_days, 0) as estimation_days,
+        market_models.estimation_start_date,
+        market_models.estimation_end_date,
+        market_models.alpha,
+        market_models.beta,
+        estimation_residuals.residual_sd,
+        {% for window in car_windows -%}
+        cumulative_abnormal_returns.car_{{ window.name }}_pct,
+        {% endfor -%}
+        {% for window in car_windows -%}
+        cumulative_abnormal_returns.car_{{ window.name }}_pct
+            / nullif(car_standard_errors.car_{{ window.name }}_standard_error_pct, 0)
+            as car_{{ window.name }}_t_stat,
+        {% endfor -%}
+        lineage.data_source,
+        lineage.load_id,
         event_days.event_source,
     from event_days
+    left join market_models
+        on event_days.event_id = market_models.event_id
+        and event_days.ticker = market_models.ticker
+    left join estimation_residuals
+        on event_days.event_id = estimation_residuals.event_id
+        and event_days.ticker = estimation_residuals.ticker
     left join cumulative_abnormal_returns
         on event_days.event_id = cumulative_abnormal_returns.event_id
         and event_days.ticker = cumulative_abnormal_returns.ticker
+    left join car_standard_errors
+        on event_days.event_id = car_standard_errors.event_id
+        and event_days.ticker = car_standard_errors.ticker
+    left join lineage
+        on event_days.event_id = lineage.event_id
+        and event_days.ticker = lineage.ticker
 ),
 
 final as (

@@ -1,171 +1,264 @@
--- USD performance of every security, of the two equal-weight baskets and of
--- the basket spread, one row per series_id and trade_date.
---   security: cum_return_usd = adj_close_usd / adj_close_usd on the first date
---             with a USD price - 1 (= product(1 + daily_return_usd) - 1).
---   basket:   daily_return_usd = avg(daily_return_usd) of the members that
---             traded that date (closed markets contribute nothing),
---             cum_return_usd = product(1 + daily_return_usd) - 1, daily rebalanced.
---   spread:   cum_return_usd = china_tech basket cum - us_ai_leader basket cum
---             on the dates both baskets have a value.
---   benchmark_cum_return_usd: the benchmark's latest adj_close_usd on or
---             before trade_date / its level on the series' base date - 1.
+-- USD performance of every security (companies and benchmarks), of the two
+-- equal-weight daily-rebalanced baskets and of the basket spread: one row per
+-- series_id and trade_date. Returns are fractions (0.25 = +25 %).
+--   cumulative:  level / level on the base trade date - 1, where the base
+--                trade date is the series' last date on or before var
+--                performance_base_date (default: none -> its first date)
+--   rolling:     level / level on the last date on or before the same
+--                calendar date 1, 3, 6, 12 months earlier - 1; YTD against
+--                the last date of the previous calendar year
+--   volatility:  sample stddev of the last 63 / 252 daily USD returns * sqrt(252),
+--                null until the window is full
+--   beta:        OLS slope of the daily USD return on the benchmark's daily
+--                USD return on the same dates, over the last 252 rows, null
+--                with fewer than var beta_min_observations (200) pairs
+--   drawdown:    level / running maximum level - 1
+--   real:        (1 + cum_return_usd) * CPI known on the base date / CPI known
+--                on trade_date - 1, CPI-U headline NSA by release date
+--   known_*:     the execution gap of the latest fiscal quarter whose
+--                cross-section was complete on trade_date (ASOF on
+--                zscores_known_from_date): no look-ahead.
+-- Spread rows: each return measure of basket:china_tech minus that of
+-- basket:us_ai_leader on the dates both have a value.
 
-with daily_returns as (
-    select * from {{ ref('int_daily_returns') }}
+{%- set base_date = var('performance_base_date', none) %}
+{%- set min_beta_days = var('beta_min_observations', 200) %}
+{#- Window lengths are vars so unit tests can shrink them; the column names give the defaults. #}
+{%- set short_days = var('volatility_short_days', 63) %}
+{%- set long_days = var('volatility_long_days', 252) %}
+{%- set beta_days = var('beta_days', 252) %}
+{%- set year_days = var('annualization_days', 252) %}
+
+with series as (
+    select * from {{ ref('int_performance_series') }}
 ),
 
-security_series as (
+cpi_monthly as (
+    select * from {{ ref('int_cpi_monthly') }}
+),
+
+execution_gap as (
+    select * from {{ ref('execution_gap') }}
+),
+
+levels as (
     select
-        ticker as series_id,
-        'security' as series_type,
-        ticker,
-        group_name,
-        trade_date,
-        exchange,
-        currency,
-        adj_close,
-        daily_return_local,
-        usd_per_unit,
-        adj_close_usd,
-        daily_return_usd,
-        cast(null as bigint) as member_count,
-        benchmark_ticker,
-        data_source,
-        load_id,
-    from daily_returns
+        series_id,
+        trade_date as level_date,
+        level_usd,
+    from series
+    where level_usd is not null
 ),
 
-security_cum_returns as (
+benchmark_series as (
     select
-        *,
-        min(trade_date) filter (where adj_close_usd is not null)
-            over (partition by series_id) as base_date,
-    from security_series
-),
-
-security_performance as (
-    select
-        * exclude (base_date),
-        adj_close_usd / max(adj_close_usd) filter (where trade_date = base_date)
-            over (partition by series_id) - 1 as cum_return_usd,
-    from security_cum_returns
-),
-
-basket_members as (
-    select * from daily_returns
-    where group_name in ('china_tech', 'us_ai_leader')
-),
-
-basket_daily as (
-    select
-        'basket:' || group_name as series_id,
-        'basket' as series_type,
-        cast(null as varchar) as ticker,
-        group_name,
-        trade_date,
-        cast(null as varchar) as exchange,
-        'USD' as currency,
-        cast(null as double) as adj_close,
-        cast(null as double) as daily_return_local,
-        cast(null as double) as usd_per_unit,
-        cast(null as double) as adj_close_usd,
-        -- ordered so the float sum runs in the same order on every build (bit-identical rebuilds)
-        avg(daily_return_usd order by ticker) as daily_return_usd,
-        count(daily_return_usd) as member_count,
-        {{ group_benchmark_ticker('group_name') }} as benchmark_ticker,
-        string_agg(distinct data_source, ',' order by data_source) as data_source,
-        string_agg(distinct load_id, ',' order by load_id) as load_id,
-    from basket_members
-    group by group_name, trade_date
-),
-
-basket_performance as (
-    select
-        *,
-        product(1 + coalesce(daily_return_usd, 0)) over (
-            partition by series_id
-            order by trade_date
-            rows between unbounded preceding and current row
-        ) - 1 as cum_return_usd,
-    from basket_daily
-),
-
-security_and_basket_performance as (
-    select * from security_performance
-    union all by name
-    select * from basket_performance
-),
-
-benchmark_levels as (
-    select
-        ticker as benchmark_ticker,
+        series_id as benchmark_ticker,
         trade_date as benchmark_trade_date,
-        adj_close_usd as benchmark_adj_close_usd,
-    from daily_returns
-    where adj_close_usd is not null
+        level_usd as benchmark_level_usd,
+        daily_return_usd as benchmark_daily_return_usd,
+    from series
+    where series_type = 'security' and level_usd is not null
 ),
 
-with_benchmark_level as (
+cpi_known as (
     select
-        series.*,
-        benchmark_levels.benchmark_adj_close_usd,
-    from security_and_basket_performance as series
-    asof left join benchmark_levels
-        on series.benchmark_ticker = benchmark_levels.benchmark_ticker
-        and series.trade_date >= benchmark_levels.benchmark_trade_date
+        release_date as cpi_release_date,
+        month_date as cpi_month_known,
+        headline_nsa_index as cpi_index_known,
+    from cpi_monthly
+    where headline_nsa_index is not null and release_date is not null
+),
+
+fundamentals_known as (
+    select
+        ticker,
+        zscores_known_from_date,
+        fiscal_period_end as known_fiscal_period_end,
+        execution_gap as known_execution_gap,
+        reward_gap as known_reward_gap,
+    from execution_gap
+    where zscores_known_from_date is not null
 ),
 
 with_base_date as (
     select
         *,
-        min(trade_date) filter (where cum_return_usd is not null)
-            over (partition by series_id) as base_date,
-    from with_benchmark_level
+        coalesce(
+            {% if base_date -%}
+            max(trade_date) filter (where level_usd is not null and trade_date <= date '{{ base_date }}')
+                over (partition by series_id),
+            {% endif -%}
+            min(trade_date) filter (where level_usd is not null) over (partition by series_id)
+        ) as base_trade_date,
+        cast(trade_date - interval 1 month as date) as date_1m_ago,
+        cast(trade_date - interval 3 month as date) as date_3m_ago,
+        cast(trade_date - interval 6 month as date) as date_6m_ago,
+        cast(trade_date - interval 12 month as date) as date_12m_ago,
+        make_date(year(trade_date) - 1, 12, 31) as previous_year_end_date,
+    from series
 ),
 
-with_benchmark_return as (
+with_past_levels as (
     select
-        * exclude (base_date, benchmark_adj_close_usd),
-        benchmark_adj_close_usd
-            / max(benchmark_adj_close_usd) filter (where trade_date = base_date)
-                over (partition by series_id)
-            - 1 as benchmark_cum_return_usd,
+        with_base_date.*,
+        level_1m.level_usd as level_usd_1m_ago,
+        level_3m.level_usd as level_usd_3m_ago,
+        level_6m.level_usd as level_usd_6m_ago,
+        level_12m.level_usd as level_usd_12m_ago,
+        level_ytd.level_usd as level_usd_previous_year_end,
     from with_base_date
+    asof left join levels as level_1m
+        on with_base_date.series_id = level_1m.series_id
+        and with_base_date.date_1m_ago >= level_1m.level_date
+    asof left join levels as level_3m
+        on with_base_date.series_id = level_3m.series_id
+        and with_base_date.date_3m_ago >= level_3m.level_date
+    asof left join levels as level_6m
+        on with_base_date.series_id = level_6m.series_id
+        and with_base_date.date_6m_ago >= level_6m.level_date
+    asof left join levels as level_12m
+        on with_base_date.series_id = level_12m.series_id
+        and with_base_date.date_12m_ago >= level_12m.level_date
+    asof left join levels as level_ytd
+        on with_base_date.series_id = level_ytd.series_id
+        and with_base_date.previous_year_end_date >= level_ytd.level_date
 ),
 
-with_excess_return as (
+with_benchmark as (
+    select
+        with_past_levels.*,
+        same_day_benchmark.benchmark_daily_return_usd,
+        benchmark_level.benchmark_level_usd,
+        base_benchmark_level.benchmark_level_usd as benchmark_level_usd_base,
+    from with_past_levels
+    left join benchmark_series as same_day_benchmark
+        on with_past_levels.benchmark_ticker = same_day_benchmark.benchmark_ticker
+        and with_past_levels.trade_date = same_day_benchmark.benchmark_trade_date
+    asof left join benchmark_series as benchmark_level
+        on with_past_levels.benchmark_ticker = benchmark_level.benchmark_ticker
+        and with_past_levels.trade_date >= benchmark_level.benchmark_trade_date
+    asof left join benchmark_series as base_benchmark_level
+        on with_past_levels.benchmark_ticker = base_benchmark_level.benchmark_ticker
+        and with_past_levels.base_trade_date >= base_benchmark_level.benchmark_trade_date
+),
+
+with_cpi as (
+    select
+        with_benchmark.*,
+        cpi_known.cpi_month_known,
+        cpi_known.cpi_index_known,
+        base_cpi.cpi_index_known as cpi_index_known_base,
+    from with_benchmark
+    asof left join cpi_known
+        on with_benchmark.trade_date >= cpi_known.cpi_release_date
+    asof left join cpi_known as base_cpi
+        on with_benchmark.base_trade_date >= base_cpi.cpi_release_date
+),
+
+measures as (
     select
         *,
+        case when trade_date >= base_trade_date then
+            level_usd / max(level_usd) filter (where trade_date = base_trade_date) over series_dates - 1
+        end as cum_return_usd,
+        case when trade_date >= base_trade_date then
+            level_local / max(level_local) filter (where trade_date = base_trade_date) over series_dates - 1
+        end as cum_return_local,
+        level_usd / level_usd_1m_ago - 1 as return_1m_usd,
+        level_usd / level_usd_3m_ago - 1 as return_3m_usd,
+        level_usd / level_usd_6m_ago - 1 as return_6m_usd,
+        level_usd / level_usd_12m_ago - 1 as return_12m_usd,
+        level_usd / level_usd_previous_year_end - 1 as return_ytd_usd,
+        case when count(daily_return_usd) over short_window = {{ short_days }}
+            then stddev_samp(daily_return_usd) over short_window * sqrt({{ year_days }})
+        end as volatility_63d_ann,
+        case when count(daily_return_usd) over long_window = {{ long_days }}
+            then stddev_samp(daily_return_usd) over long_window * sqrt({{ year_days }})
+        end as volatility_252d_ann,
+        case when regr_count(daily_return_usd, benchmark_daily_return_usd) over beta_window >= {{ min_beta_days }}
+            then regr_slope(daily_return_usd, benchmark_daily_return_usd) over beta_window
+        end as beta_252d,
+        case when trade_date >= base_trade_date then
+            benchmark_level_usd / benchmark_level_usd_base - 1
+        end as benchmark_cum_return_usd,
+        level_usd / max(level_usd) over (
+            partition by series_id
+            order by trade_date
+            rows between unbounded preceding and current row
+        ) - 1 as drawdown_usd,
+    from with_cpi
+    window
+        series_dates as (partition by series_id),
+        short_window as (
+            partition by series_id order by trade_date rows between {{ short_days - 1 }} preceding and current row
+        ),
+        long_window as (
+            partition by series_id order by trade_date rows between {{ long_days - 1 }} preceding and current row
+        ),
+        beta_window as (
+            partition by series_id order by trade_date rows between {{ beta_days - 1 }} preceding and current row
+        )
+),
+
+benchmark_rolling as (
+    select
+        series_id as benchmark_ticker,
+        trade_date as benchmark_trade_date,
+        return_12m_usd as benchmark_return_12m_usd,
+    from measures
+    where series_type = 'security'
+),
+
+with_excess as (
+    select
+        measures.*,
         cum_return_usd - benchmark_cum_return_usd as excess_cum_return_usd,
-    from with_benchmark_return
+        benchmark_rolling.benchmark_return_12m_usd,
+        return_12m_usd - benchmark_rolling.benchmark_return_12m_usd as excess_return_12m_usd,
+        (1 + cum_return_usd) * cpi_index_known_base / cpi_index_known - 1 as real_cum_return_usd,
+    from measures
+    asof left join benchmark_rolling
+        on measures.benchmark_ticker = benchmark_rolling.benchmark_ticker
+        and measures.trade_date >= benchmark_rolling.benchmark_trade_date
+),
+
+with_fundamentals as (
+    select
+        with_excess.*,
+        fundamentals_known.known_fiscal_period_end,
+        fundamentals_known.known_execution_gap,
+        fundamentals_known.known_reward_gap,
+    from with_excess
+    asof left join fundamentals_known
+        on with_excess.ticker = fundamentals_known.ticker
+        and with_excess.trade_date >= fundamentals_known.zscores_known_from_date
 ),
 
 china_basket as (
-    select * from basket_performance
+    select * from with_excess
     where series_id = 'basket:china_tech'
 ),
 
 us_ai_basket as (
-    select * from basket_performance
+    select * from with_excess
     where series_id = 'basket:us_ai_leader'
 ),
 
-spread_performance as (
+spread_series as (
     select
         'spread:china_tech_minus_us_ai_leader' as series_id,
         'spread' as series_type,
-        cast(null as varchar) as ticker,
-        cast(null as varchar) as group_name,
         china_basket.trade_date,
-        cast(null as varchar) as exchange,
         'USD' as currency,
-        cast(null as double) as adj_close,
-        cast(null as double) as daily_return_local,
-        cast(null as double) as usd_per_unit,
-        cast(null as double) as adj_close_usd,
-        cast(null as double) as daily_return_usd,
-        cast(null as bigint) as member_count,
-        cast(null as varchar) as benchmark_ticker,
+        least(china_basket.base_trade_date, us_ai_basket.base_trade_date) as base_trade_date,
+        {% for measure in [
+            'cum_return_usd', 'return_1m_usd', 'return_3m_usd', 'return_6m_usd', 'return_12m_usd',
+            'return_ytd_usd', 'real_cum_return_usd',
+        ] -%}
+        china_basket.{{ measure }} - us_ai_basket.{{ measure }} as {{ measure }},
+        {% endfor -%}
+        china_basket.cpi_month_known,
+        china_basket.cpi_index_known,
         array_to_string(
             list_sort(list_distinct(string_split(china_basket.data_source || ',' || us_ai_basket.data_source, ','))),
             ','
@@ -174,18 +267,15 @@ spread_performance as (
             list_sort(list_distinct(string_split(china_basket.load_id || ',' || us_ai_basket.load_id, ','))),
             ','
         ) as load_id,
-        china_basket.cum_return_usd - us_ai_basket.cum_return_usd as cum_return_usd,
-        cast(null as double) as benchmark_cum_return_usd,
-        cast(null as double) as excess_cum_return_usd,
     from china_basket
     inner join us_ai_basket
         on china_basket.trade_date = us_ai_basket.trade_date
 ),
 
 all_series as (
-    select * from with_excess_return
+    select * from with_fundamentals
     union all by name
-    select * from spread_performance
+    select * from spread_series
 ),
 
 final as (
@@ -197,16 +287,37 @@ final as (
         trade_date,
         exchange,
         currency,
-        adj_close,
+        case when series_type = 'security' then level_local end as adj_close,
         daily_return_local,
+        daily_price_return_local,
         usd_per_unit,
-        adj_close_usd,
+        case when series_type = 'security' then level_usd end as adj_close_usd,
+        level_usd as index_level_usd,
         daily_return_usd,
-        cum_return_usd,
         member_count,
+        base_trade_date,
+        cum_return_local,
+        cum_return_usd,
+        return_1m_usd,
+        return_3m_usd,
+        return_6m_usd,
+        return_12m_usd,
+        return_ytd_usd,
+        volatility_63d_ann,
+        volatility_252d_ann,
+        drawdown_usd,
         benchmark_ticker,
+        beta_252d,
         benchmark_cum_return_usd,
         excess_cum_return_usd,
+        benchmark_return_12m_usd,
+        excess_return_12m_usd,
+        cpi_month_known,
+        cpi_index_known,
+        real_cum_return_usd,
+        known_fiscal_period_end,
+        known_execution_gap,
+        known_reward_gap,
         data_source,
         load_id,
     from all_series

@@ -1,0 +1,130 @@
+-- Group-level average cumulative abnormal return (CAR) around each policy
+-- event, with a cross-sectional t-test. One row per event and group
+-- (china_tech, us_ai_leader), from the security-level market-model CARs in
+-- policy_event_impact. For each CAR window, over the group's securities with
+-- a CAR in that window:
+--   n       = number of securities with a CAR
+--   mean    = sum(CAR) / n
+--   sd      = sqrt(sum((CAR - mean)^2) / (n - 1))    (sample standard deviation)
+--   t-stat  = mean / (sd / sqrt(n)); null when n < 2 or sd = 0
+-- Sums are ordered by ticker, so rebuilds are bit-identical.
+
+{%- set car_windows = event_study_car_windows() %}
+
+with event_impact as (
+    select * from {{ ref('policy_event_impact') }}
+),
+
+group_means as (
+    select
+        event_id,
+        event_date,
+        category,
+        region,
+        title,
+        event_source,
+        group_name,
+        count(*) as security_count,
+        {% for window in car_windows -%}
+        count(car_{{ window.name }}_pct) as car_{{ window.name }}_n,
+        sum(car_{{ window.name }}_pct order by ticker)
+            / nullif(count(car_{{ window.name }}_pct), 0) as car_{{ window.name }}_mean_pct,
+        {% endfor %}
+    from event_impact
+    group by event_id, event_date, category, region, title, event_source, group_name
+),
+
+group_squared_deviations as (
+    select
+        event_impact.event_id,
+        event_impact.group_name,
+        {% for window in car_windows -%}
+        sum(
+            (event_impact.car_{{ window.name }}_pct - group_means.car_{{ window.name }}_mean_pct) ** 2
+            order by event_impact.ticker
+        ) as car_{{ window.name }}_squared_deviations,
+        {% endfor %}
+    from event_impact
+    inner join group_means
+        on event_impact.event_id = group_means.event_id
+        and event_impact.group_name = group_means.group_name
+    group by event_impact.event_id, event_impact.group_name
+),
+
+group_statistics as (
+    select
+        group_means.*,
+        {% for window in car_windows -%}
+        case
+            when group_means.car_{{ window.name }}_n >= 2
+                then sqrt(
+                    group_squared_deviations.car_{{ window.name }}_squared_deviations
+                    / (group_means.car_{{ window.name }}_n - 1)
+                )
+        end as car_{{ window.name }}_sd_pct,
+        {% endfor %}
+    from group_means
+    inner join group_squared_deviations
+        on group_means.event_id = group_squared_deviations.event_id
+        and group_means.group_name = group_squared_deviations.group_name
+),
+
+-- lineage: the distinct data_source and load_id values of the group's
+-- security rows for the event (each may itself be a comma-separated list)
+lineage_values as (
+    select
+        event_id,
+        group_name,
+        unnest(string_split(data_source, ',')) as data_source,
+        null as load_id,
+    from event_impact
+    union all
+    select
+        event_id,
+        group_name,
+        null as data_source,
+        unnest(string_split(load_id, ',')) as load_id,
+    from event_impact
+),
+
+lineage as (
+    select
+        event_id,
+        group_name,
+        string_agg(distinct data_source, ',' order by data_source) as data_source,
+        string_agg(distinct load_id, ',' order by load_id) as load_id,
+    from lineage_values
+    group by event_id, group_name
+),
+
+joined as (
+    select
+        group_statistics.event_id,
+        group_statistics.event_date,
+        group_statistics.category,
+        group_statistics.region,
+        group_statistics.title,
+        group_statistics.group_name,
+        group_statistics.security_count,
+        {% for window in car_windows -%}
+        group_statistics.car_{{ window.name }}_n,
+        group_statistics.car_{{ window.name }}_mean_pct,
+        group_statistics.car_{{ window.name }}_sd_pct,
+        group_statistics.car_{{ window.name }}_mean_pct
+            / nullif(group_statistics.car_{{ window.name }}_sd_pct / sqrt(group_statistics.car_{{ window.name }}_n), 0)
+            as car_{{ window.name }}_t_stat,
+        {% endfor -%}
+        lineage.data_source,
+        lineage.load_id,
+        group_statistics.event_source,
+    from group_statistics
+    left join lineage
+        on group_statistics.event_id = lineage.event_id
+        and group_statistics.group_name = lineage.group_name
+),
+
+final as (
+    select * from joined
+)
+
+select * from final

@@ -1,0 +1,217 @@
+"""relative_performance and execution_gap on the session warehouse: formulas re-derived independently,
+no look-ahead, and a restatement that must not leak into the point-in-time marts.
+
+The dbt unit tests (dbt_project/models/**/_*__models.yml) prove each formula on hand-computed rows; these
+tests check the same formulas at full size against numpy and against each other.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from conftest import Home
+from flows import dbt as dbt_runner
+from flows.settings import load_settings
+from flows.sources.sample.generator import SPENDERS_WITHOUT_RESULTS
+
+
+def _frame(warehouse: Home, sql: str):  # type: ignore[no-untyped-def]
+    connection = duckdb.connect(str(warehouse.path / "published/gapwatch.duckdb"), read_only=True)
+    try:
+        return connection.sql(sql).df()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("ticker", ["NVDA", "0700.HK", "basket:china_tech"])
+def test_volatility_and_beta_match_numpy(warehouse: Home, ticker: str) -> None:
+    rows = _frame(
+        warehouse,
+        f"""
+        select series.trade_date, series.daily_return_usd, series.volatility_63d_ann, series.volatility_252d_ann,
+               series.beta_252d, benchmark.daily_return_usd as benchmark_return
+        from marts.relative_performance as series
+        left join marts.relative_performance as benchmark
+            on benchmark.series_id = series.benchmark_ticker and benchmark.trade_date = series.trade_date
+        where series.series_id = '{ticker}'
+        order by series.trade_date
+        """,
+    )
+    last = rows.iloc[-252:]
+    returns = last["daily_return_usd"].to_numpy()
+    assert math.isclose(rows["volatility_252d_ann"].iloc[-1], np.std(returns, ddof=1) * math.sqrt(252), rel_tol=1e-9)
+    short = rows["daily_return_usd"].iloc[-63:].to_numpy()
+    assert math.isclose(rows["volatility_63d_ann"].iloc[-1], np.std(short, ddof=1) * math.sqrt(252), rel_tol=1e-9)
+    paired = last.dropna(subset=["daily_return_usd", "benchmark_return"])
+    slope = np.polyfit(paired["benchmark_return"], paired["daily_return_usd"], 1)[0]
+    assert len(paired) >= 200 and math.isclose(rows["beta_252d"].iloc[-1], slope, rel_tol=1e-6)
+    # the windows are full only after 63 / 252 returns
+    assert rows["volatility_63d_ann"].iloc[:63].isna().all() and rows["volatility_252d_ann"].iloc[:252].isna().all()
+
+
+def test_rolling_returns_and_drawdown_follow_the_levels(warehouse: Home) -> None:
+    rows = _frame(
+        warehouse,
+        "select trade_date, index_level_usd, return_12m_usd, return_ytd_usd, drawdown_usd, cum_return_usd "
+        "from marts.relative_performance where series_id = 'BABA' order by trade_date",
+    )
+    rows = rows.set_index(rows["trade_date"].dt.date)
+    levels = rows["index_level_usd"]
+    day = date(2026, 11, 20)
+    year_ago = levels[levels.index <= date(2025, 11, 20)].iloc[-1]
+    assert math.isclose(rows.at[day, "return_12m_usd"], levels[day] / year_ago - 1, rel_tol=1e-12)
+    previous_year_end = levels[levels.index <= date(2025, 12, 31)].iloc[-1]
+    assert math.isclose(rows.at[day, "return_ytd_usd"], levels[day] / previous_year_end - 1, rel_tol=1e-12)
+    assert math.isclose(rows.at[day, "drawdown_usd"], levels[day] / levels.max() - 1, rel_tol=1e-12)
+    assert math.isclose(rows.at[day, "cum_return_usd"], levels[day] / levels.iloc[0] - 1, rel_tol=1e-12)
+    # the first year has no 12-month history
+    assert rows["return_12m_usd"][rows.index < date(2023, 1, 3)].isna().all()
+
+
+def test_hong_kong_listings_use_the_last_fixing_before_their_close(warehouse: Home) -> None:
+    rows = warehouse.query(
+        """
+        select prices.trade_date, prices.usd_per_unit, fx.usd_per_unit
+        from marts.relative_performance as prices
+        asof join raw.fx_rates as fx
+            on fx.currency = 'HKD' and fx.rate_date < prices.trade_date
+        where prices.series_id = '0700.HK' and prices.trade_date between '2026-01-01' and '2026-03-31'
+        """
+    )
+    assert len(rows) > 50 and all(mart == fixing for _, mart, fixing in rows)
+
+
+def test_real_returns_deflate_by_the_cpi_known_on_each_date(warehouse: Home) -> None:
+    rows = warehouse.query(
+        """
+        select trade_date, cum_return_usd, real_cum_return_usd, cpi_month_known, cpi_index_known
+        from marts.relative_performance where series_id = 'QQQ' order by trade_date
+        """,
+        published=True,
+    )
+    first, last = rows[0], rows[-1]
+    expected = (1 + last[1]) * first[4] / last[4] - 1
+    assert math.isclose(last[2], expected, rel_tol=1e-12)
+    assert last[2] < last[1]  # prices rose between the two prints
+    # no print is used before BLS released it
+    released = dict(warehouse.query("select month_date, release_date from marts.inflation where is_published"))
+    assert all(released[month] <= trade_date for trade_date, _, _, month, _ in rows)
+
+
+def test_the_spread_is_the_china_basket_minus_the_us_basket(warehouse: Home) -> None:
+    rows = warehouse.query(
+        """
+        select spread.cum_return_usd, china.cum_return_usd - us.cum_return_usd,
+               spread.return_12m_usd, china.return_12m_usd - us.return_12m_usd
+        from marts.relative_performance as spread
+        join marts.relative_performance as china
+            on china.series_id = 'basket:china_tech' and china.trade_date = spread.trade_date
+        join marts.relative_performance as us
+            on us.series_id = 'basket:us_ai_leader' and us.trade_date = spread.trade_date
+        where spread.series_id = 'spread:china_tech_minus_us_ai_leader'
+        """,
+        published=True,
+    )
+    assert len(rows) > 1000
+    assert all(a == b and (c is None or c == d) for a, b, c, d in rows)
+    assert rows[-1][0] < -1  # the sample is built to show the China lag
+
+
+def test_known_fundamentals_never_come_from_the_future(warehouse: Home) -> None:
+    late = warehouse.query(
+        """
+        select count(*)
+        from marts.relative_performance as performance
+        join marts.execution_gap as gap
+            on gap.ticker = performance.ticker and gap.fiscal_period_end = performance.known_fiscal_period_end
+        where gap.zscores_known_from_date > performance.trade_date or gap.report_date > performance.trade_date
+        """,
+        published=True,
+    )
+    assert late == [(0,)]
+    # a day before the last cross-section completed, the previous quarter is still the known one
+    known = dict(
+        warehouse.query(
+            """
+            select trade_date, known_fiscal_period_end from marts.relative_performance
+            where series_id = 'BABA' and trade_date in ('2026-11-13', '2026-11-16', '2026-11-17')
+            """,
+            published=True,
+        )
+    )
+    assert known[date(2026, 11, 13)] == date(2026, 6, 30)
+    assert known[date(2026, 11, 16)] == known[date(2026, 11, 17)] == date(2026, 9, 30)
+
+
+def test_execution_gap_flags_the_sample_spenders_and_the_reward_gap_is_consistent(warehouse: Home) -> None:
+    rows = _frame(
+        warehouse,
+        "select * from marts.execution_gap where fiscal_period_end = '2026-09-30' order by execution_gap desc",
+    )
+    assert set(rows["ticker"].head(len(SPENDERS_WITHOUT_RESULTS))) == SPENDERS_WITHOUT_RESULTS
+    assert np.allclose(rows["execution_gap"], rows["investment_zscore"] - rows["results_zscore"])
+    assert np.allclose(rows["reward_gap"], rows["reward_zscore"] - rows["results_zscore"])
+    # recompute one component z-score from the cross-section (population stddev, winsorized at 3)
+    intensity = rows["investment_intensity_pct"]
+    z = ((intensity - intensity.mean()) / intensity.std(ddof=0)).clip(-3, 3)
+    assert np.allclose(rows["investment_intensity_zscore"], z)
+    assert (rows["zscores_known_from_date"] == rows["report_date"].max()).all()
+    assert rows["peer_count"].eq(len(rows)).all()
+
+
+def test_a_restatement_keeps_its_history_and_never_rewrites_the_first_report(tmp_path: Path, warehouse: Home) -> None:
+    """Insert a later, restated BABA quarter into a copy of the warehouse and rebuild the marts with dbt."""
+    home = tmp_path / "home"
+    shutil.copytree(warehouse.path, home, ignore=shutil.ignore_patterns("gapwatch.lock"))
+    database = duckdb.connect(str(home / "gapwatch.duckdb"))
+    try:
+        before = database.sql(
+            "select * exclude (is_restated, latest_report_date) from marts.execution_gap "
+            "where ticker = 'BABA' and fiscal_period_end = '2026-06-30'"
+        ).fetchall()
+        database.execute(
+            """
+            insert into raw.fundamentals
+            select * replace (revenue * 2 as revenue, date '2026-11-18' as report_date, 'restated' as load_id)
+            from raw.fundamentals where ticker = 'BABA' and fiscal_period_end = '2026-06-30'
+            """
+        )
+    finally:
+        database.close()
+    result = dbt_runner.build(load_settings({"GAPWATCH_HOME": str(home)}))
+    assert result.success, result.output_tail
+    database = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
+    try:
+        after = database.sql(
+            "select * exclude (is_restated, latest_report_date) from marts.execution_gap "
+            "where ticker = 'BABA' and fiscal_period_end = '2026-06-30'"
+        ).fetchall()
+        flags = database.sql(
+            "select is_restated, latest_report_date from marts.execution_gap "
+            "where ticker = 'BABA' and fiscal_period_end = '2026-06-30'"
+        ).fetchall()
+        vintages = database.sql(
+            "select report_date, is_first_report, superseded_on, revenue_ttm from intermediate.int_fundamentals_ttm "
+            "where ticker = 'BABA' and fiscal_period_end = '2026-06-30' order by report_date"
+        ).fetchall()
+        # the next quarter was first reported before the restatement: it must not see it either
+        next_quarter = database.sql(
+            "select load_id from marts.execution_gap where ticker = 'BABA' and fiscal_period_end = '2026-09-30'"
+        ).fetchone()
+    finally:
+        database.close()
+    assert after == before
+    assert flags == [(True, date(2026, 11, 18))]
+    assert [(v[0], v[1], v[2]) for v in vintages] == [
+        (vintages[0][0], True, date(2026, 11, 18)),
+        (date(2026, 11, 18), False, None),
+    ]
+    assert vintages[1][3] > vintages[0][3]
+    assert "restated" not in next_quarter[0]
