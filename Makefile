@@ -13,11 +13,15 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # The temporary Prefect server needs more than the default 20 s on a cold first start.
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: install run test lint lock clean help
+# The report's browser test drives Debian's Chromium (headless, through Playwright's bundled driver).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install browser run test lint lock clean help
 
 help:
 	@echo "make run    - set up .venv (locked versions) and run the daily pipeline on the embedded sample"
-	@echo "make test   - set up .venv and run the test suite"
+	@echo "make test   - set up .venv and Debian's chromium (report browser test), run the test suite"
 	@echo "make lint   - ruff"
 	@echo "make lock   - regenerate requirements.lock from the current .venv"
 	@echo "make clean  - remove .venv and the generated warehouse files"
@@ -30,10 +34,18 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# Debian's chromium (and a font for the report screenshot), installed only when missing.
+browser:
+	@if [ -x $(CHROMIUM) ]; then echo "browser: $$($(CHROMIUM) --version)"; else \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core && \
+		$(CHROMIUM) --version; \
+	fi
+
 run: install
 	$(BIN)/gapwatch run
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 from datetime import date
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -40,13 +46,35 @@ def _prepare(source: str | None) -> None:
     export_tool_environment(settings)
 
 
-def _run_and_report(**run_arguments: object) -> None:
-    """Run the daily flow, print its summary, exit 0 on success and 1 otherwise."""
+QUIET_HELP = "Print only errors (no progress, no summary); the exit code is the same."
+
+
+def _silence_prefect_console() -> None:
+    """--quiet: Prefect's own console logging off for the rest of the process (its exit-time flush included);
+    the run's errors are printed by the CLI, once. Call after Prefect configured its logging (on import)."""
+    loggers = logging.root.manager.loggerDict
+    for name in ["prefect", *(name for name in loggers if name.startswith("prefect."))]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # the run's failure is reported by us
+    logging.getLogger().setLevel(logging.ERROR)  # Prefect's service warnings log to root ("EventsWorker - ...")
+
+
+def _run_and_report(*, quiet: bool = False, **run_arguments: Any) -> None:
+    """Run the daily flow with progress, print its summary (or only its errors), exit 0 on success, 1 otherwise."""
+    from flows import progress
     from flows.daily import run_daily
     from flows.summary import render_summary
 
-    summary = run_daily(**run_arguments)  # type: ignore[arg-type]
-    typer.echo(render_summary(summary))
+    if quiet:
+        _silence_prefect_console()
+    with progress.use(progress.reporter_for(sys.stdout, quiet=quiet)):
+        summary = run_daily(**run_arguments)
+    if quiet:
+        for error in summary.errors:
+            typer.echo(error, err=True)
+        if summary.alert_delivered is False:  # an alert that was due and did not arrive is worth a line
+            typer.echo(f"alert: {summary.alert}", err=True)
+    else:
+        typer.echo("\n" + render_summary(summary))  # a blank line after the progress
     raise typer.Exit(0 if summary.success else 1)
 
 
@@ -63,13 +91,20 @@ def run(
     wait: float = typer.Option(
         0, "--wait", help="If another run holds the warehouse, wait up to this many seconds (default: fail fast)."
     ),
+    skip_closed_markets: bool = typer.Option(
+        False,
+        "--skip-closed-markets",
+        help="Complete without ingesting when NYSE and HKEX are both closed on the as-of date "
+        "(what the scheduled deployment does; for external schedulers such as cron).",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Run the daily pipeline: ingest the four datasets, validate, load, build the marts, publish."""
     if source is not None and source not in {"sample", "live"}:
         raise typer.BadParameter("--source must be 'sample' or 'live'.")
     run_date = _date(as_of, "--as-of")
     _prepare(source)
-    _run_and_report(as_of=run_date, wait_seconds=wait)
+    _run_and_report(quiet=quiet, as_of=run_date, wait_seconds=wait, skip_closed_markets=skip_closed_markets)
 
 
 @app.command()
@@ -77,6 +112,7 @@ def backfill(
     start: str = typer.Option(..., "--start", help="First date to (re)load, YYYY-MM-DD."),
     end: str = typer.Option(..., "--end", help="Last date to (re)load, YYYY-MM-DD; the run is as of this date."),
     source: str | None = typer.Option(None, "--source", help="'sample' (default) or 'live'."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Reload every dataset for [START, END] through the same path as the daily run, then rebuild and publish."""
     start_date, end_date = _date(start, "--start"), _date(end, "--end")
@@ -84,12 +120,13 @@ def backfill(
     if start_date > end_date:
         raise typer.BadParameter(f"--start ({start_date}) is after --end ({end_date}).")
     _prepare(source)
-    _run_and_report(as_of=end_date, start=start_date)
+    _run_and_report(quiet=quiet, as_of=end_date, start=start_date)
 
 
 @app.command()
 def replay(
     load_id: str = typer.Option(..., "--load-id", help="The load to re-parse and reload from its landing files."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Re-parse a load's landed payloads (no network), validate and reload them, then rebuild and publish the marts."""
     _prepare(None)
@@ -108,7 +145,7 @@ def replay(
             err=True,
         )
         raise typer.Exit(2)
-    _run_and_report(as_of=date.fromisoformat(matches[0].parent.name), replay_load_id=load_id)
+    _run_and_report(quiet=quiet, as_of=date.fromisoformat(matches[0].parent.name), replay_load_id=load_id)
 
 
 quarantine_app = typer.Typer(help="Inspect and re-admit rows held back by validation (audit.quarantine).")
@@ -197,21 +234,104 @@ def quarantine_release(
 
 @app.command()
 def serve() -> None:
-    """Serve the daily deployment with its cron schedule (needs a Prefect server: PREFECT_API_URL)."""
+    """Serve the daily deployment on its cron schedule (needs a long-lived Prefect server: PREFECT_API_URL)."""
     _prepare(None)
-    from flows.deployment import serve_daily
+    settings = load_settings()
+    if not settings.prefect_api_url:
+        typer.secho(
+            "gapwatch serve needs a long-lived Prefect server to hold the schedule: start one with "
+            "`.venv/bin/prefect server start` and `export PREFECT_API_URL=http://127.0.0.1:4200/api`, then rerun.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    from flows.deployment import DEPLOYMENT_NAME, FLOW_NAME, serve_daily
 
+    typer.echo(
+        f"Serving deployment {FLOW_NAME}/{DEPLOYMENT_NAME} on {settings.prefect_api_url}: "
+        f"cron '{settings.schedule_cron}' in {settings.timezone} (after the 16:00 NYSE close, Monday-Friday); "
+        "dates on which NYSE and HKEX are both closed are skipped. Ctrl-C to stop."
+    )
     serve_daily()
 
 
 @app.command()
-def status() -> None:
-    """Show the last runs and loads recorded in the warehouse."""
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (shape: flows/status.py)."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Check freshness as of this date (default: the last run's as-of date)."
+    ),
+) -> None:
+    """Last run (when, how long, outcome), per-dataset freshness, loads and validations, quarantine, published marts.
+
+    Read-only and fast; while a run holds the warehouse it says so instead of waiting.
+    """
+    freshness_date = _date(as_of, "--as-of")
     _prepare(None)
-    from flows.summary import render_status
+    from flows import status as status_report
+
+    report = status_report.collect(load_settings(), as_of=freshness_date)
+    typer.echo(json.dumps(report, indent=2) if as_json else status_report.render_text(report))
+
+
+@app.command()
+def report(
+    output: str | None = typer.Option(None, "--output", help="Write here, not <GAPWATCH_HOME>/report/index.html."),
+) -> None:
+    """Write the self-contained HTML report (charts of the published marts; opens offline) and print its path."""
+    _prepare(None)
+    from flows.report import write_report
+
+    path = write_report(load_settings(), path=Path(output) if output else None)
+    typer.echo(str(path))
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass
+
+
+def docs_server(directory: Path, *, port: int) -> ThreadingHTTPServer:
+    """A local (127.0.0.1) static file server for the generated dbt docs site."""
+    return ThreadingHTTPServer(("127.0.0.1", port), partial(_QuietHandler, directory=str(directory)))
+
+
+@app.command()
+def docs(
+    port: int = typer.Option(8080, "--port", help="Serve on http://127.0.0.1:PORT."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="--no-serve: only generate and print the path."),
+) -> None:
+    """Build the dbt documentation site (models, columns, tests, lineage, exposures) and serve it locally."""
+    _prepare(None)
+    from flows import dbt as dbt_runner
+    from flows.daily import PipelineBusy, _RunLock
 
     settings = load_settings()
-    typer.echo(render_status(settings))
+    if not settings.paths.database.exists():
+        typer.secho(f"No warehouse at {settings.paths.database} yet; run `gapwatch run` first.", fg="red", err=True)
+        raise typer.Exit(1)
+    variables = {"group_benchmarks": dict(settings.universe.group_benchmarks)}
+    try:
+        with _RunLock(settings.paths.lock_file):  # dbt opens the warehouse file: not while a run writes it
+            result = dbt_runner.run_dbt(settings, "docs", "generate", "--vars", json.dumps(variables))
+    except PipelineBusy as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from None
+    if not result.success:
+        typer.secho(f"dbt docs generate failed:\n{result.output_tail}", fg="red", err=True)
+        raise typer.Exit(1)
+    index = settings.paths.dbt_target / "index.html"
+    typer.echo(f"dbt docs generated: {index}")
+    if not serve:
+        return
+    server = docs_server(settings.paths.dbt_target, port=port)
+    typer.echo(f"Serving the dbt docs at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def main() -> None:  # pragma: no cover - console entry point

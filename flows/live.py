@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from flows import progress
 from flows.settings import Settings
 from flows.sources.curated import reader as curated_reader
 from flows.sources.http import HttpClient, RetryPolicy, SourceError
@@ -300,7 +301,7 @@ def extract_live(
     failures: list[KeyFailure] = []
     frames: list[pd.DataFrame] = []
     try:
-        for job in jobs:
+        for job in progress.track(jobs, f"{dataset}.keys"):
             try:
                 fetched = job.fetch()
             except SourceError as exc:

@@ -170,6 +170,10 @@ class Paths:
     def lock_file(self) -> Path:
         return self.home / "gapwatch.lock"
 
+    @property
+    def data_docs_index(self) -> Path:
+        return self.home / "data_docs" / "index.html"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -185,6 +189,10 @@ class Settings:
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "2GB"
     prefect_api_url: str | None = None
+    # Failed and partial runs are announced to this webhook (Slack-compatible JSON). A secret:
+    # it goes into the request only, never into logs, summaries or error messages.
+    alert_webhook_url: str = field(default="", repr=False)
+    alert_timeout_seconds: float = 10.0
     # Fault injection for the crash tests only: "load:<dataset>" parks the run inside that
     # dataset's load transaction (after the delete, before the insert) until it is killed.
     fault_pause: str | None = None
@@ -356,6 +364,14 @@ def _live_settings(env: dict[str, str]) -> LiveSettings:
     )
 
 
+def _webhook_url(env: dict[str, str]) -> str:
+    url = env.get("GAPWATCH_ALERT_WEBHOOK_URL", "").strip()
+    if url and not url.startswith(("http://", "https://")):
+        # the value is a secret: name the variable, not the value
+        raise ConfigError("GAPWATCH_ALERT_WEBHOOK_URL must be an http:// or https:// URL.")
+    return url
+
+
 def load_settings(env: dict[str, str] | None = None, *, read_env_file: bool | None = None) -> Settings:
     """Build settings from the environment (``os.environ`` unless ``env`` is given).
 
@@ -392,6 +408,8 @@ def load_settings(env: dict[str, str] | None = None, *, read_env_file: bool | No
         duckdb_threads=_int_env(env, "GAPWATCH_DUCKDB_THREADS", 2, minimum=1),
         duckdb_memory_limit=env.get("GAPWATCH_DUCKDB_MEMORY_LIMIT", "2GB"),
         prefect_api_url=env.get("PREFECT_API_URL") or None,
+        alert_webhook_url=_webhook_url(env),
+        alert_timeout_seconds=_float_env(env, "GAPWATCH_ALERT_TIMEOUT", 10.0, minimum=1),
         fault_pause=env.get("GAPWATCH_FAULT_PAUSE") or None,
         **(
             {"policy_events_file": Path(env["GAPWATCH_POLICY_EVENTS_FILE"])}

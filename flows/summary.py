@@ -1,9 +1,11 @@
-"""Plain-text run summary and status for the terminal."""
+"""Plain-text run summary (terminal), markdown run summary (Prefect artifact), run outcomes."""
 
 from __future__ import annotations
 
-import duckdb
+from collections.abc import Iterable
+from typing import Any
 
+from flows.progress import seconds
 from flows.settings import Settings
 
 SAMPLE_BANNER = (
@@ -11,9 +13,43 @@ SAMPLE_BANNER = (
     "CPI is real BLS data; policy events are a curated real calendar."
 )
 
+# What a run's outcome can be (audit.runs keeps succeeded / failed / skipped / running):
+#   succeeded    every dataset loaded completely; marts rebuilt, tested and published
+#   partial      published, but some keys failed (within GAPWATCH_MAX_FAILED_KEY_SHARE) or rows were
+#                quarantined by warning rules: the marts lack those keys/rows
+#   failed       a dataset was rejected (validation, too many failed keys, unreadable payload), dbt failed,
+#                another run held the lock, or the run crashed: the marts were NOT republished (exit 1)
+#   skipped      a scheduled run on a day NYSE and HKEX are both closed: nothing ingested
+#   running      audit.runs says running and a process holds the run lock
+#   interrupted  audit.runs says running but nothing holds the lock: the process died (kill, crash)
+OUTCOMES = ("succeeded", "partial", "failed", "skipped", "running", "interrupted")
 
-def render_summary(summary) -> str:  # type: ignore[no-untyped-def]
+
+def is_degraded(status: str | None, rows_quarantined: int | None) -> bool:
+    """A load that loaded, but not everything: some keys failed or rows were quarantined."""
+    return status == "partial" or bool(rows_quarantined)
+
+
+def run_outcome(*, failed: bool, skipped: bool = False, degraded_loads: int = 0) -> str:
+    """The outcome of a finished run (see OUTCOMES)."""
+    if skipped:
+        return "skipped"
+    if failed:
+        return "failed"
+    return "partial" if degraded_loads else "succeeded"
+
+
+def validation_text(evaluated: int | None, failed: int | None) -> str:
+    if not evaluated:
+        return "not run"
+    return f"{evaluated - (failed or 0)}/{evaluated} passed"
+
+
+def render_summary(summary: Any) -> str:
+    """The terminal summary of a ``flows.daily.RunSummary``."""
     lines = [f"gapwatch run {summary.run_id} as of {summary.as_of} (source: {summary.source})"]
+    if summary.skipped:
+        return "\n".join([*lines, "", f"run skipped: {summary.skipped}"])
     if summary.replay_of:
         lines.append(f"replay of load {summary.replay_of} from its landing files (no network)")
     if summary.is_sample:
@@ -21,10 +57,7 @@ def render_summary(summary) -> str:  # type: ignore[no-untyped-def]
     lines.append("")
     lines.append(f"{'dataset':<15}{'source':<26}{'extracted':>10}{'loaded':>9}  validation")
     for load in summary.loads:
-        if load.expectations_evaluated:
-            checks = f"{load.expectations_evaluated - load.expectations_failed}/{load.expectations_evaluated} passed"
-        else:
-            checks = "not run"
+        checks = validation_text(load.expectations_evaluated, load.expectations_failed)
         lines.append(
             f"{load.dataset:<15}{load.source:<26}{load.rows_extracted:>10}{load.rows_loaded:>9}  {checks}"
             + {"succeeded": "", "partial": f"  PARTIAL ({len(load.failures)} keys failed)"}.get(load.status, "  FAILED")
@@ -42,49 +75,101 @@ def render_summary(summary) -> str:  # type: ignore[no-untyped-def]
             f"warehouse: {summary.home / 'gapwatch.duckdb'}",
             f"published (read-only copy for BI): {summary.published_path}",
             f"validation reports (GX Data Docs): {summary.home / 'data_docs' / 'index.html'}",
+            *([f"report (HTML, opens offline): {summary.report_path}"] if summary.report_path else []),
             f"query: duckdb -readonly {summary.published_path} "
             '"select * from marts.inflation order by month_date desc limit 5"',
         ]
     if summary.warnings:
-        lines += ["", "WARNINGS (failed keys or quarantined rows; everything else loaded):"] + [
+        lines += ["", "WARNINGS (failed keys, quarantined rows or the report; everything else loaded):"] + [
             f"  {w}" for w in summary.warnings
         ]
+    if summary.alert:
+        lines += ["", f"alert: {summary.alert}"]
     if summary.errors:
         lines += ["", "ERRORS:"] + [f"  {error}" for error in summary.errors]
     lines.append("")
-    lines.append("run " + ("succeeded" if summary.success else "FAILED"))
+    if not summary.success:
+        lines.append("run FAILED")
+    elif summary.outcome == "partial":
+        lines.append("run succeeded, PARTIAL: some keys failed or rows were quarantined (see WARNINGS)")
+    else:
+        lines.append("run succeeded")
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[object]], *, right: Iterable[int] = ()) -> list[str]:
+    header = list(header)
+    aligned = set(right)
+    lines = ["| " + " | ".join(header) + " |"]
+    lines.append("|" + "|".join("---:" if i in aligned else "---" for i in range(len(header))) + "|")
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(summary: Any) -> str:
+    """The run summary as markdown: the Prefect artifact ``gapwatch-run-summary`` shown in the UI."""
+    outcome = summary.outcome
+    lines = [f"# gapwatch run `{summary.run_id}`: {outcome}", ""]
+    facts = [f"as of **{summary.as_of}**", f"source **{summary.source}**"]
+    if summary.duration_seconds is not None:
+        facts.append(f"took {seconds(summary.duration_seconds)}")
+    lines += [" · ".join(facts), ""]
+    if summary.skipped:
+        return "\n".join([*lines, f"Skipped: {summary.skipped}. Nothing was ingested.", ""])
+    if summary.replay_of:
+        lines += [f"Replay of load `{summary.replay_of}` from its landing files (no network).", ""]
+    if summary.is_sample:
+        lines += [f"> {SAMPLE_BANNER}", ""]
+    lines += ["## Datasets", ""]
+    lines += _table(
+        ["dataset", "source", "extracted", "loaded", "quarantined", "validation", "failed rules", "status", "load id"],
+        (
+            [
+                load.dataset,
+                load.source,
+                load.rows_extracted,
+                load.rows_loaded,
+                load.rows_quarantined,
+                validation_text(load.expectations_evaluated, load.expectations_failed),
+                ", ".join(summary.failed_rules.get(load.load_id, [])) or "-",
+                load.status + (f" ({len(load.failures)} keys failed)" if load.failures else ""),
+                f"`{load.load_id}`",
+            ]
+            for load in summary.loads
+        ),
+        right=(2, 3, 4),
+    )
+    if summary.freshness:
+        lines += ["", "## Freshness (exchange calendars; holidays are not gaps)", ""]
+        lines += _table(
+            ["dataset", "status", "latest", "expected", "missing"],
+            (
+                [row.dataset, row.status, row.latest or "-", row.expected or "-", len(row.missing)]
+                for row in summary.freshness
+            ),
+            right=(4,),
+        )
+    lines += ["", "## dbt", "", summary.dbt.describe() if summary.dbt is not None else "dbt not run", ""]
+    if summary.mart_rows:
+        lines += ["## Marts", ""]
+        marts = ([f"marts.{name}", rows] for name, rows in summary.mart_rows.items())
+        lines += _table(["mart", "rows"], marts, right=(1,))
+        lines.append("")
+    published = f"`{summary.published_path}`" if summary.published_path else "not published by this run"
+    lines += [f"**Published:** {published}", ""]
+    if summary.warnings:
+        lines += ["## Warnings", ""] + [f"- {_cell(warning)}" for warning in summary.warnings] + [""]
+    if summary.errors:
+        lines += ["## Errors", ""] + ["```", *summary.errors, "```", ""]
     return "\n".join(lines)
 
 
 def render_status(settings: Settings) -> str:
-    from flows import freshness
+    """Kept for callers of the old name: the text of ``gapwatch status``."""
+    from flows import status
 
-    path = settings.paths.database
-    if not path.exists():
-        return f"No warehouse at {path} yet; run `gapwatch run` first."
-    connection = duckdb.connect(str(path), read_only=True)
-    try:
-        runs = connection.execute(
-            "select run_id, as_of, status, started_at, finished_at from audit.runs order by started_at desc limit 5"
-        ).fetchall()
-        as_of = runs[0][1] if runs else settings.today()
-        fresh = freshness.check(connection, settings, as_of=as_of)
-        held = connection.execute(
-            "select dataset, count(*) from audit.quarantine where status <> 'released' group by 1 order by 1"
-        ).fetchall()
-        loads = connection.execute(
-            "select dataset, max(as_of) filter (where status = 'succeeded'), "
-            "arg_max(status, started_at), arg_max(validation_success, started_at) "
-            "from audit.loads group by dataset order by dataset"
-        ).fetchall()
-    finally:
-        connection.close()
-    lines = ["last runs:"] + [f"  {r[0]}  as of {r[1]}  {r[2]:<10} {r[3]:%Y-%m-%d %H:%M:%S} UTC" for r in runs]
-    lines += ["", "datasets (last good as-of, last status, last validation):"]
-    lines += [
-        f"  {r[0]:<15} {r[1]}  {r[2]:<10} {'passed' if r[3] else 'failed' if r[3] is False else '-'}" for r in loads
-    ]
-    lines += ["", f"freshness as of {as_of} (against the exchange calendars; holidays are not gaps):"]
-    lines += [f"  {row.describe()}" for row in fresh]
-    lines += ["", "quarantined rows (not released): " + (", ".join(f"{d} {n}" for d, n in held) or "none")]
-    return "\n".join(lines)
+    return status.render_text(status.collect(settings))

@@ -179,18 +179,24 @@ def test_cli_help_describes_the_commands() -> None:
     runner = CliRunner()
     top = runner.invoke(app, ["--help"])
     assert top.exit_code == 0
-    for command in ("run", "backfill", "serve", "status"):
+    for command in ("run", "backfill", "replay", "serve", "status", "docs", "report", "quarantine"):
         assert command in top.output
     run_help = runner.invoke(app, ["run", "--help"])
-    assert "--as-of" in run_help.output and "--source" in run_help.output
+    for option in ("--as-of", "--source", "--wait", "--quiet", "--skip-closed-markets"):
+        assert option in run_help.output, option
     backfill_help = runner.invoke(app, ["backfill", "--help"])
-    assert "--start" in backfill_help.output and "--end" in backfill_help.output
+    assert "--start" in backfill_help.output and "--end" in backfill_help.output and "--quiet" in backfill_help.output
+    assert "--quiet" in runner.invoke(app, ["replay", "--help"]).output
+    assert "--json" in runner.invoke(app, ["status", "--help"]).output
+    docs_help = runner.invoke(app, ["docs", "--help"]).output
+    assert "--port" in docs_help and "--no-serve" in docs_help
 
 
 def test_status_reports_runs_and_datasets(warehouse: Home) -> None:
     with warehouse:
         result = CliRunner().invoke(app, ["status"])
     assert result.exit_code == 0, result.output
-    assert "succeeded" in result.output
+    assert f"last run   {warehouse.summary.run_id}  SUCCEEDED" in result.output  # type: ignore[attr-defined]
     for dataset in RAW:
-        assert dataset in result.output
+        assert f"  {dataset} " in result.output
+    assert "published marts (" in result.output and "marts.relative_performance" in result.output

@@ -25,6 +25,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from flows import progress
 from flows.calendars import sessions
 from flows.settings import SampleSettings, Security, Universe
 
@@ -159,7 +160,7 @@ def generate_prices(universe: Universe, sample: SampleSettings, window: PriceWin
     frames: list[pd.DataFrame] = []
     benchmark_returns: dict[str, pd.Series] = {}
     ordered = sorted(universe.securities, key=lambda s: s.group != "benchmark")
-    for security in ordered:
+    for security in progress.track(ordered, "prices.tickers"):
         days = sessions(security.exchange, sample.start_date, window.end)
         if len(days) == 0:
             continue

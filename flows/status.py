@@ -1,0 +1,408 @@
+"""``gapwatch status``: how the last run went and what the warehouse holds -- read-only and fast.
+
+Reads the working warehouse read-only and the published copy; imports neither
+Prefect nor Great Expectations. It never blocks a run and never waits for one:
+
+- While a run (or ``quarantine release``) holds ``<home>/gapwatch.lock``, the
+  working warehouse is not opened at all: the warehouse state is ``busy``,
+  with the lock holder; the published marts are still shown.
+- Otherwise status holds the lock *shared* for the moment it reads, so no run
+  opens the file meanwhile (a run starting then waits for it, see
+  ``flows.daily._RunLock``).
+- Anything else holding the DuckDB file (dbt by hand) also gives ``busy``.
+
+``--json`` prints one document (``schema_version`` 1; dates ``YYYY-MM-DD``,
+timestamps ISO 8601 UTC with ``Z``, absent values ``null``; keys are only ever
+added, never renamed or removed, within a schema version)::
+
+    {
+      "schema_version": 1,
+      "generated_at": "2026-12-01T09:20:00Z",
+      "home": "/abs/warehouse",
+      "warehouse": {"path": str, "state": "ok" | "missing" | "busy" | "error",
+                    "message": str | null, "lock_holder": str | null},
+      "last_run": RUN | null,
+      "recent_runs": [RUN, ...],                  # newest first, at most 5 (last_run included)
+      "freshness_as_of": "YYYY-MM-DD" | null,     # the last run's as-of, or --as-of
+      "datasets": [DATASET, ...],                 # always the five datasets, in pipeline order
+      "quarantine": {"held_rows": int, "by_dataset": {dataset: {"quarantined": int, "rejected": int}}},
+      "published": {"path": str, "state": "published" | "not_published" | "error",
+                    "published_at": timestamp | null, "message": str | null,
+                    "marts": {mart: rows, ...}}
+    }
+    RUN = {"run_id", "as_of", "source", "status" (audit.runs: running|succeeded|failed|skipped),
+           "outcome" (succeeded|partial|failed|skipped|running|interrupted, see flows.summary.OUTCOMES),
+           "started_at", "finished_at", "duration_seconds", "error"}
+    DATASET = {"dataset",
+               "freshness": {"status": "fresh"|"stale"|"empty", "latest", "expected", "missing": [str]} | null,
+               "last_good_as_of": date | null,        # newest as-of of a load that loaded (succeeded/partial)
+               "last_load": null | {"load_id", "run_id", "as_of", "source", "status", "started_at",
+                   "rows_extracted", "rows_loaded", "rows_quarantined", "failed_keys",
+                   "validation": {"success": bool|null, "rules_evaluated", "rules_passed", "rules_failed",
+                                  "failed_rules": [str]},
+                   "error": str | null,                # first line
+                   "landing_path": str | null},
+               "quarantined_rows": {"quarantined": int, "rejected": int}}
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from flows.progress import seconds
+from flows.settings import DATASETS, Settings
+from flows.summary import run_outcome, validation_text
+
+SCHEMA_VERSION = 1
+RECENT_RUNS = 5
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    """audit timestamps are naive UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "Z"
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def _reading(lock_file: Path) -> Iterator[str | None]:
+    """Hold the run lock shared while reading; yield None, or the holder's text when a run holds it."""
+    if not lock_file.exists():  # no run ever started here; nothing to coordinate with (and status creates nothing)
+        yield None
+        return
+    with open(lock_file) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield handle.read().strip() or "holder unknown"
+            return
+        try:
+            yield None
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _empty_dataset(name: str) -> dict[str, Any]:
+    return {
+        "dataset": name,
+        "freshness": None,
+        "last_good_as_of": None,
+        "last_load": None,
+        "quarantined_rows": {"quarantined": 0, "rejected": 0},
+    }
+
+
+def _run_record(row: tuple, *, degraded: int) -> dict[str, Any]:
+    run_id, as_of, source, status, started_at, finished_at, error = row
+    if status == "running":
+        outcome = "interrupted"  # status reads only while no run holds the lock: this process is gone
+    elif status in {"succeeded", "failed", "skipped"}:
+        outcome = run_outcome(failed=status == "failed", skipped=status == "skipped", degraded_loads=degraded)
+    else:
+        outcome = status
+    end = finished_at
+    return {
+        "run_id": run_id,
+        "as_of": _day(as_of),
+        "source": source,
+        "status": status,
+        "outcome": outcome,
+        "started_at": _timestamp(started_at),
+        "finished_at": _timestamp(finished_at),
+        "duration_seconds": round((end - started_at).total_seconds(), 1) if end and started_at else None,
+        "error": error,
+    }
+
+
+def _tables(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = connection.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall()
+    return {row[0] for row in rows}
+
+
+def _read_warehouse(
+    connection: duckdb.DuckDBPyConnection, settings: Settings, *, as_of: date | None, report: dict[str, Any]
+) -> None:
+    from flows import freshness
+
+    tables = _tables(connection)
+    if "audit.runs" in tables:
+        degraded_sql = (
+            "(select count(*) from audit.loads as loads where loads.run_id = runs.run_id "
+            "and (loads.status = 'partial' or coalesce(loads.rows_quarantined, 0) > 0))"
+            if "audit.loads" in tables
+            else "0"
+        )
+        runs = connection.execute(
+            f"select run_id, as_of, source, status, started_at, finished_at, error, {degraded_sql} "
+            "from audit.runs as runs order by started_at desc limit ?",
+            [RECENT_RUNS],
+        ).fetchall()
+        report["recent_runs"] = [_run_record(row[:7], degraded=row[7]) for row in runs]
+        report["last_run"] = report["recent_runs"][0] if runs else None
+    datasets = {name: _empty_dataset(name) for name in DATASETS}
+    if "audit.loads" in tables:
+        key_failures = (
+            "(select count(*) from audit.key_failures as failures where failures.load_id = loads.load_id)"
+            if "audit.key_failures" in tables
+            else "0"
+        )
+        loads = connection.execute(
+            "select dataset, load_id, run_id, as_of, source, status, started_at, rows_extracted, rows_loaded, "
+            f"coalesce(rows_quarantined, 0), {key_failures}, validation_success, expectations_evaluated, "
+            "expectations_failed, error, landing_path, "
+            "max(as_of) filter (where status in ('succeeded', 'partial')) over (partition by dataset) "
+            "from audit.loads as loads "
+            "qualify row_number() over (partition by dataset order by started_at desc) = 1"
+        ).fetchall()
+        load_ids = [row[1] for row in loads]
+        failed_rules: dict[str, list[str]] = {}
+        if "audit.validations" in tables and load_ids:
+            failed_rules = dict(
+                connection.execute(
+                    "select load_id, list(distinct rule order by rule) from audit.validations "
+                    "where not success and list_contains(?, load_id) group by load_id",
+                    [load_ids],
+                ).fetchall()
+            )
+        for row in loads:
+            (dataset, load_id, run_id, load_as_of, source, status, started_at, extracted, loaded, quarantined,
+             failed_keys, success, evaluated, failed, error, landing, last_good) = row  # fmt: skip
+            entry = datasets.setdefault(dataset, _empty_dataset(dataset))
+            entry["last_good_as_of"] = _day(last_good)
+            entry["last_load"] = {
+                "load_id": load_id,
+                "run_id": run_id,
+                "as_of": _day(load_as_of),
+                "source": source,
+                "status": status,
+                "started_at": _timestamp(started_at),
+                "rows_extracted": extracted,
+                "rows_loaded": loaded,
+                "rows_quarantined": quarantined,
+                "failed_keys": failed_keys,
+                "validation": {
+                    "success": success,
+                    "rules_evaluated": evaluated or 0,
+                    "rules_passed": (evaluated or 0) - (failed or 0),
+                    "rules_failed": failed or 0,
+                    "failed_rules": list(failed_rules.get(load_id, [])),
+                },
+                "error": error.splitlines()[0] if error else None,
+                "landing_path": landing,
+            }
+    held_total = 0
+    by_dataset: dict[str, dict[str, int]] = {}
+    if "audit.quarantine" in tables:
+        for dataset, status, count in connection.execute(
+            "select dataset, status, count(*) from audit.quarantine "
+            "where status <> 'released' group by all order by all"
+        ).fetchall():
+            datasets.setdefault(dataset, _empty_dataset(dataset))["quarantined_rows"][status] = count
+            by_dataset.setdefault(dataset, {"quarantined": 0, "rejected": 0})[status] = count
+            held_total += count
+    report["quarantine"] = {"held_rows": held_total, "by_dataset": by_dataset}
+    freshness_as_of = as_of or (date.fromisoformat(report["last_run"]["as_of"]) if report["last_run"] else None)
+    if freshness_as_of and {"raw.prices", "raw.securities"} <= tables:
+        report["freshness_as_of"] = freshness_as_of.isoformat()
+        try:
+            checked = freshness.check(connection, settings, as_of=freshness_as_of)
+        except ValueError as exc:  # CalendarRangeError: an --as-of beyond the bundled calendars
+            report["warehouse"]["message"] = f"freshness not checked: {exc}"
+            checked = []
+        for row in checked:
+            datasets.setdefault(row.dataset, _empty_dataset(row.dataset))["freshness"] = {
+                "status": row.status,
+                "latest": _day(row.latest),
+                "expected": _day(row.expected),
+                "missing": list(row.missing),
+            }
+    report["datasets"] = list(datasets.values())
+
+
+def _read_published(settings: Settings) -> dict[str, Any]:
+    path = settings.paths.published_database
+    published: dict[str, Any] = {
+        "path": str(path),
+        "state": "not_published",
+        "published_at": None,
+        "message": None,
+        "marts": {},
+    }
+    if not path.exists():
+        return published
+    try:
+        published["published_at"] = _timestamp(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+        connection = duckdb.connect(str(path), read_only=True)
+        try:
+            tables = connection.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
+            ).fetchall()
+            published["marts"] = {
+                name: connection.execute(f'select count(*) from marts."{name}"').fetchone()[0] for (name,) in tables
+            }
+        finally:
+            connection.close()
+        published["state"] = "published"
+    except (duckdb.Error, OSError) as exc:
+        published["state"] = "error"
+        published["message"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return published
+
+
+def collect(settings: Settings, *, as_of: date | None = None) -> dict[str, Any]:
+    """The status document (see the module docstring for its shape)."""
+    database = settings.paths.database
+    report: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": _timestamp(_now()),
+        "home": str(settings.paths.home),
+        "warehouse": {"path": str(database), "state": "ok", "message": None, "lock_holder": None},
+        "last_run": None,
+        "recent_runs": [],
+        "freshness_as_of": None,
+        "datasets": [_empty_dataset(name) for name in DATASETS],
+        "quarantine": {"held_rows": 0, "by_dataset": {}},
+        "published": None,
+    }
+    warehouse = report["warehouse"]
+    if not database.exists():
+        warehouse["state"] = "missing"
+        warehouse["message"] = f"No warehouse at {database} yet; run `gapwatch run` first."
+    else:
+        with _reading(settings.paths.lock_file) as holder:
+            if holder is not None:
+                warehouse["state"] = "busy"
+                warehouse["lock_holder"] = holder
+                warehouse["message"] = (
+                    f"A run holds {settings.paths.lock_file} ({holder}); the working warehouse is not read "
+                    "until it finishes. The published marts below are what BI readers see."
+                )
+            else:
+                try:
+                    connection = duckdb.connect(str(database), read_only=True)
+                except duckdb.Error as exc:
+                    text = str(exc).splitlines()[0]
+                    warehouse["state"] = "busy" if "lock" in text.lower() else "error"
+                    warehouse["message"] = f"Cannot open {database} read-only: {text}"
+                else:
+                    try:
+                        _read_warehouse(connection, settings, as_of=as_of, report=report)
+                    except duckdb.Error as exc:
+                        warehouse["state"] = "error"
+                        warehouse["message"] = f"Reading {database} failed: {str(exc).splitlines()[0]}"
+                    finally:
+                        connection.close()
+    report["published"] = _read_published(settings)
+    return report
+
+
+def _when(timestamp: str | None) -> str:
+    return timestamp.replace("T", " ").replace("Z", " UTC") if timestamp else "-"
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _run_line(run: dict[str, Any]) -> str:
+    took = seconds(run["duration_seconds"]) if run["duration_seconds"] is not None else "-"
+    return f"  {run['run_id']}  as of {run['as_of']}  {run['outcome']:<11} {_when(run['started_at'])}  took {took}"
+
+
+def render_text(report: dict[str, Any]) -> str:
+    """The status document as text for a terminal."""
+    lines = [f"gapwatch status  (home {report['home']}, at {_when(report['generated_at'])})", ""]
+    warehouse = report["warehouse"]
+    if warehouse["state"] != "ok":
+        lines += [f"warehouse: {warehouse['state'].upper()}: {warehouse['message']}", ""]
+    run = report["last_run"]
+    if run:
+        took = seconds(run["duration_seconds"]) if run["duration_seconds"] is not None else "-"
+        lines.append(f"last run   {run['run_id']}  {run['outcome'].upper()}")
+        lines.append(
+            f"  as of {run['as_of']} (source {run['source']}), started {_when(run['started_at'])}, took {took}"
+        )
+        if run["outcome"] == "interrupted":
+            lines.append("  the run never recorded its end (killed or crashed); the next run converges")
+        if run["error"]:  # the headline of each error; the details are under the datasets below
+            headlines = [line for line in run["error"].splitlines() if line.strip() and not line[0].isspace()]
+            lines += [f"  {_clip(line)}" for line in headlines[:4]]
+        if len(report["recent_runs"]) > 1:
+            lines += ["earlier runs:"] + [_run_line(r) for r in report["recent_runs"][1:]]
+        lines.append("")
+    elif warehouse["state"] == "ok":
+        lines += ["last run   none recorded", ""]
+    if warehouse["state"] == "ok":
+        as_of = report["freshness_as_of"] or "-"
+        lines.append(
+            f"datasets (freshness as of {as_of} against the NYSE/Nasdaq/HKEX calendars; holidays are not gaps)"
+        )
+        lines.append(
+            f"  {'dataset':<14} {'fresh':<6} {'latest':<10}  {'expected':<10}  {'last load':<10} "
+            f"{'validation':<14}{'loaded':>8} {'held':>5}  last good"
+        )
+        details: list[str] = []
+        for entry in report["datasets"]:
+            fresh = entry["freshness"] or {}
+            load = entry["last_load"] or {}
+            validation = load.get("validation") or {}
+            checks = validation_text(validation.get("rules_evaluated"), validation.get("rules_failed"))
+            held = sum(entry["quarantined_rows"].values())
+            lines.append(
+                f"  {entry['dataset']:<14} {fresh.get('status', '-'):<6} {fresh.get('latest') or '-':<10}  "
+                f"{fresh.get('expected') or '-':<10}  {load.get('status', '-'):<10} {checks:<14}"
+                f"{load.get('rows_loaded', '-') if load else '-':>8} {held:>5}  {entry['last_good_as_of'] or '-'}"
+            )
+            if validation.get("failed_rules"):
+                details.append(f"  {entry['dataset']}: failed rules in load {load['load_id']}:")
+                details += [f"      {_clip(rule)}" for rule in validation["failed_rules"]]
+            if load.get("status") == "failed" and load.get("error"):
+                details.append(f"  {entry['dataset']}: {_clip(load['error'])}")
+                if load.get("landing_path"):
+                    details.append(f"      landing file: {load['landing_path']}")
+            if load.get("failed_keys"):
+                details.append(f"  {entry['dataset']}: {load['failed_keys']} key(s) failed in load {load['load_id']}")
+            if fresh.get("missing"):
+                missing = fresh["missing"]
+                more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
+                details.append(f"  {entry['dataset']}: missing {', '.join(missing[:6])}{more}")
+        lines += details
+        held = report["quarantine"]
+        lines.append("")
+        if held["held_rows"]:
+            parts = [
+                ", ".join(f"{count} {status}" for status, count in counts.items() if count) + f" ({dataset})"
+                for dataset, counts in held["by_dataset"].items()
+            ]
+            lines.append(
+                f"quarantine: {held['held_rows']} row(s) held: {'; '.join(parts)}; see `gapwatch quarantine list`"
+            )
+        else:
+            lines.append("quarantine: no rows held")
+        lines.append("")
+    published = report["published"]
+    if published["state"] == "not_published":
+        lines.append(f"published marts: not published yet ({published['path']})")
+    elif published["state"] == "error":
+        lines.append(f"published marts: cannot read {published['path']}: {published['message']}")
+    else:
+        lines.append(f"published marts ({published['path']}, published {_when(published['published_at'])}):")
+        lines += [f"  marts.{name:<28}{rows:>10}" for name, rows in published["marts"].items()]
+    return "\n".join(lines)
