@@ -62,11 +62,13 @@ def run_dbt(settings: Settings, *args: str) -> DbtResult:
     return result
 
 
-def build(settings: Settings) -> DbtResult:
+def build(settings: Settings, *, full_refresh: bool = False) -> DbtResult:
     """``dbt build``: all models, data tests and unit tests.
 
-    The group benchmarks come from the universe file (the dbt_project.yml
-    default only serves engineers running dbt by hand).
+    The incremental models recompute only what newly loaded rows touched;
+    ``full_refresh`` rebuilds them from scratch (after a change of the universe
+    or of the project). The group benchmarks come from the universe file (the
+    dbt_project.yml default only serves engineers running dbt by hand).
     """
     variables = {"group_benchmarks": dict(settings.universe.group_benchmarks)}
-    return run_dbt(settings, "build", "--vars", json.dumps(variables))
+    return run_dbt(settings, "build", "--vars", json.dumps(variables), *(["--full-refresh"] if full_refresh else []))
