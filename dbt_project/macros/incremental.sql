@@ -35,20 +35,27 @@
 {%- endmacro %}
 
 {#-
-    Exact, order-independent sums for windowed statistics. A float sum
-    depends on the order DuckDB combines partial sums, which differs between a
-    full build and an incremental one (and between thread counts). Sums of
-    fixed-point integers (HUGEINT) do not: `fixed_point(x)` is x rounded to
-    1e-15 (returns are ~1e-2, so ~13 significant digits), and every windowed
-    sum over it is exact. Statistics are then computed from exact sums, so a
-    full rebuild and any sequence of incremental builds give the same bits.
+    Exact, order-independent sums. A float sum depends on the order DuckDB
+    combines partial sums, which differs between a full build and an
+    incremental one, between thread counts, and between window positions.
+    `fixed_point(x)` scales x by 2^100 (exact for a double: only the exponent
+    moves) and rounds it to a HUGEINT, which holds every bit of x down to
+    2^-100; sums of those integers are exact, so `from_fixed_point(sum(...))`
+    is the correctly rounded exact sum of the doubles, the same on every
+    build. Range: |sum| < 2^27 (1.3e8), ample for returns, their squares and
+    products, and log levels.
 -#}
 {% macro fixed_point(expression) -%}
-    cast(round(({{ expression }}) * 1e15) as hugeint)
+    cast(round(({{ expression }}) * pow(2.0, 100)) as hugeint)
 {%- endmacro %}
 
-{% macro from_fixed_point(expression, power=1) -%}
-    (cast({{ expression }} as double) / {{ '1e15' if power == 1 else '1e30' }})
+{% macro from_fixed_point(expression) -%}
+    (cast({{ expression }} as double) / pow(2.0, 100))
+{%- endmacro %}
+
+{#- The exact, order-independent sum of a double expression (see fixed_point). -#}
+{% macro exact_sum(expression) -%}
+    {{ from_fixed_point('sum(' ~ fixed_point(expression) ~ ')') }}
 {%- endmacro %}
 
 {#-
@@ -65,11 +72,9 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Sample standard deviation from the exact count, sum and sum of squares of fixed-point values. -#}
-{% macro fixed_point_stddev(count, total, total_squares) -%}
-    (
-        sqrt(greatest(0, (
-            cast({{ count }} as double) * cast({{ total_squares }} as double) - cast({{ total }} as double) ^ 2
-        ) / (cast({{ count }} as double) * (cast({{ count }} as double) - 1))) ) / 1e15
-    )
+{#- Sample standard deviation from a count, an exact sum and an exact sum of squares (doubles). -#}
+{% macro stddev_from_sums(count, total, total_squares) -%}
+    sqrt(greatest(0, (
+        cast({{ count }} as double) * {{ total_squares }} - {{ total }} ^ 2
+    ) / (cast({{ count }} as double) * (cast({{ count }} as double) - 1))))
 {%- endmacro %}

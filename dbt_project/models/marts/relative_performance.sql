@@ -238,12 +238,16 @@ with_cpi as (
         cpi_known.cpi_month_known,
         cpi_known.cpi_index_known,
         {{ fixed_point('with_benchmark.daily_return_usd') }} as return_fixed_point,
+        {{ fixed_point('with_benchmark.daily_return_usd ^ 2') }} as return_squared_fixed_point,
         case when with_benchmark.benchmark_daily_return_usd is not null
             then {{ fixed_point('with_benchmark.daily_return_usd') }}
         end as paired_return_fixed_point,
         case when with_benchmark.daily_return_usd is not null
             then {{ fixed_point('with_benchmark.benchmark_daily_return_usd') }}
         end as paired_benchmark_fixed_point,
+        {{ fixed_point('with_benchmark.benchmark_daily_return_usd ^ 2') }} as paired_benchmark_squared_fixed_point,
+        {{ fixed_point('with_benchmark.benchmark_daily_return_usd * with_benchmark.daily_return_usd') }}
+            as paired_product_fixed_point,
     from with_benchmark
     asof left join cpi_known
         on with_benchmark.trade_date >= cpi_known.cpi_release_date
@@ -254,15 +258,15 @@ window_sums as (
         *,
         count(return_fixed_point) over short_window as short_n,
         sum(return_fixed_point) over short_window as short_sum,
-        sum(return_fixed_point * return_fixed_point) over short_window as short_sum_squares,
+        sum(return_squared_fixed_point) over short_window as short_sum_squares,
         count(return_fixed_point) over long_window as long_n,
         sum(return_fixed_point) over long_window as long_sum,
-        sum(return_fixed_point * return_fixed_point) over long_window as long_sum_squares,
+        sum(return_squared_fixed_point) over long_window as long_sum_squares,
         count(paired_return_fixed_point) over beta_window as beta_n,
         sum(paired_return_fixed_point) over beta_window as beta_sum_y,
         sum(paired_benchmark_fixed_point) over beta_window as beta_sum_x,
-        sum(paired_benchmark_fixed_point * paired_benchmark_fixed_point) over beta_window as beta_sum_xx,
-        sum(paired_benchmark_fixed_point * paired_return_fixed_point) over beta_window as beta_sum_xy,
+        sum(paired_benchmark_squared_fixed_point) over beta_window as beta_sum_xx,
+        sum(paired_product_fixed_point) over beta_window as beta_sum_xy,
         max(level_usd) over (
             partition by series_id
             order by trade_date
@@ -292,14 +296,21 @@ measures as (
         level_usd / level_usd_12m_ago - 1 as return_12m_usd,
         level_usd / level_usd_previous_year_end - 1 as return_ytd_usd,
         case when short_n = {{ short_days }} then
-            {{ fixed_point_stddev('short_n', 'short_sum', 'short_sum_squares') }} * sqrt({{ year_days }})
+            {{ stddev_from_sums('short_n', from_fixed_point('short_sum'), from_fixed_point('short_sum_squares')) }}
+                * sqrt({{ year_days }})
         end as volatility_63d_ann,
         case when long_n = {{ long_days }} then
-            {{ fixed_point_stddev('long_n', 'long_sum', 'long_sum_squares') }} * sqrt({{ year_days }})
+            {{ stddev_from_sums('long_n', from_fixed_point('long_sum'), from_fixed_point('long_sum_squares')) }}
+                * sqrt({{ year_days }})
         end as volatility_252d_ann,
         case when beta_n >= {{ min_beta_days }} then
-            (cast(beta_n as double) * cast(beta_sum_xy as double) - cast(beta_sum_x as double) * cast(beta_sum_y as double))
-            / nullif(cast(beta_n as double) * cast(beta_sum_xx as double) - cast(beta_sum_x as double) ^ 2, 0)
+            (
+                cast(beta_n as double) * {{ from_fixed_point('beta_sum_xy') }}
+                - {{ from_fixed_point('beta_sum_x') }} * {{ from_fixed_point('beta_sum_y') }}
+            ) / nullif(
+                cast(beta_n as double) * {{ from_fixed_point('beta_sum_xx') }} - {{ from_fixed_point('beta_sum_x') }} ^ 2,
+                0
+            )
         end as beta_252d,
         case when trade_date >= base_trade_date then
             benchmark_level_usd / benchmark_level_usd_base - 1
