@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class DbtResult:
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     output_tail: str = ""
+    seconds: float = 0.0  # wall time of the dbt process
 
     def describe(self) -> str:
         counts = ", ".join(f"{key} {value}" for key, value in sorted(self.counts.items()))
@@ -48,8 +50,9 @@ def run_dbt(settings: Settings, *args: str) -> DbtResult:
     env = {**os.environ, **settings.tool_environment()}
     run_results = settings.paths.dbt_target / "run_results.json"
     run_results.unlink(missing_ok=True)
+    started = time.perf_counter()
     completed = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
-    result = DbtResult(success=completed.returncode == 0, command=command)
+    result = DbtResult(success=completed.returncode == 0, command=command, seconds=time.perf_counter() - started)
     if run_results.exists():
         document = json.loads(run_results.read_text())
         for node in document.get("results", []):
@@ -62,11 +65,13 @@ def run_dbt(settings: Settings, *args: str) -> DbtResult:
     return result
 
 
-def build(settings: Settings) -> DbtResult:
+def build(settings: Settings, *, full_refresh: bool = False) -> DbtResult:
     """``dbt build``: all models, data tests and unit tests.
 
-    The group benchmarks come from the universe file (the dbt_project.yml
-    default only serves engineers running dbt by hand).
+    The incremental models recompute only what newly loaded rows touched;
+    ``full_refresh`` rebuilds them from scratch (after a change of the universe
+    or of the project). The group benchmarks come from the universe file (the
+    dbt_project.yml default only serves engineers running dbt by hand).
     """
     variables = {"group_benchmarks": dict(settings.universe.group_benchmarks)}
-    return run_dbt(settings, "build", "--vars", json.dumps(variables))
+    return run_dbt(settings, "build", "--vars", json.dumps(variables), *(["--full-refresh"] if full_refresh else []))

@@ -137,6 +137,10 @@ create table if not exists audit.loads (
 );
 
 alter table audit.loads add column if not exists rows_quarantined bigint default 0;
+-- Wall seconds of the load's stages: {"extract": .., "land": .., "validate": .., "load": ..}.
+alter table audit.loads add column if not exists stage_seconds json;
+-- True when every extracted row was already stored value for value: not re-validated, nothing loaded.
+alter table audit.loads add column if not exists unchanged boolean default false;
 
 -- Every rule evaluated for every load: the GX outcome kept in the warehouse
 -- (the full GX result JSON is in <home>/validation/<load_id>.json).

@@ -7,8 +7,10 @@ wraps them as Prefect tasks and subflows.
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -108,6 +110,23 @@ class LoadResult:
     keys: int = 0
     failures: list[KeyFailure] = field(default_factory=list)
     rows_quarantined: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # extract, land, validate, load: wall seconds
+    unchanged: bool = False  # every extracted row was already stored as it is: not re-validated, nothing loaded
+
+
+class _StageClock:
+    """Adds the wall time of each ``with clock("stage"):`` block to ``seconds[stage]``."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
 
 
 def new_load_id(dataset: str) -> str:
@@ -394,16 +413,30 @@ def ingest(
     started_at = utcnow()
     result = LoadResult(dataset=dataset, load_id=load_id, source=settings.source, status="failed")
     try:
-        batch = steps.extract(
-            dataset, settings=settings, warehouse=warehouse, as_of=as_of, load_id=load_id, start=start
-        )
+        clock = _StageClock(result.stage_seconds)
+        with clock("extract"):
+            batch = steps.extract(
+                dataset, settings=settings, warehouse=warehouse, as_of=as_of, load_id=load_id, start=start
+            )
         result.source, result.rows_extracted = batch.source, len(batch.frame)
         result.keys, result.failures = len(batch.keys), batch.failures
         result.window_start, result.window_end = batch.window_start, batch.window_end
-        result.landing_path = steps.land(batch, settings=settings, load_id=load_id, as_of=as_of)
+        with clock("land"):
+            result.landing_path = steps.land(batch, settings=settings, load_id=load_id, as_of=as_of)
         if batch.parse_error:
             raise PayloadError(dataset, load_id=load_id, landing_path=result.landing_path, problem=batch.parse_error)
-        report = steps.validate(batch, settings=settings, as_of=as_of, load_id=load_id, warehouse=warehouse)
+        with clock("compare"):
+            unchanged = warehouse.holds_identical_rows(dataset, batch.frame)
+        if unchanged:
+            # a re-extracted window the warehouse already holds, value for value: validated when it was
+            # loaded, nothing to load now (GX is not even imported when no dataset brings anything new)
+            result.unchanged = True
+            result.status = key_failure_status(result, settings=settings)
+            if result.status == "failed":
+                raise TooManyKeysFailed(result)
+            return result
+        with clock("validate"):
+            report = steps.validate(batch, settings=settings, as_of=as_of, load_id=load_id, warehouse=warehouse)
         result.expectations_evaluated, result.expectations_failed = report.evaluated, report.failed
         result.validation_success = report.success
         failing = report.failing_rows()
@@ -418,7 +451,8 @@ def ingest(
             result.rows_quarantined = len(failing)
             keep = ~batch.frame.reset_index(drop=True).index.isin(list(failing))
             batch.frame = batch.frame.reset_index(drop=True)[keep]
-        result.rows_loaded = steps.load(batch, warehouse=warehouse, load_id=load_id, loaded_at=utcnow())
+        with clock("load"):
+            result.rows_loaded = steps.load(batch, warehouse=warehouse, load_id=load_id, loaded_at=utcnow())
         result.status = key_failure_status(result, settings=settings)
         if result.status == "failed":
             raise TooManyKeysFailed(result)
@@ -456,11 +490,13 @@ def record_load(warehouse: Warehouse, result: LoadResult, *, run_id: str, as_of:
         rows_loaded=result.rows_loaded,
         rows_quarantined=result.rows_quarantined,
         validation_success=result.validation_success,
+        unchanged=result.unchanged,
         expectations_evaluated=result.expectations_evaluated,
         expectations_failed=result.expectations_failed,
         status=result.status,
         error=result.error,
         landing_path=str(result.landing_path) if result.landing_path else None,
+        stage_seconds=json.dumps({stage: round(seconds, 4) for stage, seconds in result.stage_seconds.items()}),
         started_at=started_at,
         finished_at=utcnow(),
     )

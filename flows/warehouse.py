@@ -142,6 +142,30 @@ class Warehouse:
             cursor.unregister("incoming_batch")
         return int(changed)
 
+    def holds_identical_rows(self, dataset: str, frame: pd.DataFrame) -> bool:
+        """True when every row of ``frame`` is already stored, value for value (a re-extracted window with
+        nothing new). Any doubt - other columns, values that do not cast, an empty frame - is False."""
+        spec = TABLES[dataset]
+        if frame.empty:
+            return False
+        cursor = self.cursor()
+        try:
+            types = [(c, t) for c, t in self._column_types(cursor, spec.table) if c not in LOAD_COLUMNS]
+            if sorted(map(str, frame.columns)) != sorted(c for c, _ in types):
+                return False
+            cursor.register("incoming_batch", pa.Table.from_pandas(frame[[c for c, _ in types]], preserve_index=False))
+            casts = ", ".join(f"cast(incoming.{c} as {t}) as {c}" for c, t in types)
+            columns = ", ".join(c for c, _ in types)
+            new_or_changed = cursor.execute(
+                f"select count(*) from (select {casts} from incoming_batch as incoming "
+                f"except select {columns} from {spec.table})"
+            ).fetchone()[0]
+            return int(new_or_changed) == 0
+        except (duckdb.Error, pa.ArrowException, ValueError, TypeError, OverflowError):
+            return False
+        finally:
+            cursor.close()
+
     def replace_all(self, dataset: str, frame: pd.DataFrame, *, load_id: str, loaded_at: datetime) -> int:
         """Replace the whole table (used for the small configuration tables)."""
         spec = TABLES[dataset]

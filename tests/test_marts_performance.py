@@ -116,6 +116,7 @@ def test_the_spread_is_the_china_basket_minus_the_us_basket(warehouse: Home) -> 
         join marts.relative_performance as us
             on us.series_id = 'basket:us_ai_leader' and us.trade_date = spread.trade_date
         where spread.series_id = 'spread:china_tech_minus_us_ai_leader'
+        order by spread.trade_date
         """,
         published=True,
     )

@@ -7,19 +7,69 @@
 --       price move with the split undone, without dividends
 --   daily_return_usd = adj_close_usd / previous adj_close_usd - 1: the total
 --       return of a US-dollar investor (price and currency)
+-- Incremental: only dates on or after the earliest price or FX date loaded
+-- since the last build are recomputed; each ticker's last earlier row (kept
+-- in this table) supplies the previous close and the trading-day count.
 
-with prices_usd as (
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['ticker', 'trade_date'],
+    on_schema_change='append_new_columns',
+) }}
+
+{%- set inputs = [(ref('stg_raw__prices'), 'trade_date'), (ref('stg_raw__fx_rates'), 'rate_date')] %}
+
+with build_window as (
+    {{ recompute_window(inputs) }}
+),
+
+prices_usd as (
     select * from {{ ref('int_prices_converted_to_usd') }}
+    where trade_date >= (select recompute_from from build_window)
 ),
 
 securities as (
     select * from {{ ref('stg_raw__securities') }}
 ),
 
+{% if is_incremental() %}
+previous_rows as (
+    select
+        ticker,
+        max(trade_date) as trade_date,
+        arg_max(close, trade_date) as close,
+        arg_max(adj_close, trade_date) as adj_close,
+        arg_max(adj_close_usd, trade_date) as adj_close_usd,
+        max(trading_day_number) as previous_trading_day_number,
+        true as is_previous_row,
+    from {{ this }}
+    where trade_date < (select recompute_from from build_window)
+    group by ticker
+),
+{% endif %}
+
+new_rows as (
+    select
+        *,
+        false as is_previous_row,
+    from prices_usd
+),
+
+rows_in_order as (
+    select * from new_rows
+    {% if is_incremental() %}
+    union all by name
+    select * from previous_rows
+    where ticker in (select ticker from new_rows)
+    {% endif %}
+),
+
 returns as (
     select
         ticker,
         trade_date,
+        is_previous_row,
         exchange,
         currency,
         close,
@@ -32,10 +82,16 @@ returns as (
         adj_close / lag(adj_close) over ticker_days - 1 as daily_return_local,
         close * split_ratio / lag(close) over ticker_days - 1 as daily_price_return_local,
         adj_close_usd / lag(adj_close_usd) over ticker_days - 1 as daily_return_usd,
-        row_number() over ticker_days as trading_day_number,
+        {% if is_incremental() -%}
+        coalesce(max(previous_trading_day_number) over (partition by ticker), 0)
+            + row_number() over ticker_days
+            - count(*) filter (where is_previous_row) over (partition by ticker)
+        {%- else -%}
+        row_number() over ticker_days
+        {%- endif %} as trading_day_number,
         data_source,
         load_id,
-    from prices_usd
+    from rows_in_order
     window ticker_days as (partition by ticker order by trade_date)
 ),
 
@@ -60,9 +116,11 @@ with_security as (
         returns.daily_return_usd,
         returns.data_source,
         returns.load_id,
+        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
     from returns
     left join securities
         on returns.ticker = securities.ticker
+    where not returns.is_previous_row
 ),
 
 final as (

@@ -6,11 +6,29 @@
 --             daily_return_usd of the members that traded on trade_date (a
 --             closed market contributes no return that day, never a zero);
 --             level_usd = product(1 + daily_return_usd) since the basket's
---             first date (1 on that date). Dates are the union of the
---             members' trading days.
+--             first date (1 on that date), to 12 decimals. The product is
+--             accumulated as an exact fixed-point sum of ln(1 + return)
+--             (log_level_fixed_point), so an incremental build continues it
+--             from the stored level and matches a full rebuild bit for bit.
+-- Incremental like int_daily_returns: dates on or after the earliest price or
+-- FX date loaded since the last build are recomputed.
 
-with daily_returns as (
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['series_id', 'trade_date'],
+    on_schema_change='append_new_columns',
+) }}
+
+{%- set inputs = [(ref('stg_raw__prices'), 'trade_date'), (ref('stg_raw__fx_rates'), 'rate_date')] %}
+
+with build_window as (
+    {{ recompute_window(inputs) }}
+),
+
+daily_returns as (
     select * from {{ ref('int_daily_returns') }}
+    where trade_date >= (select recompute_from from build_window)
 ),
 
 security_series as (
@@ -27,6 +45,7 @@ security_series as (
         daily_price_return_local,
         usd_per_unit,
         adj_close_usd as level_usd,
+        cast(null as hugeint) as log_level_fixed_point,
         daily_return_usd,
         cast(null as bigint) as member_count,
         benchmark_ticker,
@@ -63,26 +82,54 @@ basket_daily as (
     group by group_name, trade_date
 ),
 
+{% if is_incremental() %}
+basket_levels_before as (
+    select
+        series_id,
+        arg_max(log_level_fixed_point, trade_date) as log_level_fixed_point_before,
+    from {{ this }}
+    where series_type = 'basket' and trade_date < (select recompute_from from build_window)
+    group by series_id
+),
+{% endif %}
+
 basket_series as (
     select
-        * exclude (daily_return_usd, member_count, benchmark_ticker, data_source, load_id),
-        product(1 + coalesce(daily_return_usd, 0)) over (
-            partition by series_id
-            order by trade_date
-            rows between unbounded preceding and current row
-        ) as level_usd,
-        daily_return_usd,
-        member_count,
-        benchmark_ticker,
-        data_source,
-        load_id,
+        basket_daily.* exclude (daily_return_usd, member_count, benchmark_ticker, data_source, load_id),
+        {% if is_incremental() -%}
+        coalesce(basket_levels_before.log_level_fixed_point_before, 0)
+        {%- else -%}
+        cast(0 as hugeint)
+        {%- endif %}
+            + sum({{ fixed_point('ln(1 + coalesce(basket_daily.daily_return_usd, 0))') }}) over (
+                partition by basket_daily.series_id
+                order by basket_daily.trade_date
+                rows between unbounded preceding and current row
+            ) as log_level_fixed_point,
+        basket_daily.daily_return_usd,
+        basket_daily.member_count,
+        basket_daily.benchmark_ticker,
+        basket_daily.data_source,
+        basket_daily.load_id,
     from basket_daily
+    {% if is_incremental() -%}
+    left join basket_levels_before
+        on basket_daily.series_id = basket_levels_before.series_id
+    {%- endif %}
+),
+
+basket_series_with_level as (
+    select
+        * exclude (log_level_fixed_point),
+        round(exp({{ from_fixed_point('log_level_fixed_point') }}), 12) as level_usd,
+        log_level_fixed_point,
+    from basket_series
 ),
 
 unioned as (
     select * from security_series
     union all by name
-    select * from basket_series
+    select * from basket_series_with_level
 ),
 
 final as (
@@ -99,11 +146,13 @@ final as (
         daily_price_return_local,
         usd_per_unit,
         level_usd,
+        log_level_fixed_point,
         daily_return_usd,
         member_count,
         benchmark_ticker,
         data_source,
         load_id,
+        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
     from unioned
 )
 

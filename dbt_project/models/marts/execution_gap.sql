@@ -20,8 +20,12 @@
 --   reward_zscore     = z 12-month return vs the us_ai_leader basket
 --   execution_gap = investment_zscore - results_zscore
 --   reward_gap    = reward_zscore - results_zscore
--- Z-scores use the whole cross-section, known once its last member reported:
--- zscores_known_from_date.
+-- Z-scores use the whole cross-section and are final - zscores_known_from_date
+-- - once every company of the universe reported the quarter (its last report
+-- date), or, if some never do, from the first report filed var
+-- cross_section_deadline_days (120) after the calendar quarter end. Until then
+-- the quarter is provisional (zscores_known_from_date null) and nothing
+-- downstream uses it.
 
 {%- set clip = var('zscore_clip', 3) %}
 
@@ -170,11 +174,21 @@ metrics as (
     from with_levels
 ),
 
+universe_companies as (
+    select count(*) as company_count
+    from securities
+    where group_name != 'benchmark'
+),
+
+report_dates as (
+    select distinct report_date from first_reports
+),
+
 zscores as (
     select
         *,
         count(*) over (partition by calendar_quarter_end) as peer_count,
-        max(report_date) over (partition by calendar_quarter_end) as zscores_known_from_date,
+        max(report_date) over (partition by calendar_quarter_end) as last_peer_report_date,
         {{ zscore('investment_intensity_pct', 'calendar_quarter_end', 'ticker', clip) }}
             as investment_intensity_zscore,
         {{ zscore('investment_growth_yoy_pct', 'calendar_quarter_end', 'ticker', clip) }}
@@ -187,12 +201,28 @@ zscores as (
     from metrics
 ),
 
+with_known_date as (
+    select
+        zscores.*,
+        case
+            when zscores.peer_count >= (select company_count from universe_companies)
+                then zscores.last_peer_report_date
+            else (
+                select min(report_dates.report_date)
+                from report_dates
+                where report_dates.report_date
+                    >= zscores.calendar_quarter_end + to_days({{ var('cross_section_deadline_days', 120) }})
+            )
+        end as zscores_known_from_date,
+    from zscores
+),
+
 composites as (
     select
         *,
         (investment_intensity_zscore + investment_growth_zscore) / 2 as investment_zscore,
         (revenue_growth_zscore + operating_margin_change_zscore) / 2 as results_zscore,
-    from zscores
+    from with_known_date
 ),
 
 final as (

@@ -19,8 +19,9 @@
 --                    + (sum r_m over the window - L * avg r_m)^2 / sum((r_m - avg r_m)^2)),
 --                    L = b - a + 1 (prediction errors of the fitted model)
 --
--- Every floating-point aggregate is ordered by relative_day (two-pass sums,
--- no parallel partial states), so rebuilds are bit-identical.
+-- Every floating-point sum is exact and order-independent (macros/incremental.sql:
+-- fixed-point HUGEINT sums, two passes for the moments), so rebuilds are
+-- bit-identical without ordered aggregates, which cost memory per group.
 
 {%- set estimation_window = event_study_estimation_window() %}
 {%- set estimation_start = estimation_window[0] %}
@@ -139,9 +140,16 @@ event_study_days as (
         listing_returns.security_return_local,
         listing_returns.benchmark_return_local,
         listing_returns.data_source,
-        listing_returns.load_id,
         listing_returns.benchmark_data_source,
-        listing_returns.benchmark_load_id,
+        -- load ids are lineage of the CAR windows only: keep them off the estimation days
+        case
+            when listing_returns.trading_day_number - event_days.event_trading_day_number >= {{ car_start }}
+                then listing_returns.load_id
+        end as load_id,
+        case
+            when listing_returns.trading_day_number - event_days.event_trading_day_number >= {{ car_start }}
+                then listing_returns.benchmark_load_id
+        end as benchmark_load_id,
     from event_days
     inner join listing_returns
         on event_days.ticker = listing_returns.ticker
@@ -166,8 +174,8 @@ estimation_means as (
         count(*) as estimation_days,
         min(trade_date) as estimation_start_date,
         max(trade_date) as estimation_end_date,
-        sum(security_return_local order by relative_day) / count(*) as mean_security_return,
-        sum(benchmark_return_local order by relative_day) / count(*) as mean_benchmark_return,
+        {{ exact_sum('security_return_local') }} / count(*) as mean_security_return,
+        {{ exact_sum('benchmark_return_local') }} / count(*) as mean_benchmark_return,
     from estimation_days
     group by event_id, ticker
 ),
@@ -177,15 +185,12 @@ estimation_moments as (
     select
         estimation_days.event_id,
         estimation_days.ticker,
-        sum(
-            (estimation_days.benchmark_return_local - estimation_means.mean_benchmark_return)
-            * (estimation_days.security_return_local - estimation_means.mean_security_return)
-            order by estimation_days.relative_day
-        ) as centred_cross_products,
-        sum(
-            (estimation_days.benchmark_return_local - estimation_means.mean_benchmark_return) ** 2
-            order by estimation_days.relative_day
-        ) as centred_benchmark_squares,
+        {{ exact_sum(
+            '(estimation_days.benchmark_return_local - estimation_means.mean_benchmark_return)'
+            ~ ' * (estimation_days.security_return_local - estimation_means.mean_security_return)'
+        ) }} as centred_cross_products,
+        {{ exact_sum('(estimation_days.benchmark_return_local - estimation_means.mean_benchmark_return) ** 2') }}
+            as centred_benchmark_squares,
     from estimation_days
     inner join estimation_means
         on estimation_days.event_id = estimation_means.event_id
@@ -220,13 +225,10 @@ estimation_residuals as (
         estimation_days.event_id,
         estimation_days.ticker,
         sqrt(
-            sum(
-                (
-                    estimation_days.security_return_local
-                    - (market_models.alpha + market_models.beta * estimation_days.benchmark_return_local)
-                ) ** 2
-                order by estimation_days.relative_day
-            ) / (count(*) - 2)
+            {{ exact_sum(
+                '(estimation_days.security_return_local'
+                ~ ' - (market_models.alpha + market_models.beta * estimation_days.benchmark_return_local)) ** 2'
+            ) }} / (count(*) - 2)
         ) as residual_sd,
     from estimation_days
     inner join market_models
@@ -261,12 +263,15 @@ cumulative_abnormal_returns as (
             when count(abnormal_return)
                     filter (where relative_day between {{ window.start }} and {{ window.end }})
                 = {{ window.end - window.start + 1 }}
-                then 100 * sum(abnormal_return order by relative_day)
-                    filter (where relative_day between {{ window.start }} and {{ window.end }})
+                then 100 * {{ from_fixed_point(
+                    'sum(' ~ fixed_point('abnormal_return') ~ ') filter (where relative_day between '
+                    ~ window.start ~ ' and ' ~ window.end ~ ')'
+                ) }}
         end as car_{{ window.name }}_pct,
-        sum(benchmark_return_local order by relative_day)
-            filter (where relative_day between {{ window.start }} and {{ window.end }})
-            as benchmark_return_sum_{{ window.name }},
+        {{ from_fixed_point(
+            'sum(' ~ fixed_point('benchmark_return_local') ~ ') filter (where relative_day between '
+            ~ window.start ~ ' and ' ~ window.end ~ ')'
+        ) }} as benchmark_return_sum_{{ window.name }},
         {% endfor %}
     from abnormal_returns
     group by event_id, ticker
@@ -303,38 +308,42 @@ car_standard_errors as (
 ),
 
 -- lineage: data_source of every price row used (security and benchmark,
--- estimation and CAR windows); load_id of the rows of the CAR windows only
-lineage_rows as (
-    select event_id, ticker, relative_day, data_source, load_id
-    from event_study_days
-    where
-        relative_day between {{ car_start }} and {{ car_end }}
-        or (
-            relative_day between {{ estimation_start }} and {{ estimation_end }}
-            and security_return_local is not null
-            and benchmark_return_local is not null
-        )
-    union all
-    select event_id, ticker, relative_day, benchmark_data_source, benchmark_load_id
-    from event_study_days
-    where
-        relative_day between {{ car_start }} and {{ car_end }}
-        or (
-            relative_day between {{ estimation_start }} and {{ estimation_end }}
-            and security_return_local is not null
-            and benchmark_return_local is not null
-        )
+-- estimation and CAR windows); load_id of the rows of the CAR windows only.
+-- Distinct aggregates keep a few values per event and listing, not its rows.
+lineage_sets as (
+    select
+        event_id,
+        ticker,
+        array_agg(distinct data_source) filter (where is_used) as security_sources,
+        array_agg(distinct benchmark_data_source) filter (where is_used) as benchmark_sources,
+        array_agg(distinct load_id) filter (where is_car_day) as security_load_ids,
+        array_agg(distinct benchmark_load_id) filter (where is_car_day) as benchmark_load_ids,
+    from (
+        select
+            *,
+            relative_day between {{ car_start }} and {{ car_end }} as is_car_day,
+            relative_day between {{ car_start }} and {{ car_end }}
+                or (
+                    relative_day between {{ estimation_start }} and {{ estimation_end }}
+                    and security_return_local is not null
+                    and benchmark_return_local is not null
+                ) as is_used,
+        from event_study_days
+    )
+    group by event_id, ticker
 ),
 
 lineage as (
     select
         event_id,
         ticker,
-        string_agg(distinct data_source, ',' order by data_source) as data_source,
-        string_agg(distinct load_id, ',' order by load_id)
-            filter (where relative_day between {{ car_start }} and {{ car_end }}) as load_id,
-    from lineage_rows
-    group by event_id, ticker
+        nullif(array_to_string(list_sort(list_distinct(list_filter(
+            list_concat(security_sources, benchmark_sources), source -> source is not null
+        ))), ','), '') as data_source,
+        nullif(array_to_string(list_sort(list_distinct(list_filter(
+            list_concat(security_load_ids, benchmark_load_ids), load -> load is not null
+        ))), ','), '') as load_id,
+    from lineage_sets
 ),
 
 joined as (

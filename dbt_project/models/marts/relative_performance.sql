@@ -20,6 +20,28 @@
 --                zscores_known_from_date): no look-ahead.
 -- Spread rows: each return measure of basket:china_tech minus that of
 -- basket:us_ai_leader on the dates both have a value.
+-- Incremental: rows dated on or after the earliest date touched by a price,
+-- FX, CPI or fundamental row loaded since the last build are recomputed, from
+-- a context of the preceding var incremental_context_days (450) calendar
+-- days (enough for 252-row and 12-month windows); base levels and the running
+-- peak come from the whole history. Windowed statistics use exact
+-- fixed-point sums (macros/incremental.sql), so incremental builds equal a
+-- full rebuild exactly.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['series_id', 'trade_date'],
+    on_schema_change='append_new_columns',
+) }}
+
+{%- set inputs = [
+    (ref('stg_raw__prices'), 'trade_date'),
+    (ref('stg_raw__fx_rates'), 'rate_date'),
+    (ref('stg_raw__cpi_observations'), 'release_date'),
+    (ref('stg_raw__fundamentals'), 'report_date'),
+] %}
+{%- set context_days = var('incremental_context_days', 450) %}
 
 {%- set base_date = var('performance_base_date', none) %}
 {%- set min_beta_days = var('beta_min_observations', 200) %}
@@ -29,8 +51,27 @@
 {%- set beta_days = var('beta_days', 252) %}
 {%- set year_days = var('annualization_days', 252) %}
 
-with series as (
+with build_window as (
+    {{ recompute_window(inputs) }}
+),
+
+window_bounds as (
+    select
+        recompute_from,
+        case
+            when recompute_from <= date '1900-01-01' then recompute_from
+            else cast(recompute_from - interval {{ context_days }} day as date)
+        end as context_from,
+    from build_window
+),
+
+all_series as (
     select * from {{ ref('int_performance_series') }}
+),
+
+series as (
+    select * from all_series
+    where trade_date >= (select context_from from window_bounds)
 ),
 
 cpi_monthly as (
@@ -80,22 +121,75 @@ fundamentals_known as (
     where zscores_known_from_date is not null
 ),
 
-with_base_date as (
+series_history as (
     select
-        *,
+        series_id,
         coalesce(
             {% if base_date -%}
-            max(trade_date) filter (where level_usd is not null and trade_date <= date '{{ base_date }}')
-                over (partition by series_id),
+            max(trade_date) filter (where level_usd is not null and trade_date <= date '{{ base_date }}'),
             {% endif -%}
-            min(trade_date) filter (where level_usd is not null) over (partition by series_id)
+            min(trade_date) filter (where level_usd is not null)
         ) as base_trade_date,
+        max(level_usd) filter (where trade_date < (select context_from from window_bounds)) as peak_before_context,
+    from all_series
+    group by series_id
+),
+
+series_bases as (
+    select
+        series_history.series_id,
+        series_history.base_trade_date,
+        series_history.peak_before_context,
+        base_row.level_usd as base_level_usd,
+        base_row.level_local as base_level_local,
+        base_row.benchmark_ticker,
+    from series_history
+    left join all_series as base_row
+        on series_history.series_id = base_row.series_id
+        and series_history.base_trade_date = base_row.trade_date
+),
+
+benchmark_history as (
+    select
+        series_id as benchmark_ticker,
+        trade_date as benchmark_trade_date,
+        level_usd as benchmark_level_usd,
+    from all_series
+    where series_type = 'security'
+        and level_usd is not null
+        and series_id in (select distinct benchmark_ticker from series_bases)
+),
+
+series_base_context as (
+    select
+        series_bases.*,
+        base_benchmark.benchmark_level_usd as benchmark_level_usd_base,
+        base_cpi.cpi_index_known as cpi_index_known_base,
+    from series_bases
+    asof left join benchmark_history as base_benchmark
+        on series_bases.benchmark_ticker = base_benchmark.benchmark_ticker
+        and series_bases.base_trade_date >= base_benchmark.benchmark_trade_date
+    asof left join cpi_known as base_cpi
+        on series_bases.base_trade_date >= base_cpi.cpi_release_date
+),
+
+with_base_date as (
+    select
+        series.*,
+        series_base_context.base_trade_date,
+        series_base_context.peak_before_context,
+        series_base_context.base_level_usd,
+        series_base_context.base_level_local,
+        series_base_context.benchmark_level_usd_base,
+        series_base_context.cpi_index_known_base,
         cast(trade_date - interval 1 month as date) as date_1m_ago,
         cast(trade_date - interval 3 month as date) as date_3m_ago,
         cast(trade_date - interval 6 month as date) as date_6m_ago,
         cast(trade_date - interval 12 month as date) as date_12m_ago,
         make_date(year(trade_date) - 1, 12, 31) as previous_year_end_date,
     from series
+    left join series_base_context
+        on series.series_id = series_base_context.series_id
 ),
 
 with_past_levels as (
@@ -129,7 +223,6 @@ with_benchmark as (
         with_past_levels.*,
         same_day_benchmark.benchmark_daily_return_usd,
         benchmark_level.benchmark_level_usd,
-        base_benchmark_level.benchmark_level_usd as benchmark_level_usd_base,
     from with_past_levels
     left join benchmark_series as same_day_benchmark
         on with_past_levels.benchmark_ticker = same_day_benchmark.benchmark_ticker
@@ -137,9 +230,6 @@ with_benchmark as (
     asof left join benchmark_series as benchmark_level
         on with_past_levels.benchmark_ticker = benchmark_level.benchmark_ticker
         and with_past_levels.trade_date >= benchmark_level.benchmark_trade_date
-    asof left join benchmark_series as base_benchmark_level
-        on with_past_levels.benchmark_ticker = base_benchmark_level.benchmark_ticker
-        and with_past_levels.base_trade_date >= base_benchmark_level.benchmark_trade_date
 ),
 
 with_cpi as (
@@ -147,48 +237,43 @@ with_cpi as (
         with_benchmark.*,
         cpi_known.cpi_month_known,
         cpi_known.cpi_index_known,
-        base_cpi.cpi_index_known as cpi_index_known_base,
+        {{ fixed_point('with_benchmark.daily_return_usd') }} as return_fixed_point,
+        {{ fixed_point('with_benchmark.daily_return_usd ^ 2') }} as return_squared_fixed_point,
+        case when with_benchmark.benchmark_daily_return_usd is not null
+            then {{ fixed_point('with_benchmark.daily_return_usd') }}
+        end as paired_return_fixed_point,
+        case when with_benchmark.daily_return_usd is not null
+            then {{ fixed_point('with_benchmark.benchmark_daily_return_usd') }}
+        end as paired_benchmark_fixed_point,
+        {{ fixed_point('with_benchmark.benchmark_daily_return_usd ^ 2') }} as paired_benchmark_squared_fixed_point,
+        {{ fixed_point('with_benchmark.benchmark_daily_return_usd * with_benchmark.daily_return_usd') }}
+            as paired_product_fixed_point,
     from with_benchmark
     asof left join cpi_known
         on with_benchmark.trade_date >= cpi_known.cpi_release_date
-    asof left join cpi_known as base_cpi
-        on with_benchmark.base_trade_date >= base_cpi.cpi_release_date
 ),
 
-measures as (
+window_sums as (
     select
         *,
-        case when trade_date >= base_trade_date then
-            level_usd / max(level_usd) filter (where trade_date = base_trade_date) over series_dates - 1
-        end as cum_return_usd,
-        case when trade_date >= base_trade_date then
-            level_local / max(level_local) filter (where trade_date = base_trade_date) over series_dates - 1
-        end as cum_return_local,
-        level_usd / level_usd_1m_ago - 1 as return_1m_usd,
-        level_usd / level_usd_3m_ago - 1 as return_3m_usd,
-        level_usd / level_usd_6m_ago - 1 as return_6m_usd,
-        level_usd / level_usd_12m_ago - 1 as return_12m_usd,
-        level_usd / level_usd_previous_year_end - 1 as return_ytd_usd,
-        case when count(daily_return_usd) over short_window = {{ short_days }}
-            then stddev_samp(daily_return_usd) over short_window * sqrt({{ year_days }})
-        end as volatility_63d_ann,
-        case when count(daily_return_usd) over long_window = {{ long_days }}
-            then stddev_samp(daily_return_usd) over long_window * sqrt({{ year_days }})
-        end as volatility_252d_ann,
-        case when regr_count(daily_return_usd, benchmark_daily_return_usd) over beta_window >= {{ min_beta_days }}
-            then regr_slope(daily_return_usd, benchmark_daily_return_usd) over beta_window
-        end as beta_252d,
-        case when trade_date >= base_trade_date then
-            benchmark_level_usd / benchmark_level_usd_base - 1
-        end as benchmark_cum_return_usd,
-        level_usd / max(level_usd) over (
+        count(return_fixed_point) over short_window as short_n,
+        sum(return_fixed_point) over short_window as short_sum,
+        sum(return_squared_fixed_point) over short_window as short_sum_squares,
+        count(return_fixed_point) over long_window as long_n,
+        sum(return_fixed_point) over long_window as long_sum,
+        sum(return_squared_fixed_point) over long_window as long_sum_squares,
+        count(paired_return_fixed_point) over beta_window as beta_n,
+        sum(paired_return_fixed_point) over beta_window as beta_sum_y,
+        sum(paired_benchmark_fixed_point) over beta_window as beta_sum_x,
+        sum(paired_benchmark_squared_fixed_point) over beta_window as beta_sum_xx,
+        sum(paired_product_fixed_point) over beta_window as beta_sum_xy,
+        max(level_usd) over (
             partition by series_id
             order by trade_date
             rows between unbounded preceding and current row
-        ) - 1 as drawdown_usd,
+        ) as peak_in_context,
     from with_cpi
     window
-        series_dates as (partition by series_id),
         short_window as (
             partition by series_id order by trade_date rows between {{ short_days - 1 }} preceding and current row
         ),
@@ -198,6 +283,40 @@ measures as (
         beta_window as (
             partition by series_id order by trade_date rows between {{ beta_days - 1 }} preceding and current row
         )
+),
+
+measures as (
+    select
+        *,
+        case when trade_date >= base_trade_date then level_usd / base_level_usd - 1 end as cum_return_usd,
+        case when trade_date >= base_trade_date then level_local / base_level_local - 1 end as cum_return_local,
+        level_usd / level_usd_1m_ago - 1 as return_1m_usd,
+        level_usd / level_usd_3m_ago - 1 as return_3m_usd,
+        level_usd / level_usd_6m_ago - 1 as return_6m_usd,
+        level_usd / level_usd_12m_ago - 1 as return_12m_usd,
+        level_usd / level_usd_previous_year_end - 1 as return_ytd_usd,
+        case when short_n = {{ short_days }} then
+            {{ stddev_from_sums('short_n', from_fixed_point('short_sum'), from_fixed_point('short_sum_squares')) }}
+                * sqrt({{ year_days }})
+        end as volatility_63d_ann,
+        case when long_n = {{ long_days }} then
+            {{ stddev_from_sums('long_n', from_fixed_point('long_sum'), from_fixed_point('long_sum_squares')) }}
+                * sqrt({{ year_days }})
+        end as volatility_252d_ann,
+        case when beta_n >= {{ min_beta_days }} then
+            (
+                cast(beta_n as double) * {{ from_fixed_point('beta_sum_xy') }}
+                - {{ from_fixed_point('beta_sum_x') }} * {{ from_fixed_point('beta_sum_y') }}
+            ) / nullif(
+                cast(beta_n as double) * {{ from_fixed_point('beta_sum_xx') }} - {{ from_fixed_point('beta_sum_x') }} ^ 2,
+                0
+            )
+        end as beta_252d,
+        case when trade_date >= base_trade_date then
+            benchmark_level_usd / benchmark_level_usd_base - 1
+        end as benchmark_cum_return_usd,
+        level_usd / greatest(peak_before_context, peak_in_context) - 1 as drawdown_usd,
+    from window_sums
 ),
 
 benchmark_rolling as (
@@ -272,7 +391,7 @@ spread_series as (
         on china_basket.trade_date = us_ai_basket.trade_date
 ),
 
-all_series as (
+every_series as (
     select * from with_fundamentals
     union all by name
     select * from spread_series
@@ -320,7 +439,9 @@ final as (
         known_reward_gap,
         data_source,
         load_id,
-    from all_series
+        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
+    from every_series
+    where trade_date >= (select recompute_from from window_bounds)
 )
 
 select * from final

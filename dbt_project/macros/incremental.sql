@@ -1,0 +1,80 @@
+{#-
+    Helpers of the incremental models (int_daily_returns,
+    int_performance_series, relative_performance).
+
+    Change detection. Every row of an incremental model carries
+    `inputs_loaded_through`: the newest raw `loaded_at` among the model's
+    inputs when the row was built. An incremental build recomputes every row
+    dated on or after the earliest date touched by a raw row loaded after the
+    model's newest `inputs_loaded_through` (a new day, a revised price, a
+    late FX fixing, a CPI print, a fundamental); rows before it are kept.
+    Nothing loaded since -> nothing recomputed.
+
+    inputs: a list of (relation, date column) pairs; the date column is the
+    earliest date of the model that the raw row can affect.
+-#}
+{% macro inputs_loaded_through(inputs) -%}
+    greatest(
+        {%- for relation, date_column in inputs %}
+        (select max(loaded_at) from {{ relation }}){{ "," if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{% macro recompute_from(inputs) -%}
+    (
+        select least(
+            {%- for relation, date_column in inputs %}
+            (
+                select min({{ date_column }}) from {{ relation }}
+                where loaded_at > (select max(inputs_loaded_through) from {{ this }})
+            ){{ "," if not loop.last }}
+            {%- endfor %}
+        )
+    )
+{%- endmacro %}
+
+{#-
+    Exact, order-independent sums. A float sum depends on the order DuckDB
+    combines partial sums, which differs between a full build and an
+    incremental one, between thread counts, and between window positions.
+    `fixed_point(x)` scales x by 2^100 (exact for a double: only the exponent
+    moves) and rounds it to a HUGEINT, which holds every bit of x down to
+    2^-100; sums of those integers are exact, so `from_fixed_point(sum(...))`
+    is the correctly rounded exact sum of the doubles, the same on every
+    build. Range: |sum| < 2^27 (1.3e8), ample for returns, their squares and
+    products, and log levels.
+-#}
+{% macro fixed_point(expression) -%}
+    cast(round(({{ expression }}) * pow(2.0, 100)) as hugeint)
+{%- endmacro %}
+
+{% macro from_fixed_point(expression) -%}
+    (cast({{ expression }} as double) / pow(2.0, 100))
+{%- endmacro %}
+
+{#- The exact, order-independent sum of a double expression (see fixed_point). -#}
+{% macro exact_sum(expression) -%}
+    {{ from_fixed_point('sum(' ~ fixed_point(expression) ~ ')') }}
+{%- endmacro %}
+
+{#-
+    The start of an incremental build as a CTE body: the earliest date to
+    recompute, or 0001-01-01 (everything) on a full build and when the
+    existing table predates change tracking (it has no
+    inputs_loaded_through column yet).
+-#}
+{% macro recompute_window(inputs) -%}
+    {%- if is_incremental() and 'inputs_loaded_through' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+        select {{ recompute_from(inputs) }} as recompute_from
+    {%- else -%}
+        select date '0001-01-01' as recompute_from
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Sample standard deviation from a count, an exact sum and an exact sum of squares (doubles). -#}
+{% macro stddev_from_sums(count, total, total_squares) -%}
+    sqrt(greatest(0, (
+        cast({{ count }} as double) * {{ total_squares }} - {{ total }} ^ 2
+    ) / (cast({{ count }} as double) * (cast({{ count }} as double) - 1))))
+{%- endmacro %}

@@ -1,0 +1,401 @@
+"""The benchmark: the daily pipeline at a grid of sample sizes against the floor of the same work in DuckDB.
+
+``make bench`` (``python -m flows.bench``) runs, for every cell (total tickers x years of history) of the
+scalable sample, three real ``gapwatch run`` processes on a fresh GAPWATCH_HOME:
+
+  (a) full   a full build from empty, as of FULL_AS_OF
+  (b) day    a one-day incremental run on top of it (the next session, INCREMENTAL_AS_OF)
+  (c) none   the same day again: nothing new
+
+and measures wall time, CPU time (user + system of the process and everything it waited for) and peak
+memory (the largest single process, and the sum over the process tree sampled every 0.1 s). It then
+times **the floor**: the same loads and the same model SQL executed directly in DuckDB, with no Prefect,
+no Great Expectations, no dbt - the raw rows each run loaded (exported to Parquet beforehand, not timed)
+are inserted into a fresh copy of the warehouse, and the SQL dbt compiled (full build) or ran (the
+incremental run's delete+insert statements) is executed in the same order. It prints a table with the
+pipeline / floor ratio and where the pipeline's time went (extract, land, validate, load per dataset,
+summed; dbt; the rest: process start, Prefect, publish), and writes it as CSV and JSON.
+
+This is a benchmark, not a test: it asserts nothing and prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from flows.settings import REPO_ROOT, load_settings
+
+FULL_AS_OF = date(2026, 11, 19)
+INCREMENTAL_AS_OF = date(2026, 11, 20)
+RAW_TABLES = ("prices", "fx_rates", "fundamentals", "cpi", "policy_events")
+DEFAULT_TICKERS = (50, 500)
+DEFAULT_YEARS = (1, 5)
+LARGE_TICKERS = (50, 500, 5000)
+LARGE_YEARS = (1, 5, 20)
+
+
+@dataclass
+class Measurement:
+    wall_seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float  # the largest single process
+    peak_tree_rss_mb: float  # all processes of the run together
+    exit_code: int
+    output_tail: str = ""
+
+
+@dataclass
+class Result:
+    tickers: int
+    years: int
+    run: str  # full | day | none
+    price_rows: int
+    rows_loaded: int
+    wall_seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+    peak_tree_rss_mb: float
+    floor_seconds: float | None
+    ratio: float | None
+    stages: dict[str, float] = field(default_factory=dict)
+    exit_code: int = 0
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Resident memory of ``root`` and its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                rss[int(entry.name)] = int(line.split()[1])
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def measure(command: list[str], *, env: dict[str, str]) -> Measurement:
+    """Run ``command`` to completion; wall, CPU and memory of it and everything it started."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak_tree = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_tree
+        while not done.is_set():
+            peak_tree = max(peak_tree, _tree_rss_kb(process.pid))
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output_chunks: list[str] = []
+    reader = threading.Thread(target=lambda: output_chunks.append(process.stdout.read() if process.stdout else ""))
+    reader.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    reader.join()
+    output = "".join(output_chunks)
+    return Measurement(
+        wall_seconds=wall,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_tree_rss_mb=peak_tree / 1024,
+        exit_code=process.returncode,
+        output_tail="\n".join(output.strip().splitlines()[-15:]),
+    )
+
+
+def _base_tickers() -> int:
+    """Securities in the configured universe before the sample scaler adds synthetic ones."""
+    return len(load_settings({"GAPWATCH_SAMPLE_TICKERS": "0"}).universe.securities)
+
+
+def _env(home: Path, *, tickers: int, years: int) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "GAPWATCH_HOME": str(home),
+        "GAPWATCH_SAMPLE_TICKERS": str(max(0, tickers - _base_tickers())),
+        "GAPWATCH_SAMPLE_YEARS": str(years),
+        "GAPWATCH_SOURCE": "sample",
+        "DO_NOT_TRACK": "1",
+        "GX_ANALYTICS_ENABLED": "False",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    return env
+
+
+def _gapwatch() -> list[str]:
+    script = Path(sys.executable).with_name("gapwatch")
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from flows.cli import main; main()"]
+
+
+def _last_run(database: Path) -> tuple[str, dict[str, float], int]:
+    """The last run's id, its stage seconds summed over datasets, and the rows it loaded."""
+    connection = duckdb.connect(str(database), read_only=True)
+    try:
+        run_id = connection.execute("select run_id from audit.runs order by started_at desc limit 1").fetchone()[0]
+        stages: dict[str, float] = {}
+        rows = 0
+        for stage_json, loaded in connection.execute(
+            "select stage_seconds, rows_loaded from audit.loads where run_id = ?", [run_id]
+        ).fetchall():
+            rows += loaded or 0
+            for stage, seconds in json.loads(stage_json or "{}").items():
+                stages[stage] = stages.get(stage, 0.0) + seconds
+        return run_id, stages, rows
+    finally:
+        connection.close()
+
+
+def _dbt_seconds(home: Path, *, since: float) -> float | None:
+    """Elapsed seconds of the dbt invocation that finished after ``since`` (epoch seconds), if any."""
+    results = home / "dbt_target" / "run_results.json"
+    if not results.exists() or results.stat().st_mtime < since:
+        return None
+    return float(json.loads(results.read_text()).get("elapsed_time") or 0.0)
+
+
+def _export_loaded_rows(database: Path, run_id: str, folder: Path) -> dict[str, Path]:
+    """Write the raw rows ``run_id`` loaded (each table's rows with that run's load ids) to Parquet."""
+    folder.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(database), read_only=True)
+    exported = {}
+    try:
+        for table in ("securities", *RAW_TABLES):
+            path = folder / f"{table}.parquet"
+            loads = "select load_id from audit.loads where run_id = ?"
+            where = "true" if table == "securities" else f"load_id in ({loads})"
+            params = [] if table == "securities" else [run_id]
+            connection.execute(f"copy (select * from raw.{table} where {where}) to '{path}' (format parquet)", params)
+            exported[table] = path
+    finally:
+        connection.close()
+    return exported
+
+
+KEYS = {
+    "securities": ("ticker",),
+    "prices": ("ticker", "trade_date"),
+    "fx_rates": ("currency", "rate_date"),
+    "fundamentals": ("ticker", "fiscal_period_end", "period_months", "report_date"),
+    "cpi": ("series_id", "period_date"),
+    "policy_events": ("event_id",),
+}
+
+
+def _model_nodes(manifest: dict) -> list[dict]:
+    """Model nodes in dependency order."""
+    models = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    ordered: list[dict] = []
+    seen: set[str] = set()
+
+    def visit(uid: str) -> None:
+        if uid in seen or uid not in models:
+            return
+        seen.add(uid)
+        for parent in models[uid]["depends_on"]["nodes"]:
+            visit(parent)
+        ordered.append(models[uid])
+
+    for uid in sorted(models):
+        visit(uid)
+    return ordered
+
+
+def floor_seconds(*, base: Path | None, rows: dict[str, Path], target: Path, workdir: Path, full: bool) -> float:
+    """Time the same loads and model SQL directly in DuckDB on a copy of ``base`` (or an empty warehouse)."""
+    # named like the warehouse: dbt's SQL names the catalog "gapwatch"
+    database = workdir / "floor" / "gapwatch.duckdb"
+    database.parent.mkdir(parents=True, exist_ok=True)
+    database.unlink(missing_ok=True)
+    if base is not None:
+        shutil.copy(base, database)
+    manifest = json.loads((target / "manifest.json").read_text())
+    statements: list[str] = []
+    for node in _model_nodes(manifest):
+        relation = f'"{node["schema"]}"."{node["alias"] or node["name"]}"'
+        materialized = node["config"]["materialized"]
+        if full:
+            compiled = (target / "compiled" / node["package_name"] / node["original_file_path"]).read_text()
+            kind = "view" if materialized == "view" else "table"
+            statements.append(f"create schema if not exists {node['schema']}")
+            statements.append(f"create or replace {kind} {relation} as {compiled}")
+        elif materialized == "incremental":
+            # dbt-duckdb stages the new rows in a temp table, then runs the delete+insert in this file
+            executed = (target / "run" / node["package_name"] / node["original_file_path"]).read_text()
+            staged = re.search(r'"(\w+__dbt_tmp\w*)"', executed)
+            compiled = (target / "compiled" / node["package_name"] / node["original_file_path"]).read_text()
+            if staged:
+                statements.append(f'create or replace temp table "{staged.group(1)}" as {compiled}')
+            statements.append(executed)
+        elif materialized == "table":
+            compiled = (target / "compiled" / node["package_name"] / node["original_file_path"]).read_text()
+            statements.append(f"create or replace table {relation} as {compiled}")
+    connection = duckdb.connect(str(database), config={"threads": 2, "memory_limit": "2GB"})
+    try:
+        if base is None:
+            connection.execute((REPO_ROOT / "flows" / "ddl.sql").read_text())
+        started = time.perf_counter()
+        for table, path in rows.items():
+            keys = " and ".join(f"stored.{key} = incoming.{key}" for key in KEYS[table])
+            connection.execute(f"create or replace temp table incoming as select * from read_parquet('{path}')")
+            if base is not None:
+                connection.execute(f"delete from raw.{table} as stored using incoming where {keys}")
+            connection.execute(f"insert into raw.{table} by name select * from incoming")
+        for statement in statements:
+            connection.execute(statement)
+        return time.perf_counter() - started
+    finally:
+        connection.close()
+        database.unlink(missing_ok=True)
+
+
+def _price_rows(database: Path) -> int:
+    connection = duckdb.connect(str(database), read_only=True)
+    try:
+        return int(connection.execute("select count(*) from raw.prices").fetchone()[0])
+    finally:
+        connection.close()
+
+
+def bench_cell(tickers: int, years: int, *, root: Path, with_floor: bool) -> list[Result]:
+    home = root / f"t{tickers}_y{years}"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    env = _env(home, tickers=tickers, years=years)
+    database = home / "gapwatch.duckdb"
+    results: list[Result] = []
+    snapshot = root / f"t{tickers}_y{years}.after_full.duckdb"
+    for run, as_of in (("full", FULL_AS_OF), ("day", INCREMENTAL_AS_OF), ("none", INCREMENTAL_AS_OF)):
+        since = time.time()
+        measurement = measure([*_gapwatch(), "run", "--as-of", as_of.isoformat()], env=env)
+        if measurement.exit_code != 0:
+            print(f"  {run}: exit {measurement.exit_code}\n{measurement.output_tail}", file=sys.stderr)
+        run_id, stages, rows_loaded = _last_run(database)
+        dbt = _dbt_seconds(home, since=since)
+        if dbt is not None:
+            stages["dbt"] = dbt
+        stages["other"] = max(0.0, measurement.wall_seconds - sum(stages.values()))
+        floor = None
+        if with_floor and run in ("full", "day"):
+            exported = _export_loaded_rows(database, run_id, root / "floor_rows" / run)
+            floor = floor_seconds(
+                base=None if run == "full" else snapshot,
+                rows=exported,
+                target=home / "dbt_target",
+                workdir=root,
+                full=run == "full",
+            )
+        elif with_floor:
+            floor = 0.0
+        if run == "full":
+            shutil.copy(database, snapshot)
+        results.append(
+            Result(
+                tickers=tickers,
+                years=years,
+                run=run,
+                price_rows=_price_rows(database),
+                rows_loaded=rows_loaded,
+                wall_seconds=round(measurement.wall_seconds, 2),
+                cpu_seconds=round(measurement.cpu_seconds, 2),
+                peak_rss_mb=round(measurement.peak_rss_mb),
+                peak_tree_rss_mb=round(measurement.peak_tree_rss_mb),
+                floor_seconds=None if floor is None else round(floor, 2),
+                ratio=None if not floor else round(measurement.wall_seconds / floor, 1),
+                stages={stage: round(seconds, 2) for stage, seconds in stages.items()},
+                exit_code=measurement.exit_code,
+            )
+        )
+        print(_row(results[-1]), flush=True)
+    snapshot.unlink(missing_ok=True)
+    return results
+
+
+HEADER = (
+    f"{'tickers':>7} {'years':>5} {'run':<5} {'price rows':>11} {'loaded':>9} {'wall s':>7} {'cpu s':>7} "
+    f"{'rss MB':>7} {'tree MB':>7} {'floor s':>7} {'ratio':>6}  stages (s)"
+)
+
+
+def _row(result: Result) -> str:
+    floor = "-" if result.floor_seconds is None else f"{result.floor_seconds:.2f}"
+    ratio = "-" if result.ratio is None else f"{result.ratio:.1f}"
+    stages = " ".join(f"{stage} {seconds:.1f}" for stage, seconds in result.stages.items())
+    return (
+        f"{result.tickers:>7} {result.years:>5} {result.run:<5} {result.price_rows:>11,} {result.rows_loaded:>9,} "
+        f"{result.wall_seconds:>7.1f} {result.cpu_seconds:>7.1f} {result.peak_rss_mb:>7.0f} "
+        f"{result.peak_tree_rss_mb:>7.0f} {floor:>7} {ratio:>6}  {stages}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tickers", type=lambda text: tuple(int(v) for v in text.split(",")), default=None)
+    parser.add_argument("--years", type=lambda text: tuple(int(v) for v in text.split(",")), default=None)
+    parser.add_argument("--large", action="store_true", help="the whole grid: 50/500/5000 tickers x 1/5/20 years")
+    parser.add_argument("--no-floor", action="store_true", help="skip timing the floor")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "warehouse" / "bench")
+    args = parser.parse_args(argv)
+    tickers = args.tickers or (LARGE_TICKERS if args.large else DEFAULT_TICKERS)
+    years = args.years or (LARGE_YEARS if args.large else DEFAULT_YEARS)
+    root = args.out / "cells"
+    root.mkdir(parents=True, exist_ok=True)
+    print(
+        f"gapwatch benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+        f"({os.cpu_count()} cores); sample data; full build as of {FULL_AS_OF}, one-day run as of "
+        f"{INCREMENTAL_AS_OF}; rss = largest process, tree = all processes of the run\n"
+    )
+    print(HEADER, flush=True)
+    results: list[Result] = []
+    for cell_years in years:
+        for cell_tickers in tickers:
+            results.extend(bench_cell(cell_tickers, cell_years, root=root, with_floor=not args.no_floor))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps([asdict(result) for result in results], indent=1))
+    with (args.out / "results.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*list(asdict(results[0]))[:-2], "stages", "exit_code"] if results else [])
+        for result in results:
+            values = asdict(result)
+            stages = values.pop("stages")
+            exit_code = values.pop("exit_code")
+            writer.writerow([*values.values(), json.dumps(stages), exit_code])
+    print(f"\nresults: {args.out / 'results.csv'} and {args.out / 'results.json'}")
+    return 0 if all(result.exit_code == 0 for result in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

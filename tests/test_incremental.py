@@ -1,0 +1,114 @@
+"""Incremental marts equal a full rebuild exactly.
+
+The session warehouse was built in one go. A copy gets late revisions (a price 40 trading days back,
+an FX fixing, a new day) and an incremental ``dbt build``; a second copy of the same raw data is
+rebuilt with ``--full-refresh``. Every incremental model and every mart must match bit for bit
+(lineage columns aside), and the incremental build must have rewritten only the dates the revisions
+touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from conftest import Home
+from flows import dbt as dbt_runner
+from flows.settings import load_settings
+
+INCREMENTAL = ("intermediate.int_daily_returns", "intermediate.int_performance_series", "marts.relative_performance")
+TABLES = (*INCREMENTAL, "marts.execution_gap", "marts.policy_event_impact", "marts.inflation")
+LINEAGE = ("load_id", "inputs_loaded_through")
+REVISED_PRICE_DATE = date(2026, 9, 24)
+REVISED_FX_DATE = date(2026, 10, 15)
+
+
+def _rows(database: Path, table: str) -> list[tuple]:
+    connection = duckdb.connect(str(database), read_only=True)
+    try:
+        columns = [row[0] for row in connection.execute(f"describe {table}").fetchall() if row[0] not in LINEAGE]
+        select = ", ".join(f'"{column}"' for column in columns)
+        return sorted(connection.execute(f"select {select} from {table}").fetchall(), key=repr)
+    finally:
+        connection.close()
+
+
+def _revise(database: Path) -> None:
+    """Late revisions, loaded now: one price, one FX fixing (both rewritten with a new loaded_at)."""
+    connection = duckdb.connect(str(database))
+    try:
+        connection.execute(
+            "update raw.prices set close = close * 1.01, adj_close = adj_close * 1.01, "
+            "loaded_at = now()::timestamp, load_id = 'late-revision' where ticker = 'BABA' and trade_date = ?",
+            [REVISED_PRICE_DATE],
+        )
+        connection.execute(
+            "update raw.fx_rates set usd_per_unit = usd_per_unit * 1.002, loaded_at = now()::timestamp, "
+            "load_id = 'late-revision' where currency = 'HKD' and rate_date = ?",
+            [REVISED_FX_DATE],
+        )
+    finally:
+        connection.close()
+
+
+def test_incremental_build_equals_a_full_rebuild_and_touches_only_revised_dates(
+    tmp_path: Path, warehouse: Home
+) -> None:
+    incremental, full = tmp_path / "incremental", tmp_path / "full"
+    shutil.copytree(warehouse.path, incremental, ignore=shutil.ignore_patterns("gapwatch.lock"))
+    _revise(incremental / "gapwatch.duckdb")
+    connection = duckdb.connect(str(incremental / "gapwatch.duckdb"), read_only=True)
+    before = dict(
+        connection.execute(
+            "select trade_date, max(inputs_loaded_through) from marts.relative_performance group by 1"
+        ).fetchall()
+    )
+    connection.close()
+    shutil.copytree(incremental, full)
+
+    result = dbt_runner.build(load_settings({"GAPWATCH_HOME": str(incremental)}))
+    assert result.success, result.output_tail
+    result = dbt_runner.build(load_settings({"GAPWATCH_HOME": str(full)}), full_refresh=True)
+    assert result.success, result.output_tail
+
+    for table in TABLES:
+        assert _rows(incremental / "gapwatch.duckdb", table) == _rows(full / "gapwatch.duckdb", table), table
+
+    # only the dates on or after the earliest revision were rebuilt; everything before kept its rows
+    connection = duckdb.connect(str(incremental / "gapwatch.duckdb"), read_only=True)
+    after = dict(
+        connection.execute(
+            "select trade_date, max(inputs_loaded_through) from marts.relative_performance group by 1"
+        ).fetchall()
+    )
+    revised_baba = connection.execute(
+        "select adj_close from marts.relative_performance where series_id = 'BABA' and trade_date = ?",
+        [REVISED_PRICE_DATE],
+    ).fetchone()
+    connection.close()
+    rebuilt = sorted(day for day in after if after[day] != before[day])
+    assert rebuilt and rebuilt[0] == REVISED_PRICE_DATE
+    assert all(after[day] == before[day] for day in after if day < REVISED_PRICE_DATE)
+    original = warehouse.query(
+        "select adj_close from marts.relative_performance "
+        f"where series_id = 'BABA' and trade_date = '{REVISED_PRICE_DATE}'"
+    )[0]
+    assert abs(revised_baba[0] / original[0] - 1.01) < 1e-12
+
+
+def test_a_build_with_nothing_new_rewrites_nothing(tmp_path: Path, warehouse: Home) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(warehouse.path, home, ignore=shutil.ignore_patterns("gapwatch.lock"))
+    tables = {table: _rows(home / "gapwatch.duckdb", table) for table in INCREMENTAL}
+    connection = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
+    stamps = connection.execute("select max(inputs_loaded_through) from marts.relative_performance").fetchone()
+    connection.close()
+    result = dbt_runner.build(load_settings({"GAPWATCH_HOME": str(home)}))
+    assert result.success, result.output_tail
+    assert {table: _rows(home / "gapwatch.duckdb", table) for table in INCREMENTAL} == tables
+    connection = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
+    assert connection.execute("select max(inputs_loaded_through) from marts.relative_performance").fetchone() == stamps
+    connection.close()
