@@ -69,6 +69,7 @@ class RunSummary:
     alert_delivered: bool | None = None  # None: no alert was due
     flow_run_id: str | None = None
     report_path: Path | None = None  # the HTML report written after publishing
+    up_to_date: bool = False  # nothing new loaded and the project unchanged: dbt and publish were skipped
 
     @property
     def success(self) -> bool:
@@ -168,6 +169,7 @@ def _loads_for(warehouse: Warehouse, run_id: str) -> list[steps.LoadResult]:
         rows = cursor.execute(
             "select dataset, load_id, source, status, rows_extracted, rows_loaded, expectations_evaluated, "
             "expectations_failed, landing_path, error, validation_success, rows_quarantined, "
+            "coalesce(unchanged, false), "
             "(select list((f.key, f.source, f.error, f.http_status) order by f.failed_at) "
             " from audit.key_failures as f where f.load_id = loads.load_id) "
             "from audit.loads as loads where run_id = ? "
@@ -190,7 +192,8 @@ def _loads_for(warehouse: Warehouse, run_id: str) -> list[steps.LoadResult]:
             error=r[9],
             validation_success=r[10],
             rows_quarantined=r[11] or 0,
-            failures=[steps.KeyFailure(f[0], f[1], f[2], f[3]) for f in r[12] or []],
+            unchanged=bool(r[12]),
+            failures=[steps.KeyFailure(f[0], f[1], f[2], f[3]) for f in r[13] or []],
         )  # fmt: skip
         for r in rows
     ]
@@ -244,12 +247,44 @@ def load_universe_task(run_id: str) -> int:
 
 
 @task(name="dbt-build", cache_policy=NO_CACHE)
-def dbt_build_task(run_id: str) -> dbt_runner.DbtResult:
+def dbt_build_task(run_id: str, full_refresh: bool = False) -> dbt_runner.DbtResult:
     settings, _, _, _ = _RUNS[run_id]
-    with progress.step("dbt.build", "dbt build: models, data tests, unit tests") as done:
-        result = dbt_runner.build(settings)
+    what = "full refresh (project or universe changed)" if full_refresh else "incremental models and data tests"
+    with progress.step("dbt.build", f"dbt build: {what}") as done:
+        result = dbt_runner.build(settings, full_refresh=full_refresh)
         done(result.describe())
     return result
+
+
+@dataclass(frozen=True)
+class _PreviousBuilds:
+    last_run: str | None  # fingerprint of the latest earlier run if it succeeded, else None
+    last_good: str | None  # fingerprint of the latest earlier successful run
+
+
+def _previous_builds(warehouse: Warehouse, run_id: str) -> _PreviousBuilds:
+    cursor = warehouse.cursor()
+    try:
+        runs = cursor.execute(
+            "select status, build_fingerprint from audit.runs where run_id != ? and status != 'skipped' "
+            "order by started_at desc",
+            [run_id],
+        ).fetchall()
+    finally:
+        cursor.close()
+    last_run = runs[0][1] if runs and runs[0][0] == "succeeded" else None
+    last_good = next((fingerprint for status, fingerprint in runs if status == "succeeded"), None)
+    return _PreviousBuilds(last_run=last_run, last_good=last_good)
+
+
+def _marts_are_current(settings: Settings, summary: RunSummary, previous: _PreviousBuilds, fingerprint: str) -> bool:
+    """Nothing loaded by this run, the last run built and published successfully with the same project and
+    universe, and its published copy is in place: rebuilding would give the same marts."""
+    return (
+        previous.last_run == fingerprint
+        and not any(load.rows_loaded for load in summary.loads)
+        and settings.paths.published_database.exists()
+    )
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -449,9 +484,18 @@ async def _run_pipeline(
             ]
             if any(state.is_failed() for state in states) and not summary.errors:
                 summary.errors.append("An ingest subflow failed; see the Prefect logs.")
-            if summary.success:
+            fingerprint = dbt_runner.build_fingerprint(settings)
+            previous = _previous_builds(warehouse, run_id)
+            if summary.success and _marts_are_current(settings, summary, previous, fingerprint):
+                summary.up_to_date = True
+                summary.mart_rows = warehouse.mart_row_counts()
+                summary.published_path = settings.paths.published_database
+                progress.note("dbt.build", "skipped: nothing new since the last build, marts are current")
+            elif summary.success:
                 warehouse.close()  # dbt opens the database file itself
-                summary.dbt = dbt_build_task(run_id)
+                # a changed project or universe rebuilds the incremental models from scratch
+                changed = previous.last_good is not None and previous.last_good != fingerprint
+                summary.dbt = dbt_build_task(run_id, full_refresh=changed)
                 warehouse = Warehouse(settings)
                 _RUNS[run_id] = (settings, warehouse, summary, start_date)
                 if summary.dbt.success:
@@ -468,6 +512,7 @@ async def _run_pipeline(
             summary.finished_at = utcnow()
             warehouse.record_run(
                 run_id=run_id,
+                build_fingerprint=fingerprint if summary.success else None,
                 status="succeeded" if summary.success else "failed",
                 finished_at=summary.finished_at,
                 error="\n".join(summary.errors) or None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -65,13 +66,36 @@ def run_dbt(settings: Settings, *args: str) -> DbtResult:
     return result
 
 
-def build(settings: Settings, *, full_refresh: bool = False) -> DbtResult:
-    """``dbt build``: all models, data tests and unit tests.
+def build_variables(settings: Settings) -> dict[str, object]:
+    """The --vars of a pipeline build: the group benchmarks come from the universe file (the
+    dbt_project.yml default only serves engineers running dbt by hand)."""
+    return {"group_benchmarks": dict(settings.universe.group_benchmarks)}
+
+
+def build(settings: Settings, *, full_refresh: bool = False, unit_tests: bool = False) -> DbtResult:
+    """``dbt build``: all models and data tests (and, with ``unit_tests``, the unit tests).
 
     The incremental models recompute only what newly loaded rows touched;
     ``full_refresh`` rebuilds them from scratch (after a change of the universe
-    or of the project). The group benchmarks come from the universe file (the
-    dbt_project.yml default only serves engineers running dbt by hand).
+    or of the project). Unit tests check the SQL, not the data: they run in
+    ``make test`` (tests/test_dbt_unit_tests.py) and by hand, not in every daily run.
     """
-    variables = {"group_benchmarks": dict(settings.universe.group_benchmarks)}
-    return run_dbt(settings, "build", "--vars", json.dumps(variables), *(["--full-refresh"] if full_refresh else []))
+    arguments = ["build", "--vars", json.dumps(build_variables(settings))]
+    if full_refresh:
+        arguments.append("--full-refresh")
+    if not unit_tests:
+        arguments += ["--exclude", "test_type:unit"]
+    return run_dbt(settings, *arguments)
+
+
+def build_fingerprint(settings: Settings) -> str:
+    """A hash of everything a build depends on besides the data: the dbt project's files, the build vars
+    and the universe (with any synthetic sample tickers). Same fingerprint + nothing loaded = marts current."""
+    digest = hashlib.sha256(json.dumps(build_variables(settings), sort_keys=True).encode())
+    project = settings.dbt_project_dir
+    for path in sorted(project.rglob("*")):
+        relative = path.relative_to(project)
+        if path.is_file() and relative.parts[0] not in {"target", "logs", "dbt_packages"}:
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes())
+    digest.update(repr(settings.universe).encode())
+    return digest.hexdigest()

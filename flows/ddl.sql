@@ -191,3 +191,7 @@ create table if not exists audit.runs (
     status        varchar not null,   -- running | succeeded | failed
     error         varchar
 );
+
+-- Hash of the dbt project, build vars and universe of the run's build (flows/dbt.py::build_fingerprint):
+-- a run that loads nothing new with the same fingerprint as the last good build skips dbt and publish.
+alter table audit.runs add column if not exists build_fingerprint varchar;

@@ -57,7 +57,11 @@ def render_summary(summary: Any) -> str:
     lines.append("")
     lines.append(f"{'dataset':<15}{'source':<26}{'extracted':>10}{'loaded':>9}  validation")
     for load in summary.loads:
-        checks = validation_text(load.expectations_evaluated, load.expectations_failed)
+        checks = (
+            "unchanged (validated when loaded)"
+            if getattr(load, "unchanged", False)
+            else validation_text(load.expectations_evaluated, load.expectations_failed)
+        )
         lines.append(
             f"{load.dataset:<15}{load.source:<26}{load.rows_extracted:>10}{load.rows_loaded:>9}  {checks}"
             + {"succeeded": "", "partial": f"  PARTIAL ({len(load.failures)} keys failed)"}.get(load.status, "  FAILED")
@@ -67,6 +71,8 @@ def render_summary(summary: Any) -> str:
         lines += [f"  {row.describe()}" for row in summary.freshness]
     if summary.dbt is not None:
         lines += ["", summary.dbt.describe()]
+    elif getattr(summary, "up_to_date", False):
+        lines += ["", "marts up to date: nothing new since the last build (dbt and publish skipped)"]
     if summary.mart_rows:
         lines += ["", "marts (rows):"] + [f"  marts.{name:<24}{rows:>10}" for name, rows in summary.mart_rows.items()]
     if summary.published_path:
@@ -153,7 +159,13 @@ def render_markdown(summary: Any) -> str:
             ),
             right=(4,),
         )
-    lines += ["", "## dbt", "", summary.dbt.describe() if summary.dbt is not None else "dbt not run", ""]
+    if summary.dbt is not None:
+        dbt_line = summary.dbt.describe()
+    elif getattr(summary, "up_to_date", False):
+        dbt_line = "skipped: nothing new since the last build, the marts are current"
+    else:
+        dbt_line = "dbt not run"
+    lines += ["", "## dbt", "", dbt_line, ""]
     if summary.mart_rows:
         lines += ["## Marts", ""]
         marts = ([f"marts.{name}", rows] for name, rows in summary.mart_rows.items())

@@ -48,12 +48,16 @@ def test_rerun_is_idempotent_and_as_of_adds_only_new_days(tmp_path: Path, wareho
         again = home.run(as_of=earlier)
         assert again.success, again.errors
         assert {load.dataset: load.rows_loaded for load in again.loads} == dict.fromkeys(RAW, 0)
+        # nothing new: every batch is found unchanged (not re-validated) and dbt and publish are skipped
+        assert all(load.unchanged for load in again.loads)
+        assert again.up_to_date and again.dbt is None
         # Byte-for-byte the same rows, load ids included: unchanged rows are not rewritten.
         assert {name: _contents(home, f"raw.{name}") for name in RAW} == raw_before
         assert {name: _contents(home, f"marts.{name}", published=True) for name in MARTS} == marts_before
 
         later = home.run(as_of=AS_OF)
         assert later.success, later.errors
+        assert not later.up_to_date and later.dbt is not None and later.dbt.success
         loaded = {load.dataset: load.rows_loaded for load in later.loads}
         new_sessions = {
             exchange: len(sessions(exchange, date(2026, 11, 14), AS_OF)) for exchange in ("XNYS", "XNAS", "XHKG")
