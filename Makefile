@@ -22,6 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make run    - set up .venv (locked versions) and run the daily pipeline on the embedded sample"
 	@echo "make test   - set up .venv and Debian's chromium (report browser test), run the test suite"
+	@echo "make bench  - the benchmark grid (BENCH_ARGS=--large for 5000 tickers / 20 years)"
 	@echo "make lint   - ruff"
 	@echo "make lock   - regenerate requirements.lock from the current .venv"
 	@echo "make clean  - remove .venv and the generated warehouse files"
@@ -47,6 +48,10 @@ run: install
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# The benchmark (not a test): BENCH_ARGS="--large" for the whole grid, "--tickers 500 --years 1,20" for cells.
+bench: install
+	$(BIN)/python -m flows.bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check flows tests

@@ -8,7 +8,7 @@ scalable sample, three real ``gapwatch run`` processes on a fresh GAPWATCH_HOME:
   (c) none   the same day again: nothing new
 
 and measures wall time, CPU time (user + system of the process and everything it waited for) and peak
-memory (the largest single process, and the sum over the process tree sampled every 0.1 s). It then
+memory (the largest single process and the sum over the process tree, both sampled every 0.1 s). It then
 times **the floor**: the same loads and the same model SQL executed directly in DuckDB, with no Prefect,
 no Great Expectations, no dbt - the raw rows each run loaded (exported to Parquet beforehand, not timed)
 are inserted into a fresh copy of the warehouse, and the SQL dbt compiled (full build) or ran (the
@@ -32,6 +32,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -53,8 +55,8 @@ LARGE_YEARS = (1, 5, 20)
 class Measurement:
     wall_seconds: float
     cpu_seconds: float
-    peak_rss_mb: float  # the largest single process
-    peak_tree_rss_mb: float  # all processes of the run together
+    peak_rss_mb: float  # the largest single process (sampled every 0.1 s)
+    peak_tree_rss_mb: float  # all processes of the run together (sampled every 0.1 s)
     exit_code: int
     output_tail: str = ""
 
@@ -76,8 +78,8 @@ class Result:
     exit_code: int = 0
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Resident memory of ``root`` and its descendants, from /proc."""
+def _tree_rss_kb(root: int) -> tuple[int, int]:
+    """Resident memory of ``root`` and its descendants, from /proc: (their sum, the largest one)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -93,25 +95,27 @@ def _tree_rss_kb(root: int) -> int:
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 rss[int(entry.name)] = int(line.split()[1])
-    total, stack = 0, [root]
+    total, largest, stack = 0, 0, [root]
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
+        largest = max(largest, rss.get(pid, 0))
         stack.extend(children.get(pid, []))
-    return total
+    return total, largest
 
 
 def measure(command: list[str], *, env: dict[str, str]) -> Measurement:
     """Run ``command`` to completion; wall, CPU and memory of it and everything it started."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak_tree = 0
+    peak_tree = peak_process = 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak_tree
+        nonlocal peak_tree, peak_process
         while not done.is_set():
-            peak_tree = max(peak_tree, _tree_rss_kb(process.pid))
+            total, largest = _tree_rss_kb(process.pid)
+            peak_tree, peak_process = max(peak_tree, total), max(peak_process, largest)
             done.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -129,7 +133,7 @@ def measure(command: list[str], *, env: dict[str, str]) -> Measurement:
     return Measurement(
         wall_seconds=wall,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_rss_mb=peak_process / 1024,
         peak_tree_rss_mb=peak_tree / 1024,
         exit_code=process.returncode,
         output_tail="\n".join(output.strip().splitlines()[-15:]),
@@ -300,7 +304,7 @@ def bench_cell(tickers: int, years: int, *, root: Path, with_floor: bool) -> lis
     snapshot = root / f"t{tickers}_y{years}.after_full.duckdb"
     for run, as_of in (("full", FULL_AS_OF), ("day", INCREMENTAL_AS_OF), ("none", INCREMENTAL_AS_OF)):
         since = time.time()
-        measurement = measure([*_gapwatch(), "run", "--as-of", as_of.isoformat()], env=env)
+        measurement = measure([*_gapwatch(), "run", "--as-of", as_of.isoformat(), "--quiet"], env=env)
         if measurement.exit_code != 0:
             print(f"  {run}: exit {measurement.exit_code}\n{measurement.output_tail}", file=sys.stderr)
         run_id, stages, rows_loaded = _last_run(database)
@@ -309,7 +313,7 @@ def bench_cell(tickers: int, years: int, *, root: Path, with_floor: bool) -> lis
             stages["dbt"] = dbt
         stages["other"] = max(0.0, measurement.wall_seconds - sum(stages.values()))
         floor = None
-        if with_floor and run in ("full", "day"):
+        if with_floor and measurement.exit_code == 0 and run in ("full", "day"):
             exported = _export_loaded_rows(database, run_id, root / "floor_rows" / run)
             floor = floor_seconds(
                 base=None if run == "full" else snapshot,
@@ -318,7 +322,7 @@ def bench_cell(tickers: int, years: int, *, root: Path, with_floor: bool) -> lis
                 workdir=root,
                 full=run == "full",
             )
-        elif with_floor:
+        elif with_floor and measurement.exit_code == 0:
             floor = 0.0
         if run == "full":
             shutil.copy(database, snapshot)
@@ -361,12 +365,81 @@ def _row(result: Result) -> str:
     )
 
 
+@contextmanager
+def running_prefect_server(workdir: Path) -> Iterator[str]:
+    """A long-lived ``prefect server start`` on a free loopback port (its own PREFECT_HOME); yields the API URL."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    home = workdir / "prefect_home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    env.pop("PREFECT_API_URL", None)
+    prefect = Path(sys.executable).with_name("prefect")
+    with (home / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}/api"
+        try:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.5)
+            else:
+                raise RuntimeError(
+                    f"The Prefect server did not answer on {url} within 180 s; see {home / 'server.log'}"
+                )
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def startup_costs(root: Path) -> dict[str, float]:
+    """What a run costs before any work: the process start, and a temporary Prefect server vs a running one.
+
+    Measured on the smallest cell's warehouse with nothing new (the pipeline does almost nothing else).
+    """
+    home = next(iter(sorted(root.glob("t*_y*"))), None)
+    if home is None:
+        return {}
+    tickers, years = (int(part[1:]) for part in home.name.split("_"))
+    env = _env(home, tickers=tickers, years=years)
+    costs = {"process start (gapwatch --help)": measure([*_gapwatch(), "--help"], env=env).wall_seconds}
+    arguments = [*_gapwatch(), "run", "--as-of", INCREMENTAL_AS_OF.isoformat(), "--quiet"]
+    env.pop("PREFECT_API_URL", None)
+    costs["nothing new, temporary Prefect server"] = measure(arguments, env=env).wall_seconds
+    with running_prefect_server(root) as url:
+        measure(arguments, env={**env, "PREFECT_API_URL": url})  # first contact: the server's own warm-up
+        costs["nothing new, running Prefect server"] = measure(
+            arguments, env={**env, "PREFECT_API_URL": url}
+        ).wall_seconds
+    return {name: round(seconds, 2) for name, seconds in costs.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickers", type=lambda text: tuple(int(v) for v in text.split(",")), default=None)
     parser.add_argument("--years", type=lambda text: tuple(int(v) for v in text.split(",")), default=None)
     parser.add_argument("--large", action="store_true", help="the whole grid: 50/500/5000 tickers x 1/5/20 years")
     parser.add_argument("--no-floor", action="store_true", help="skip timing the floor")
+    parser.add_argument("--no-startup", action="store_true", help="skip measuring start-up costs")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "warehouse" / "bench")
     args = parser.parse_args(argv)
     tickers = args.tickers or (LARGE_TICKERS if args.large else DEFAULT_TICKERS)
@@ -383,8 +456,15 @@ def main(argv: list[str] | None = None) -> int:
     for cell_years in years:
         for cell_tickers in tickers:
             results.extend(bench_cell(cell_tickers, cell_years, root=root, with_floor=not args.no_floor))
+    costs = {} if args.no_startup else startup_costs(root)
+    if costs:
+        print("\nstart-up costs (wall s):")
+        for name, seconds in costs.items():
+            print(f"  {name:<42} {seconds:>6.2f}")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps([asdict(result) for result in results], indent=1))
+    (args.out / "results.json").write_text(
+        json.dumps({"results": [asdict(result) for result in results], "startup": costs}, indent=1)
+    )
     with (args.out / "results.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([*list(asdict(results[0]))[:-2], "stages", "exit_code"] if results else [])

@@ -10,14 +10,26 @@ payload) does not lose the others: it becomes a ``KeyFailure`` and the rest
 are parsed and loaded. The caller decides, by the configured threshold,
 whether the dataset as a whole failed.
 
-This module knows HTTP connectors and the landing zone, never DuckDB.
+The fetches run concurrently: :func:`plan` turns a dataset into
+:class:`KeyJob` s (plain, picklable data), a *mapper* fetches them -- by
+default :func:`map_on_threads`, one thread pool per source sized by its
+``GAPWATCH_<SOURCE>_CONCURRENCY``; with ``GAPWATCH_TASK_RUNNER=dask`` the
+Prefect/Dask mapper of :mod:`flows.runners` -- and yields each result as it
+completes. Landing and parsing then happen here, one thread, in job order,
+so the landing files, the manifest, the frame's rows and the failures come
+out the same whatever order the responses arrived in. Every client of a
+source shares one rate limit and in-flight cap (:func:`flows.sources.http.shared_limits`).
+
+This module knows HTTP connectors and the landing zone, never DuckDB or Prefect.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,9 +38,9 @@ from typing import Any
 import pandas as pd
 
 from flows import progress
-from flows.settings import Settings
+from flows.settings import LiveSettings, Settings
 from flows.sources.curated import reader as curated_reader
-from flows.sources.http import HttpClient, RetryPolicy, SourceError
+from flows.sources.http import HttpClient, RetryPolicy, SourceError, SourceLimits, shared_limits
 
 MANIFEST = "manifest.json"
 
@@ -48,6 +60,7 @@ class LiveExtract:
     keys: list[str]
     failures: list[KeyFailure] = field(default_factory=list)
     folder: Path | None = None
+    workers: list[str] = field(default_factory=list)  # per key: the thread or Dask worker that fetched it
 
 
 class PayloadWriter:
@@ -81,16 +94,73 @@ def safe_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "_", key)[:80]
 
 
-def _client(settings: Settings, source: str, base_url: str, *, rps: float = 0.0, headers=None) -> HttpClient:  # type: ignore[no-untyped-def]
-    return HttpClient(
-        source,
-        base_url,
-        headers=headers,
-        timeout_seconds=settings.live.http_timeout_seconds,
-        retry=RetryPolicy(attempts=settings.live.http_attempts),
-        requests_per_second=rps,
-        secrets=settings.live.secrets,
-    )
+# --- clients: one per source, limits shared by every client of the source ----------------------------
+
+LimitsFactory = Callable[..., SourceLimits]  # (source, base_url, *, requests_per_second, max_in_flight)
+
+
+class SourceClients:
+    """One :class:`HttpClient` per source, built on first use from the live settings (thread-safe).
+
+    Each client's rate limit and in-flight cap come from ``limits`` -- by default the
+    process-wide :func:`shared_limits`, so they hold across every thread and every dataset.
+    """
+
+    def __init__(self, live: LiveSettings, *, limits: LimitsFactory = shared_limits) -> None:
+        self.live = live
+        self.limits = limits
+        self._clients: dict[str, HttpClient] = {}
+        self._lock = threading.Lock()
+
+    def get(self, source: str) -> HttpClient:
+        with self._lock:
+            client = self._clients.get(source)
+            if client is None:
+                client = self._build(source)
+                client.use_limits(
+                    self.limits(
+                        source,
+                        client.base_url,
+                        requests_per_second=client.limiter.per_second,
+                        max_in_flight=self.live.concurrency(source),
+                    )
+                )
+                self._clients[source] = client
+            return client
+
+    def _build(self, source: str) -> HttpClient:
+        live = self.live
+        if source == "sec_edgar":
+            from flows.sources.sec_edgar import client as sec
+
+            return sec.make_sec_client(
+                live.sec_base_url,
+                user_agent=live.sec_user_agent,
+                timeout_seconds=live.http_timeout_seconds,
+                retry=RetryPolicy(attempts=live.http_attempts),
+            )
+        base_urls = {
+            "yahoo": live.yahoo_base_url,
+            "bls": live.bls_base_url,
+            "fred": live.fred_base_url,
+            "federal_register": live.fedreg_base_url,
+        }
+        if source not in base_urls:
+            raise ValueError(f"No HTTP client for source {source!r}; expected one of {', '.join(base_urls)}.")
+        return HttpClient(
+            source,
+            base_urls[source],
+            timeout_seconds=live.http_timeout_seconds,
+            retry=RetryPolicy(attempts=live.http_attempts),
+            requests_per_second=live.yahoo_requests_per_second if source == "yahoo" else 0.0,
+            secrets=live.secrets,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
 
 
 # --- parsers by name: the manifest records which one reads each payload -------------------------
@@ -136,13 +206,109 @@ def _parse(parser: str, body: bytes, meta: dict[str, Any], settings: Settings) -
 # --- extraction per dataset ------------------------------------------------------------------------
 
 
-@dataclass
-class _Job:
+LOCAL = "local"  # the source of jobs that need no network (the curated calendar)
+
+
+@dataclass(frozen=True)
+class KeyJob:
+    """The request(s) of one key, as plain data: it can be fetched in another thread, process or machine."""
+
     key: str
     parser: str
     meta: dict[str, Any]
-    fetch: Callable[[], bytes | list[tuple[str, bytes]]]
+    source: str  # whose client and limits it uses: yahoo | sec_edgar | bls | fred | federal_register | local
+    call: str  # the connector function (see _fetch)
+    args: dict[str, Any]
     suffix: str = ".json"
+
+
+@dataclass
+class Fetched:
+    """What fetching one key gave: its bodies as (label, body) -- label '' for a single body -- or a failure."""
+
+    bodies: list[tuple[str, bytes]] = field(default_factory=list)
+    failure: KeyFailure | None = None
+    worker: str = ""  # where it ran: a thread name, or a Dask worker's address
+
+
+def _fetch(job: KeyJob, clients: SourceClients) -> bytes | list[Any]:
+    args = job.args
+    if job.call == "payload":
+        return args["payload"]
+    client = clients.get(job.source)
+    if job.call == "yahoo_chart":
+        from flows.sources.yahoo import client as yahoo
+
+        return yahoo.fetch_chart(client, args["symbol"], start=args["start"], end=args["end"])
+    if job.call == "yahoo_timeseries":
+        from flows.sources.yahoo import client as yahoo
+
+        return yahoo.fetch_timeseries(client, args["symbol"], start=args["start"], end=args["end"])
+    if job.call == "sec_companyfacts":
+        from flows.sources.sec_edgar import client as sec
+
+        return sec.fetch_companyfacts(client, args["cik"])
+    if job.call == "fred_csv":
+        from flows.sources.fred import client as fred
+
+        return fred.fetch_csv(client, args["fred_id"], start=args["start"], end=args["end"])
+    if job.call == "bls_series":
+        from flows.sources.bls import client as bls
+
+        return bls.fetch_series(
+            client,
+            args["series"],
+            start_year=args["start_year"],
+            end_year=args["end_year"],
+            registration_key=clients.live.bls_api_key or None,
+        )
+    if job.call == "fedreg_documents":
+        from flows.sources.federal_register import client as fedreg
+
+        return fedreg.fetch_documents(
+            client, agency=args["agency"], term=args["term"], start=args["start"], end=args["end"]
+        )
+    raise ValueError(f"Unknown fetch call {job.call!r} for key {job.key}.")
+
+
+def fetch_key(job: KeyJob, clients: SourceClients) -> Fetched:
+    """Fetch one key; a SourceError (after the client's retries) becomes its KeyFailure."""
+    worker = threading.current_thread().name
+    try:
+        fetched = _fetch(job, clients)
+    except SourceError as exc:
+        return Fetched(failure=KeyFailure(job.key, exc.source, str(exc), exc.status), worker=worker)
+    # one body, or several: (label, body) chunks (BLS year ranges) or pages (Federal Register)
+    if isinstance(fetched, list):
+        bodies = [item if isinstance(item, tuple) else (f"page{n}", item) for n, item in enumerate(fetched, 1)]
+    else:
+        bodies = [("", fetched)]
+    return Fetched(bodies=bodies, worker=worker)
+
+
+# A mapper fetches every job and yields (job index, result) as each completes, in any order.
+KeyMapper = Callable[[Sequence[KeyJob], LiveSettings], Iterator[tuple[int, Fetched]]]
+
+
+def map_on_threads(jobs: Sequence[KeyJob], live: LiveSettings) -> Iterator[tuple[int, Fetched]]:
+    """The default mapper: one thread pool per source, as many threads as the source's concurrency."""
+    clients = SourceClients(live)
+    pools: dict[str, ThreadPoolExecutor] = {}
+    futures: dict[Future[Fetched], int] = {}
+    try:
+        for index, job in enumerate(jobs):
+            pool = pools.get(job.source)
+            if pool is None:
+                pool = pools[job.source] = ThreadPoolExecutor(
+                    max_workers=live.concurrency(job.source), thread_name_prefix=f"gapwatch-{job.source}"
+                )
+            futures[pool.submit(fetch_key, job, clients)] = index
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        for pool in pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+        clients.close()
 
 
 def _start(cursor: date | None, *, start: date | None, lookback: timedelta, default: date) -> date:
@@ -153,69 +319,55 @@ def _start(cursor: date | None, *, start: date | None, lookback: timedelta, defa
 
 def plan(
     dataset: str, *, settings: Settings, cursors: dict[str, date], as_of: date, start: date | None
-) -> tuple[str, list[_Job], list[HttpClient]]:
-    """The requests one dataset needs: (source label, jobs, clients to close).
-
-    Connectors are imported per dataset, so one connector's import problem stays with its dataset.
-    """
+) -> tuple[str, list[KeyJob]]:
+    """The requests one dataset needs: (source label, jobs), in the order they are landed and parsed."""
     live = settings.live
     lookback = timedelta(days=settings.lookback_days)
     history_start = settings.sample.start_date
-    if dataset in {"prices", "fx_rates"}:
-        from flows.sources.yahoo import client as yahoo
-
-        client = _client(settings, "yahoo", live.yahoo_base_url, rps=live.yahoo_requests_per_second)
+    window = {"end": as_of.isoformat()}
+    if dataset == "prices":
         jobs = []
-        if dataset == "prices":
-            for security in settings.universe.securities:
-                begin = _start(cursors.get(security.ticker), start=start, lookback=lookback, default=history_start)
-                jobs.append(
-                    _Job(
-                        security.ticker,
-                        "yahoo_chart",
-                        {"ticker": security.ticker, "start": begin.isoformat(), "end": as_of.isoformat()},
-                        lambda s=security.ticker, b=begin: yahoo.fetch_chart(client, s, start=b, end=as_of),
-                    )
+        for security in settings.universe.securities:
+            begin = _start(cursors.get(security.ticker), start=start, lookback=lookback, default=history_start)
+            jobs.append(
+                KeyJob(
+                    security.ticker,
+                    "yahoo_chart",
+                    {"ticker": security.ticker, "start": begin.isoformat(), **window},
+                    "yahoo",
+                    "yahoo_chart",
+                    {"symbol": security.ticker, "start": begin, "end": as_of},
                 )
-        else:
-            for currency in settings.universe.fx_currencies:
-                symbol = f"{currency}USD=X"
-                begin = _start(cursors.get(currency), start=start, lookback=lookback, default=history_start)
-                jobs.append(
-                    _Job(
-                        symbol,
-                        "yahoo_fx",
-                        {"currency": currency, "start": begin.isoformat(), "end": as_of.isoformat()},
-                        lambda s=symbol, b=begin: yahoo.fetch_chart(client, s, start=b, end=as_of),
-                    )
+            )
+        return "yahoo", jobs
+    if dataset == "fx_rates":
+        jobs = []
+        for currency in settings.universe.fx_currencies:
+            symbol = f"{currency}USD=X"
+            begin = _start(cursors.get(currency), start=start, lookback=lookback, default=history_start)
+            jobs.append(
+                KeyJob(
+                    symbol,
+                    "yahoo_fx",
+                    {"currency": currency, "start": begin.isoformat(), **window},
+                    "yahoo",
+                    "yahoo_chart",
+                    {"symbol": symbol, "start": begin, "end": as_of},
                 )
-        return "yahoo", jobs, [client]
+            )
+        return "yahoo", jobs
     if dataset == "fundamentals":
-        from flows.sources.sec_edgar import client as sec
-        from flows.sources.yahoo import client as yahoo
-
-        clients: list[HttpClient] = []
         jobs = []
-        yahoo_client = _client(settings, "yahoo", live.yahoo_base_url, rps=live.yahoo_requests_per_second)
-        clients.append(yahoo_client)
-        sec_client = None
-        companies = [s for s in settings.universe.securities if s.group != "benchmark"]
-        for security in companies:
+        for security in [s for s in settings.universe.securities if s.group != "benchmark"]:
             if security.cik and security.group == "us_ai_leader" and live.sec_user_agent:
-                if sec_client is None:
-                    sec_client = sec.make_sec_client(
-                        live.sec_base_url,
-                        user_agent=live.sec_user_agent,
-                        timeout_seconds=live.http_timeout_seconds,
-                        retry=RetryPolicy(attempts=live.http_attempts),
-                    )
-                    clients.append(sec_client)
                 jobs.append(
-                    _Job(
+                    KeyJob(
                         security.ticker,
                         "sec_companyfacts",
                         {"ticker": security.ticker, "cik": security.cik},
-                        lambda c=security.cik, client=sec_client: sec.fetch_companyfacts(client, c),
+                        "sec_edgar",
+                        "sec_companyfacts",
+                        {"cik": security.cik},
                     )
                 )
             else:
@@ -223,67 +375,73 @@ def plan(
                     cursors.get(security.ticker), start=start, lookback=timedelta(days=400), default=history_start
                 )
                 jobs.append(
-                    _Job(
+                    KeyJob(
                         security.ticker,
                         "yahoo_timeseries",
-                        {"ticker": security.ticker, "start": begin.isoformat(), "end": as_of.isoformat()},
-                        lambda s=security.ticker, b=begin: yahoo.fetch_timeseries(yahoo_client, s, start=b, end=as_of),
+                        {"ticker": security.ticker, "start": begin.isoformat(), **window},
+                        "yahoo",
+                        "yahoo_timeseries",
+                        {"symbol": security.ticker, "start": begin, "end": as_of},
                     )
                 )
-        return "sec_edgar+yahoo", jobs, clients
+        return "sec_edgar+yahoo", jobs
     if dataset == "cpi":
         first = _start(
             min(cursors.values(), default=None), start=start, lookback=timedelta(days=400), default=history_start
         )
         if live.cpi_source == "fred":
-            from flows.sources.fred import client as fred
+            from flows.sources.fred.client import FRED_TO_BLS
 
-            client = _client(settings, "fred", live.fred_base_url)
             jobs = [
-                _Job(
+                KeyJob(
                     fred_id,
                     "fred_csv",
-                    {"fred_id": fred_id, "start": first.isoformat(), "end": as_of.isoformat()},
-                    lambda f=fred_id: fred.fetch_csv(client, f, start=first, end=as_of),
+                    {"fred_id": fred_id, "start": first.isoformat(), **window},
+                    "fred",
+                    "fred_csv",
+                    {"fred_id": fred_id, "start": first, "end": as_of},
                     suffix=".csv",
                 )
-                for fred_id in fred.FRED_TO_BLS
+                for fred_id in FRED_TO_BLS
             ]
-            return "fred", jobs, [client]
-        from flows.sources.bls import client as bls
-
-        client = _client(settings, "bls", live.bls_base_url)
+            return "fred", jobs
         series = ["CUUR0000SA0", "CUSR0000SA0", "CUUR0000SA0L1E", "CUSR0000SA0L1E"]
-        job = _Job(
+        job = KeyJob(
             "+".join(series),
             "bls_series",
             {"series": series, "start_year": first.year, "end_year": as_of.year},
-            lambda: bls.fetch_series(
-                client, series, start_year=first.year, end_year=as_of.year, registration_key=live.bls_api_key or None
-            ),
+            "bls",
+            "bls_series",
+            {"series": series, "start_year": first.year, "end_year": as_of.year},
         )
-        return "bls_api", [job], [client]
+        return "bls_api", [job]
     if dataset == "policy_events":
-        from flows.sources.federal_register import client as fedreg
-
-        client = _client(settings, "federal_register", live.fedreg_base_url)
         first = _start(
             min(cursors.values(), default=None), start=start, lookback=timedelta(days=30), default=history_start
         )
         curated = curated_reader.read_payload(settings.policy_events_file)
         jobs = [
-            _Job("curated", "curated_csv", {"until": as_of.isoformat()}, lambda: curated, suffix=".csv"),
-            _Job(
+            KeyJob(
+                "curated", "curated_csv", {"until": as_of.isoformat()}, LOCAL, "payload", {"payload": curated}, ".csv"
+            ),
+            KeyJob(
                 f"federal_register:{live.fedreg_agency}",
                 "fedreg_documents",
                 {"agency": live.fedreg_agency, "term": live.fedreg_term, "start": first.isoformat()},
-                lambda: fedreg.fetch_documents(
-                    client, agency=live.fedreg_agency, term=live.fedreg_term or None, start=first, end=as_of
-                ),
+                "federal_register",
+                "fedreg_documents",
+                {"agency": live.fedreg_agency, "term": live.fedreg_term or None, "start": first, "end": as_of},
             ),
         ]
-        return "curated+federal_register", jobs, [client]
+        return "curated+federal_register", jobs
     raise ValueError(f"Unknown dataset {dataset!r}.")
+
+
+def default_mapper(live: LiveSettings) -> KeyMapper:
+    """The mapper GAPWATCH_TASK_RUNNER names (threads, or Dask through Prefect: see flows.runners)."""
+    from flows import runners
+
+    return runners.mapper_for(live)
 
 
 def extract_live(
@@ -294,37 +452,59 @@ def extract_live(
     as_of: date,
     start: date | None,
     folder: Path,
+    mapper: KeyMapper | None = None,
 ) -> LiveExtract:
-    """Fetch, land and parse every key of ``dataset``; collect per-key failures."""
-    source, jobs, clients = plan(dataset, settings=settings, cursors=cursors, as_of=as_of, start=start)
+    """Fetch (concurrently), land and parse every key of ``dataset``; collect per-key failures.
+
+    Results are landed and parsed in job order as soon as every earlier job is done, so the
+    outcome does not depend on which response came back first. Progress counts completed keys.
+    """
+    source, jobs = plan(dataset, settings=settings, cursors=cursors, as_of=as_of, start=start)
     writer = PayloadWriter(folder, dataset=dataset, as_of=as_of)
     failures: list[KeyFailure] = []
     frames: list[pd.DataFrame] = []
+    workers = [""] * len(jobs)
+    done: dict[int, Fetched] = {}
+    landed = 0
+    outcomes = (mapper or default_mapper(settings.live))(jobs, settings.live)
     try:
-        for job in progress.track(jobs, f"{dataset}.keys"):
-            try:
-                fetched = job.fetch()
-            except SourceError as exc:
-                failures.append(KeyFailure(job.key, exc.source, str(exc), exc.status))
-                continue
-            # one body, or several: (label, body) chunks (BLS year ranges) or pages (Federal Register)
-            if isinstance(fetched, list):
-                bodies = [item if isinstance(item, tuple) else (f"page{n}", item) for n, item in enumerate(fetched, 1)]
-            else:
-                bodies = [("", fetched)]
-            for label, body in bodies:
-                writer.write(
-                    job.key + (f"-{label}" if label else ""), body, parser=job.parser, meta=job.meta, suffix=job.suffix
-                )
-                try:
-                    frames.append(_parse(job.parser, body, job.meta, settings))
-                except SourceError as exc:
-                    failures.append(KeyFailure(job.key, exc.source, str(exc), exc.status))
+        for index, fetched in progress.track(outcomes, f"{dataset}.keys", total=len(jobs)):
+            done[index] = fetched
+            while landed in done:  # land and parse in job order
+                job, fetched = jobs[landed], done.pop(landed)
+                workers[landed] = fetched.worker
+                _land_and_parse(job, fetched, writer=writer, settings=settings, frames=frames, failures=failures)
+                landed += 1
+        if landed != len(jobs):
+            raise RuntimeError(f"The fetches of {dataset} returned {landed} of {len(jobs)} keys.")
     finally:
-        for client in clients:
-            client.close()
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()  # stops the fetches still running if landing failed
         writer.save(failures)
-    return LiveExtract(_combine(dataset, frames), source, [job.key for job in jobs], failures, folder)
+    return LiveExtract(_combine(dataset, frames), source, [job.key for job in jobs], failures, folder, workers)
+
+
+def _land_and_parse(
+    job: KeyJob,
+    fetched: Fetched,
+    *,
+    writer: PayloadWriter,
+    settings: Settings,
+    frames: list[pd.DataFrame],
+    failures: list[KeyFailure],
+) -> None:
+    if fetched.failure is not None:
+        failures.append(fetched.failure)
+        return
+    for label, body in fetched.bodies:
+        writer.write(
+            job.key + (f"-{label}" if label else ""), body, parser=job.parser, meta=job.meta, suffix=job.suffix
+        )
+        try:
+            frames.append(_parse(job.parser, body, job.meta, settings))
+        except SourceError as exc:
+            failures.append(KeyFailure(job.key, exc.source, str(exc), exc.status))
 
 
 def replay(folder: Path, *, settings: Settings) -> LiveExtract:

@@ -132,10 +132,33 @@ class LiveSettings:
     yahoo_requests_per_second: float = 2.0
     reporting_lag_days: int = 45  # fundamentals with only a period end (Yahoo): known this many days later
     max_failed_key_share: float = 0.2  # a dataset fails when more than this share of its keys failed
+    # Requests in flight at once per source (GAPWATCH_<SOURCE>_CONCURRENCY), in the whole process or,
+    # on Dask, the whole cluster; each source's rate limit holds across them.
+    yahoo_concurrency: int = 4
+    sec_concurrency: int = 4
+    bls_concurrency: int = 1
+    fred_concurrency: int = 2
+    fedreg_concurrency: int = 2
+    task_runner: str = "threads"  # threads | dask: where the per-key fetches run (see flows.runners)
+    dask_address: str = ""  # an existing Dask scheduler (tcp://host:8786); empty: a temporary local cluster
+    dask_workers: int = 2  # workers of the temporary local cluster
 
     @property
     def secrets(self) -> list[str]:
         return [secret for secret in (self.sec_user_agent, self.bls_api_key) if secret]
+
+    def concurrency(self, source: str) -> int:
+        """Requests in flight at once for ``source`` (a connector's source name, e.g. 'yahoo', 'sec_edgar')."""
+        return {
+            "yahoo": self.yahoo_concurrency,
+            "sec_edgar": self.sec_concurrency,
+            "bls": self.bls_concurrency,
+            "fred": self.fred_concurrency,
+            "federal_register": self.fedreg_concurrency,
+        }.get(source, 1)
+
+
+TASK_RUNNERS: tuple[str, ...] = ("threads", "dask")
 
 
 @dataclass(frozen=True)
@@ -345,6 +368,9 @@ def _live_settings(env: dict[str, str]) -> LiveSettings:
     cpi_source = env.get("GAPWATCH_CPI_LIVE_SOURCE", defaults.cpi_source)
     if cpi_source not in {"bls", "fred"}:
         raise ConfigError(f"GAPWATCH_CPI_LIVE_SOURCE must be 'bls' or 'fred', got {cpi_source!r}.")
+    task_runner = env.get("GAPWATCH_TASK_RUNNER") or defaults.task_runner
+    if task_runner not in TASK_RUNNERS:
+        raise ConfigError(f"GAPWATCH_TASK_RUNNER must be one of {', '.join(TASK_RUNNERS)}, got {task_runner!r}.")
     return LiveSettings(
         yahoo_base_url=env.get("GAPWATCH_YAHOO_BASE_URL") or defaults.yahoo_base_url,
         sec_base_url=env.get("GAPWATCH_SEC_BASE_URL") or defaults.sec_base_url,
@@ -361,6 +387,14 @@ def _live_settings(env: dict[str, str]) -> LiveSettings:
         yahoo_requests_per_second=_float_env(env, "GAPWATCH_YAHOO_RPS", defaults.yahoo_requests_per_second),
         reporting_lag_days=_int_env(env, "GAPWATCH_REPORTING_LAG_DAYS", defaults.reporting_lag_days),
         max_failed_key_share=_float_env(env, "GAPWATCH_MAX_FAILED_KEY_SHARE", defaults.max_failed_key_share),
+        yahoo_concurrency=_int_env(env, "GAPWATCH_YAHOO_CONCURRENCY", defaults.yahoo_concurrency, minimum=1),
+        sec_concurrency=_int_env(env, "GAPWATCH_SEC_CONCURRENCY", defaults.sec_concurrency, minimum=1),
+        bls_concurrency=_int_env(env, "GAPWATCH_BLS_CONCURRENCY", defaults.bls_concurrency, minimum=1),
+        fred_concurrency=_int_env(env, "GAPWATCH_FRED_CONCURRENCY", defaults.fred_concurrency, minimum=1),
+        fedreg_concurrency=_int_env(env, "GAPWATCH_FEDREG_CONCURRENCY", defaults.fedreg_concurrency, minimum=1),
+        task_runner=task_runner,
+        dask_address=(env.get("GAPWATCH_DASK_ADDRESS") or "").strip(),
+        dask_workers=_int_env(env, "GAPWATCH_DASK_WORKERS", defaults.dask_workers, minimum=1),
     )
 
 

@@ -3,8 +3,15 @@
 It owns what connectors must not re-implement: base URL, timeouts, retries
 with exponential backoff and full jitter on network errors, 5xx and 429
 (honouring ``Retry-After``), no retry on other 4xx, a per-source request-rate
-limit, and error messages that name the source, the key and the HTTP status
--- with secrets (API keys, contact addresses) redacted everywhere.
+limit and cap on requests in flight, and error messages that name the source,
+the key and the HTTP status -- with secrets (API keys, contact addresses)
+redacted everywhere.
+
+A client built on its own has private limits. Live extraction runs many keys
+at once, so its clients share one :class:`SourceLimits` per source
+(:func:`shared_limits`): the rate limit and the in-flight cap then hold across
+every thread and every client of that source in the process, and a
+``Retry-After`` one request receives holds back the others too.
 
 Tests inject an ``httpx.MockTransport`` (``transport=``) and a fake
 ``sleep``/``clock`` so retry behaviour is checked without real waiting.
@@ -12,6 +19,7 @@ Tests inject an ``httpx.MockTransport`` (``transport=``) and a fake
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import random
 import threading
@@ -19,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -47,7 +55,11 @@ class RetryPolicy:
 
 @dataclass
 class RateLimiter:
-    """At most ``per_second`` requests per second across threads (minimum spacing between starts)."""
+    """At most ``per_second`` requests per second across threads (minimum spacing between starts).
+
+    Each caller reserves the next start time under a lock, then sleeps outside it until that
+    time, so N threads calling ``wait`` start their requests 1/per_second apart.
+    """
 
     per_second: float
     clock: Callable[[], float] = time.monotonic
@@ -56,14 +68,65 @@ class RateLimiter:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait(self) -> None:
-        if self.per_second <= 0:
-            return
         with self._lock:
             now = self.clock()
             start = max(now, self._next_start)
-            self._next_start = start + 1.0 / self.per_second
+            if self.per_second <= 0 and start <= now:
+                return
+            self._next_start = start + (1.0 / self.per_second if self.per_second > 0 else 0.0)
         if start > now:
             self.sleep(start - now)
+
+    def hold(self, seconds: float) -> None:
+        """No request may start in the next ``seconds`` (a ``Retry-After`` for the whole source)."""
+        with self._lock:
+            self._next_start = max(self._next_start, self.clock() + seconds)
+
+
+class Limiter(Protocol):
+    """What a client needs of a rate limiter (a :class:`RateLimiter`, or one shared by a cluster)."""
+
+    per_second: float
+
+    def wait(self) -> None: ...
+
+    def hold(self, seconds: float) -> None: ...
+
+
+@dataclass
+class SourceLimits:
+    """The limits of one source: start rate, requests in flight; ``shared`` when several clients use them.
+
+    ``gate`` is entered around each request attempt (a ``threading.BoundedSemaphore`` of
+    ``max_in_flight``, or a cluster-wide semaphore); ``nullcontext()`` for no cap.
+    """
+
+    limiter: Limiter
+    gate: contextlib.AbstractContextManager[Any] = field(default_factory=contextlib.nullcontext)
+    max_in_flight: int = 0  # 0: no cap
+    shared: bool = False
+
+
+_SHARED: dict[tuple[str, str, float, int], SourceLimits] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_limits(source: str, base_url: str, *, requests_per_second: float, max_in_flight: int) -> SourceLimits:
+    """The process-wide limits of ``source`` at ``base_url``: every client asking with the same values shares them.
+
+    So two datasets fetching from Yahoo at the same time (prices and fundamentals) stay under one
+    rate limit and one in-flight cap together.
+    """
+    key = (source, base_url.rstrip("/"), float(requests_per_second), int(max_in_flight))
+    with _SHARED_LOCK:
+        limits = _SHARED.get(key)
+        if limits is None:
+            gate: contextlib.AbstractContextManager[Any] = (
+                threading.BoundedSemaphore(max_in_flight) if max_in_flight > 0 else contextlib.nullcontext()
+            )
+            limits = SourceLimits(RateLimiter(requests_per_second), gate=gate, max_in_flight=max_in_flight, shared=True)
+            _SHARED[key] = limits
+        return limits
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -98,6 +161,7 @@ class HttpClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        limits: SourceLimits | None = None,
     ) -> None:
         self.source = source
         self.base_url = base_url.rstrip("/")
@@ -105,8 +169,9 @@ class HttpClient:
         self.secrets = [secret for secret in secrets if secret]
         self.sleep = sleep
         self.jitter = jitter
-        self.limiter = RateLimiter(requests_per_second, sleep=sleep)
+        self.limits = limits or SourceLimits(RateLimiter(requests_per_second, sleep=sleep))
         self.requests_made = 0
+        self._count_lock = threading.Lock()
         self._client = httpx.Client(
             base_url=self.base_url,
             headers=dict(headers or {}),
@@ -114,6 +179,16 @@ class HttpClient:
             transport=transport,
             follow_redirects=True,
         )
+
+    @property
+    def limiter(self) -> Any:
+        """The rate limiter (``limiter.per_second``; tests set ``limiter.clock`` on a private one)."""
+        return self.limits.limiter
+
+    def use_limits(self, limits: SourceLimits) -> HttpClient:
+        """Share ``limits`` (e.g. :func:`shared_limits`) with other clients of the source; returns the client."""
+        self.limits = limits
+        return self
 
     def close(self) -> None:
         self._client.close()
@@ -143,17 +218,26 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
     ) -> httpx.Response:
-        """Send one request with retries; return the 2xx response or raise SourceError."""
+        """Send one request with retries; return the 2xx response or raise SourceError.
+
+        Each attempt holds a slot of the source's in-flight cap and starts only when its rate
+        limit allows; the waits between attempts hold no slot.
+        """
         last_problem = ""
         status: int | None = None
         for attempt in range(self.retry.attempts):
-            self.limiter.wait()
-            self.requests_made += 1
             wait: float | None
-            try:
-                response = self._client.request(method, path, params=params, json=json)
-            except httpx.TransportError as exc:  # timeouts, refused connections, DNS, broken streams
-                status, last_problem = None, f"network error: {type(exc).__name__}: {exc}"
+            with self.limits.gate:
+                self.limiter.wait()
+                with self._count_lock:
+                    self.requests_made += 1
+                try:
+                    response = self._client.request(method, path, params=params, json=json)
+                except httpx.TransportError as exc:  # timeouts, refused connections, DNS, broken streams
+                    response = None
+                    status, last_problem = None, f"network error: {type(exc).__name__}: {exc}"
+            retry_after: float | None = None
+            if response is None:
                 wait = self._backoff(attempt)
             else:
                 status = response.status_code
@@ -162,7 +246,7 @@ class HttpClient:
                 last_problem = f"HTTP {status} for {self._url(response.request.url)}"
                 if status not in RETRY_STATUSES:
                     break
-                wait = parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = wait = parse_retry_after(response.headers.get("Retry-After"))
                 if wait is not None and wait > self.retry.max_retry_after_seconds:
                     last_problem += (
                         f" (Retry-After {wait:.0f}s is longer than {self.retry.max_retry_after_seconds:.0f}s)"
@@ -171,7 +255,12 @@ class HttpClient:
                 if wait is None:
                     wait = self._backoff(attempt)
             if attempt + 1 < self.retry.attempts:
-                self.sleep(wait)
+                if retry_after is not None and self.limits.shared:
+                    # the server asked the source to slow down: every client sharing the limits waits,
+                    # this one included (in limiter.wait() before its next attempt)
+                    self.limiter.hold(retry_after)
+                else:
+                    self.sleep(wait)
         tries = min(attempt + 1, self.retry.attempts)
         hint = " (not retried: client error)" if status is not None and status not in RETRY_STATUSES else ""
         raise SourceError(

@@ -11,6 +11,8 @@
 -- Limitation: a restatement of an earlier quarter creates a vintage of that
 -- quarter only; the TTMs of later quarters pick it up at their next report.
 
+{{ config(materialized='table') }}
+
 {%- set measures = ['revenue', 'operating_income', 'net_income', 'rd_expense', 'capex'] %}
 
 with quarters as (

@@ -181,7 +181,7 @@ universe_companies as (
 ),
 
 report_dates as (
-    select distinct report_date from first_reports
+    select distinct report_date as later_report_date from first_reports
 ),
 
 zscores as (
@@ -201,20 +201,33 @@ zscores as (
     from metrics
 ),
 
+quarter_deadlines as (
+    select distinct
+        calendar_quarter_end,
+        cast(calendar_quarter_end + to_days({{ var('cross_section_deadline_days', 120) }}) as date) as deadline_date,
+    from zscores
+),
+
+first_reports_after_deadline as (
+    select
+        quarter_deadlines.calendar_quarter_end,
+        report_dates.later_report_date as first_report_after_deadline,
+    from quarter_deadlines
+    asof left join report_dates
+        on report_dates.later_report_date >= quarter_deadlines.deadline_date
+),
+
 with_known_date as (
     select
         zscores.*,
         case
             when zscores.peer_count >= (select company_count from universe_companies)
                 then zscores.last_peer_report_date
-            else (
-                select min(report_dates.report_date)
-                from report_dates
-                where report_dates.report_date
-                    >= zscores.calendar_quarter_end + to_days({{ var('cross_section_deadline_days', 120) }})
-            )
+            else first_reports_after_deadline.first_report_after_deadline
         end as zscores_known_from_date,
     from zscores
+    left join first_reports_after_deadline
+        on zscores.calendar_quarter_end = first_reports_after_deadline.calendar_quarter_end
 ),
 
 composites as (

@@ -92,6 +92,12 @@ listing_returns as (
         on security_returns.benchmark_ticker = benchmark_returns.benchmark_ticker
         and security_returns.trade_date = benchmark_returns.trade_date
     where security_returns.group_name != 'benchmark'
+        -- only the span any event window can reach (a trading day is at least a calendar day, so
+        -- 2 x the estimation start in calendar days before the first event is ample), so the cost
+        -- follows the events, not the length of the price history
+        and security_returns.trade_date between
+            (select min(event_date) from events_in_history) - to_days({{ -2 * estimation_start + 10 }})
+            and (select max(event_date) from events_in_history) + to_days({{ 4 * car_end + 30 }})
 ),
 
 event_listings as (

@@ -69,9 +69,37 @@ all_series as (
     select * from {{ ref('int_performance_series') }}
 ),
 
+-- the columns the measures need; the descriptive ones join back at the end (narrow rows keep the
+-- windows and ASOF joins within the memory limit at millions of rows)
 series as (
-    select * from all_series
+    select
+        series_id,
+        series_type,
+        ticker,
+        trade_date,
+        level_usd,
+        level_local,
+        daily_return_usd,
+        benchmark_ticker,
+    from all_series
     where trade_date >= (select context_from from window_bounds)
+),
+
+descriptive as (
+    select
+        series_id,
+        trade_date,
+        group_name,
+        exchange,
+        currency,
+        daily_return_local,
+        daily_price_return_local,
+        usd_per_unit,
+        member_count,
+        data_source,
+        load_id,
+    from all_series
+    where trade_date >= (select recompute_from from window_bounds)
 ),
 
 cpi_monthly as (
@@ -287,7 +315,18 @@ window_sums as (
 
 measures as (
     select
-        *,
+        series_id,
+        series_type,
+        ticker,
+        trade_date,
+        level_usd,
+        level_local,
+        daily_return_usd,
+        benchmark_ticker,
+        base_trade_date,
+        cpi_month_known,
+        cpi_index_known,
+        cpi_index_known_base,
         case when trade_date >= base_trade_date then level_usd / base_level_usd - 1 end as cum_return_usd,
         case when trade_date >= base_trade_date then level_local / base_level_local - 1 end as cum_return_local,
         level_usd / level_usd_1m_ago - 1 as return_1m_usd,
@@ -354,13 +393,19 @@ with_fundamentals as (
 ),
 
 china_basket as (
-    select * from with_excess
-    where series_id = 'basket:china_tech'
+    select with_excess.*, descriptive.data_source, descriptive.load_id
+    from with_excess
+    inner join descriptive
+        on with_excess.series_id = descriptive.series_id and with_excess.trade_date = descriptive.trade_date
+    where with_excess.series_id = 'basket:china_tech'
 ),
 
 us_ai_basket as (
-    select * from with_excess
-    where series_id = 'basket:us_ai_leader'
+    select with_excess.*, descriptive.data_source, descriptive.load_id
+    from with_excess
+    inner join descriptive
+        on with_excess.series_id = descriptive.series_id and with_excess.trade_date = descriptive.trade_date
+    where with_excess.series_id = 'basket:us_ai_leader'
 ),
 
 spread_series as (
@@ -391,8 +436,18 @@ spread_series as (
         on china_basket.trade_date = us_ai_basket.trade_date
 ),
 
+series_with_descriptions as (
+    select
+        with_fundamentals.*,
+        descriptive.* exclude (series_id, trade_date),
+    from with_fundamentals
+    inner join descriptive
+        on with_fundamentals.series_id = descriptive.series_id
+        and with_fundamentals.trade_date = descriptive.trade_date
+),
+
 every_series as (
-    select * from with_fundamentals
+    select * from series_with_descriptions
     union all by name
     select * from spread_series
 ),
