@@ -267,7 +267,13 @@ def floor_seconds(*, base: Path | None, rows: dict[str, Path], target: Path, wor
         elif materialized == "table":
             compiled = (target / "compiled" / node["package_name"] / node["original_file_path"]).read_text()
             statements.append(f"create or replace table {relation} as {compiled}")
-    connection = duckdb.connect(str(database), config={"threads": 2, "memory_limit": "2GB"})
+    # the same resources as the dbt process (dbt_project/profiles.yml)
+    config = {
+        "threads": int(os.environ.get("GAPWATCH_DUCKDB_THREADS", "2")),
+        "memory_limit": os.environ.get("GAPWATCH_DBT_MEMORY_LIMIT", "4GB"),
+        "preserve_insertion_order": False,
+    }
+    connection = duckdb.connect(str(database), config=config)
     try:
         if base is None:
             connection.execute((REPO_ROOT / "flows" / "ddl.sql").read_text())
