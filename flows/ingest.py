@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows import cpi_release, live
+from flows import cpi_release, live, progress
 from flows.live import KeyFailure
 from flows.settings import Settings
 from flows.sources.cpi_package import reader as cpi_reader
@@ -431,6 +431,7 @@ def ingest(
             # a re-extracted window the warehouse already holds, value for value: validated when it was
             # loaded, nothing to load now (GX is not even imported when no dataset brings anything new)
             result.unchanged = True
+            progress.note(f"{dataset}.compare", f"unchanged: {len(batch.frame)} rows already stored, not re-validated")
             result.status = key_failure_status(result, settings=settings)
             if result.status == "failed":
                 raise TooManyKeysFailed(result)

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -85,16 +86,24 @@ def home(tmp_path_factory: pytest.TempPathFactory, warehouse: Home) -> Home:
 
 
 def test_a_run_without_a_terminal_prints_plain_lines_for_every_stage(home: Home) -> None:
+    later = date(2026, 11, 23)  # the next session: new prices and FX; the other datasets hold nothing new
     with home:
-        result = CliRunner().invoke(app, ["run", "--as-of", AS_OF.isoformat()])
+        result = CliRunner().invoke(app, ["run", "--as-of", later.isoformat()])
     assert result.exit_code == 0, result.output
     progress_part, _, summary_part = result.stdout.partition("\ngapwatch run ")
     lines = progress_part.strip().splitlines()
     assert lines and all(STAGE_LINE.match(line) for line in lines), lines  # nothing else interleaved
-    assert lines[0].startswith("[run] ") and f"as of {AS_OF}" in lines[0]
-    for dataset in ("prices", "fx_rates", "fundamentals", "cpi", "policy_events"):
-        for step in ("extract", "validate", "load"):
-            assert any(re.match(rf"\[{dataset}\.{step}\] .*\(\d+\.\d s\)$", line) for line in lines), (dataset, step)
+    assert lines[0].startswith("[run] ") and f"as of {later}" in lines[0]
+
+    def timed(dataset: str, step: str) -> bool:
+        return any(re.match(rf"\[{dataset}\.{step}\] .*\(\d+\.\d s\)$", line) for line in lines)
+
+    for dataset in ("prices", "fx_rates"):
+        assert all(timed(dataset, step) for step in ("extract", "validate", "load")), dataset
+    for dataset in ("fundamentals", "cpi", "policy_events"):
+        unchanged = any(line.startswith(f"[{dataset}.compare] unchanged: ") for line in lines)
+        assert timed(dataset, "extract") and (unchanged or (timed(dataset, "validate") and timed(dataset, "load")))
+    assert any(line.startswith("[cpi.compare] unchanged: ") for line in lines)
     assert any(re.match(r"\[dbt\.build\] dbt passed .*\(\d", line) for line in lines)
     assert any(line.startswith("[publish] ") and "published/gapwatch.duckdb" in line for line in lines)
     assert "run succeeded" in summary_part and result.stderr == ""
