@@ -11,8 +11,8 @@
   parsing stay with the caller, in job order.
 
 On Dask the limits of a source hold for the whole cluster, not one process: the in-flight cap is
-a ``distributed.Semaphore`` and the start rate a ``distributed.Lock`` held for 1/rps after each
-start (both named after the source, its base URL and the limit). A ``Retry-After`` holds that
+a ``distributed.Semaphore`` and the start rate a ``distributed.Lock`` that each start holds for
+1/rps before sending (both named after the source, its base URL and the limit). A ``Retry-After`` holds that
 lock for the wait, so every worker pauses.
 
 Prefect and Dask are imported only when the Dask mapper is used.
@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -62,6 +64,9 @@ def local_cluster_address(n_workers: int) -> str:
         if cluster is None:
             import distributed
 
+            # the scheduler and workers live in this process: their INFO lines (clients coming and
+            # going, per dataset) would drown the run's own output
+            logging.getLogger("distributed").setLevel(logging.WARNING)
             cluster = distributed.LocalCluster(
                 n_workers=n_workers,
                 threads_per_worker=LOCAL_CLUSTER_THREADS_PER_WORKER,
@@ -115,12 +120,30 @@ class DaskMapper:
         if not jobs:
             return
         with dask_task_runner(address=self.address, n_workers=self.n_workers) as runner:
-            futures = [runner.submit(fetch_task(), parameters={"job": job, "live": live}) for job in jobs]
+            with _outside_the_calling_task():
+                futures = [runner.submit(fetch_task(), parameters={"job": job, "live": live}) for job in jobs]
             index = {future.wrapped_future.key: n for n, future in enumerate(futures)}
             wrapped = [future.wrapped_future for future in futures]
             for done in distributed.as_completed(wrapped, loop=runner.client.loop):
                 position = index[done.key]
                 yield position, futures[position].result()
+
+
+@contextmanager
+def _outside_the_calling_task() -> Iterator[None]:
+    """Submit as children of the flow run, not of the task calling us (the daily flow's ``extract``).
+
+    A task submitted to Dask carries the serialized Prefect context, and a task run's context
+    holds that task's parameters -- for ``extract`` the open DuckDB warehouse, which cannot be
+    pickled and must not leave this process anyway.
+    """
+    from prefect.context import TaskRunContext
+
+    token = TaskRunContext.__var__.set(None)  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        TaskRunContext.__var__.reset(token)
 
 
 # --- on the workers --------------------------------------------------------------------------------

@@ -58,24 +58,38 @@ class RateLimiter:
     """At most ``per_second`` requests per second across threads (minimum spacing between starts).
 
     Each caller reserves the next start time under a lock, then sleeps outside it until that
-    time, so N threads calling ``wait`` start their requests 1/per_second apart.
+    time, so N threads calling ``wait`` start their requests 1/per_second apart. A caller that
+    woke late (a busy machine) pushes the later ones back: no two starts come closer than
+    1/per_second, whatever the sleeps did.
     """
 
     per_second: float
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     _next_start: float = 0.0
+    _last_start: float = float("-inf")
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait(self) -> None:
+        interval = 1.0 / self.per_second if self.per_second > 0 else 0.0
         with self._lock:
             now = self.clock()
             start = max(now, self._next_start)
-            if self.per_second <= 0 and start <= now:
+            if interval == 0 and start <= now:
                 return
-            self._next_start = start + (1.0 / self.per_second if self.per_second > 0 else 0.0)
+            self._next_start = start + interval
         if start > now:
             self.sleep(start - now)
+        while interval:
+            with self._lock:
+                began = max(self.clock(), start)
+                behind = self._last_start + interval - began
+                if behind <= 0:
+                    self._last_start = began
+                    self._next_start = max(self._next_start, began + interval)
+                    return
+                start = began + behind
+            self.sleep(behind)
 
     def hold(self, seconds: float) -> None:
         """No request may start in the next ``seconds`` (a ``Retry-After`` for the whole source)."""
