@@ -215,9 +215,15 @@ class Warehouse:
         self.append("audit.loads", pd.DataFrame([fields]))
 
     def last_closes_before(self, batch: pd.DataFrame) -> dict[str, float]:
-        """Per ticker, the last stored close before the batch's first date for that ticker."""
+        """Per ticker, the last stored close before the batch's first date for that ticker.
+
+        Tickers are compared as text: a malformed batch may mix types in the column (validation rejects it).
+        """
         firsts = (
-            batch.assign(trade_date=pd.to_datetime(batch["trade_date"], errors="coerce"))
+            batch.assign(
+                ticker=batch["ticker"].map(lambda value: None if pd.isna(value) else str(value)),
+                trade_date=pd.to_datetime(batch["trade_date"], errors="coerce"),
+            )
             .groupby("ticker", as_index=False)["trade_date"]
             .min()
         )

@@ -884,6 +884,8 @@ def ingest_home(tmp_path: Path, warehouse: Home) -> Path:
 @example(damage=Damage(_prices({"ticker": SQL, "high": 1.0, "low": 2.0}), {"ticker": "in_set"}, {0}))
 @example(damage=Damage(_prices({}, {"close": "abc"}), {"close": ""}, {1}))  # text in a price column
 @example(damage=Damage(_prices({}).rename(columns={"ticker": "TICKER"}), {"ticker": "to_exist"}, set()))
+# once crashed the jump rule's look-up of previous closes (Arrow): a ticker column mixing ints and text
+@example(damage=Damage(_prices({}, {"ticker": -437335}), {"ticker": "in_set"}, {1}))
 # once crashed the landing step (Arrow): an int beyond int64 in an object column; two columns renamed alike
 @example(damage=Damage(_prices({}, {"volume": 10**400}), {"volume": "gx_types_ok"}, {1}))
 @example(damage=Damage(_prices({}).rename(columns={"open": "x", "high": "x"}), {"open": "to_exist"}, set()))
