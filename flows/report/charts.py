@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import textwrap
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -130,6 +130,53 @@ def _html_legend(items: Sequence[LegendItem]) -> str:
     return f'<p class="legend">{"".join(spans)}</p>'
 
 
+# How a thinned series' points are spaced (``granularity`` of the frames in :mod:`flows.report.data`).
+POINTS_BY_GRANULARITY: dict[str, str] = {
+    "day": "daily points",
+    "week": "weekly points",
+    "month": "monthly points",
+    "quarter": "quarterly points",
+    "year": "yearly points",
+    "decade": "one point per decade",
+    "century": "one point per century",
+}
+
+
+def points_label(granularity: str | None) -> str:
+    """``weekly points`` for a series thinned to weeks (``daily points`` when not thinned)."""
+    return POINTS_BY_GRANULARITY.get(granularity or "day", f"one point per {granularity}")
+
+
+def _points_note(granularities: Sequence[str | None], *, max_points: int, per: str) -> str:
+    """The chart note on how its lines were thinned, e.g. ``Monthly points: the last trading day of each month ...``."""
+    counts = Counter(granularity or "day" for granularity in granularities)
+    if not counts:
+        return ""
+    if set(counts) == {"day"}:
+        spacing, kept = "Daily points", "every trading day"
+    elif len(counts) == 1:
+        (granularity,) = counts
+        spacing = points_label(granularity)
+        kept = (
+            f"the last trading day of each {granularity}, plus the first day and the base date; the latest day "
+            "is always shown"
+        )
+    else:
+        spacing = ", ".join(
+            f"{points_label(granularity)} for {count} {per}{'' if count == 1 else 's'}"
+            for granularity, count in counts.most_common()
+        )
+        spacing += " (by each one's span)"
+        kept = (
+            "the last trading day of each period, plus the first day and the base date; the latest day is always shown"
+        )
+    return (
+        f'<p class="chart-note">{esc(spacing[0].upper() + spacing[1:])}: {esc(kept)}. Each {esc(per)} is drawn '
+        f"with at most {max_points:,} points whatever the length of the history (the finest spacing that fits: "
+        "daily when the history is short); the mart keeps every trading day.</p>"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # 1. the basket spread
 
@@ -143,16 +190,21 @@ SPREAD_HOW_TO_READ = (
 
 def spread_chart(data: ReportData) -> Chart:
     title = "China tech vs US AI leaders: basket returns and their spread"
-    source = "marts.relative_performance — cum_return_usd of series_type 'basket' and 'spread'"
+    source = (
+        "marts.relative_performance — cum_return_usd of series_type 'basket' and 'spread', "
+        f"at most {data.basket_max_points:,} points per line"
+    )
     rows = records(data.baskets)
     if not any(row["cum_return_usd"] is not None for row in rows):
         return _empty(
             "spread", title, "marts.relative_performance", "has no basket returns", source, SPREAD_HOW_TO_READ
         )
     by_series: dict[str, list[tuple[date, float | None]]] = defaultdict(list)
+    granularities: dict[str, str | None] = {}
     for row in rows:
         value = row["cum_return_usd"]
         by_series[row["series_id"]].append((row["trade_date"], None if value is None else 100 * value))
+        granularities[row["series_id"]] = row.get("granularity")
     order = [SPREAD_ID, "basket:china_tech", "basket:us_ai_leader"]
     order += sorted(name for name in by_series if name not in order)
     names = {
@@ -172,10 +224,11 @@ def spread_chart(data: ReportData) -> Chart:
         for index, series_id in enumerate(order)
         if series_id in by_series
     ]
+    spacing = sorted({points_label(granularity) for granularity in granularities.values()})
     svg = line_chart(
         series,
         title=title,
-        x_label="trade date",
+        x_label=f"trade date ({', '.join(spacing)})",
         y_label="cumulative USD total return, % (spread: points)",
         y_format=pct,
         last_format=lambda value: points(value),
@@ -184,7 +237,7 @@ def spread_chart(data: ReportData) -> Chart:
         chart_id="spread",
         title=title,
         reading=_spread_reading(by_series),
-        body=svg,
+        body=svg + _points_note(list(granularities.values()), max_points=data.basket_max_points, per="line"),
         source=source,
         how_to_read=SPREAD_HOW_TO_READ,
     )
@@ -235,7 +288,7 @@ def ticker_chart(data: ReportData) -> Chart:
     title = "Cumulative USD return per company against its benchmark"
     source = (
         "marts.relative_performance — cum_return_usd and benchmark_cum_return_usd of series_type 'security' "
-        "(non-benchmark groups), weekly"
+        f"(non-benchmark groups), at most {data.security_max_points:,} points per company"
     )
     rows = records(data.securities)
     if not rows:
@@ -246,6 +299,7 @@ def ticker_chart(data: ReportData) -> Chart:
         panels[row["group_name"]][row["ticker"]].append(row)
     groups = [group for group in GROUP_COLORS if group in panels] + sorted(g for g in panels if g not in GROUP_COLORS)
     sections, summaries = [], []
+    granularities: list[str | None] = []
     for group in groups:
         color = group_color(group, groups)
         tickers = panels[group]
@@ -280,14 +334,17 @@ def ticker_chart(data: ReportData) -> Chart:
             if benchmark and bench_last is not None:
                 heading += f" vs {benchmark} {pct(bench_last[1])}"
                 summaries.append((group, ticker, benchmark, own_last[1] - bench_last[1], own_last[0]))
+            granularity = ticker_rows[-1].get("granularity")
+            granularities.append(granularity)
             series = [Series(ticker, own, color, width=1.8)]
             if benchmark:
                 series.append(Series(benchmark, bench, BENCHMARK_COLOR, dash="5 3", width=1.4))
             svgs.append(
                 line_chart(
                     series,
-                    title=f"{ticker} vs {benchmark or 'no benchmark'}: cumulative USD total return",
-                    x_label="trade date",
+                    title=f"{ticker} vs {benchmark or 'no benchmark'}: cumulative USD total return "
+                    f"({points_label(granularity)})",
+                    x_label=f"trade date, {points_label(granularity)}",
                     y_label="cum. return, % USD",
                     y_format=pct,
                     width=282,
@@ -322,7 +379,7 @@ def ticker_chart(data: ReportData) -> Chart:
         chart_id="ticker-vs-benchmark",
         title=title,
         reading=_ticker_reading(summaries, rows),
-        body="".join(sections),
+        body="".join(sections) + _points_note(granularities, max_points=data.security_max_points, per="company"),
         source=source,
         how_to_read=TICKERS_HOW_TO_READ,
     )
@@ -591,6 +648,13 @@ def cpi_chart(data: ReportData) -> Chart:
         return _empty("cpi-yoy", title, "marts.inflation", "has no year-on-year change yet", source, CPI_HOW_TO_READ)
     first_month = with_yoy[0]["month_date"]
     shown = [row for row in rows if row["month_date"] >= first_month]
+    first_in_mart = rows[0].get("first_month_in_mart")
+    window_note = ""
+    if first_in_mart is not None and first_in_mart < rows[0]["month_date"]:
+        window_note = (
+            f'<p class="chart-note">The latest {len(rows)} months are drawn (from '
+            f"{first_month:{MONTH_FORMAT}}); marts.inflation goes back to {first_in_mart:{MONTH_FORMAT}}.</p>"
+        )
     tips = [_cpi_tip(row) for row in shown]
     series = [
         Series(
@@ -640,7 +704,7 @@ def cpi_chart(data: ReportData) -> Chart:
         chart_id="cpi-yoy",
         title=title,
         reading=_cpi_reading(shown, latest),
-        body=svg + _release_table(shown),
+        body=svg + window_note + _release_table(shown),
         source=source,
         how_to_read=CPI_HOW_TO_READ,
     )

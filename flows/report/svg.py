@@ -524,6 +524,54 @@ def _overlap_area(box: tuple[float, float, float, float], boxes: Sequence[tuple[
     return sum(max(0.0, min(x1, b[2]) - max(x0, b[0])) * max(0.0, min(y1, b[3]) - max(y0, b[1])) for b in boxes)
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+class _BoxIndex:
+    """Boxes on a grid of ``cell``-pixel squares, to find the few a box may overlap.
+
+    :meth:`near` returns, in the order they were added, every box sharing a grid cell with the
+    query box: a superset of those it overlaps with positive area. Summing overlap areas over
+    it therefore gives exactly the sum over all boxes (the others add 0.0), at a cost that
+    grows with the local density, not with the number of boxes.
+    """
+
+    def __init__(self, boxes: Sequence[Box] = (), *, cell: float = 16.0) -> None:
+        self.cell = cell
+        self.boxes: list[Box] = []
+        self.cells: dict[tuple[int, int], list[int]] = {}
+        self.unplaceable: list[int] = []  # non-finite boxes: returned for every query
+        for box in boxes:
+            self.add(box)
+
+    def _keys(self, box: Box) -> list[tuple[int, int]] | None:
+        if not all(math.isfinite(value) for value in box):
+            return None
+        x0, y0, x1, y1 = (math.floor(value / self.cell) for value in box)
+        return [(column, row) for column in range(x0, x1 + 1) for row in range(y0, y1 + 1)]
+
+    def add(self, box: Box) -> None:
+        index = len(self.boxes)
+        self.boxes.append(box)
+        keys = self._keys(box)
+        if keys is None:
+            self.unplaceable.append(index)
+            return
+        for key in keys:
+            self.cells.setdefault(key, []).append(index)
+
+    def near(self, box: Box, *, skip: int | None = None) -> list[Box]:
+        keys = self._keys(box)
+        if keys is None:
+            found: set[int] = set(range(len(self.boxes)))
+        else:
+            found = {index for key in keys for index in self.cells.get(key, ())}
+            found.update(self.unplaceable)
+        if skip is not None:
+            found.discard(skip)
+        return [self.boxes[index] for index in sorted(found)]
+
+
 def _label_box(x: float, y: float, anchor: str, width: float, size: float) -> tuple[float, float, float, float]:
     left = x if anchor == "start" else x - width if anchor == "end" else x - width / 2
     return left, y - size + 1, left + width, y + 2
@@ -599,8 +647,10 @@ def scatter_chart(
     if above_diagonal_label:
         parts.append(_text(frame.x0 + 8, frame.y1 + 16, above_diagonal_label, size=11, fill="#1d5a3a"))
     dots, labels = [], []
-    boxes = [(x_scale(p.x) - 5.5, y_scale(p.y) - 5.5, x_scale(p.x) + 5.5, y_scale(p.y) + 5.5) for p in points]
-    placed: list[tuple[float, float, float, float]] = []
+    boxes = _BoxIndex(
+        [(x_scale(p.x) - 5.5, y_scale(p.y) - 5.5, x_scale(p.x) + 5.5, y_scale(p.y) + 5.5) for p in points]
+    )
+    placed = _BoxIndex()
     size = 11.0
     for number, point in enumerate(points):
         cx, cy = x_scale(point.x), y_scale(point.y)
@@ -609,7 +659,6 @@ def scatter_chart(
             f'fill-opacity="0.85" stroke="#fff" stroke-width="1">{_tip(point.tip or point.label)}</circle>'
         )
         label_width = text_width(point.label, size)
-        others = boxes[:number] + boxes[number + 1 :]
         candidates = [
             (cx + 8, cy + 4, "start"),
             (cx - 8, cy + 4, "end"),
@@ -625,12 +674,14 @@ def scatter_chart(
             (cx - 14, cy + 22, "end"),
         ]
 
+        candidate_boxes = [_label_box(x, y, anchor, label_width, size) for x, y, anchor in candidates]
         costs = [
-            _label_cost(_label_box(x, y, anchor, label_width, size), frame, placed=placed, points=others)
-            for x, y, anchor in candidates
+            _label_cost(box, frame, placed=placed.near(box), points=boxes.near(box, skip=number))
+            for box in candidate_boxes
         ]
-        x, y, anchor = candidates[costs.index(min(costs))]  # the first of the cheapest: the nearest position
-        placed.append(_label_box(x, y, anchor, label_width, size))
+        best = costs.index(min(costs))  # the first of the cheapest: the nearest position
+        x, y, anchor = candidates[best]
+        placed.add(candidate_boxes[best])
         if abs(x - cx) > 10 or abs(y - cy) > 20:
             labels.append(
                 f'<line x1="{_n(cx)}" y1="{_n(cy)}" x2="{_n(x)}" y2="{_n(y - 4)}" stroke="#aaa" stroke-width="0.8"/>'
