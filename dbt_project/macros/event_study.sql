@@ -55,3 +55,39 @@
     {%- endif -%}
     {{ return(min_estimation_days) }}
 {%- endmacro %}
+
+{#-
+    Change tracking of policy_event_impact (see the model's header).
+
+    event_study_inputs_loaded_through(events, returns): the newest loaded_at
+    of the policy events and the newest inputs_loaded_through of the returns
+    (int_daily_returns, itself change-tracked): the watermark each row carries.
+
+    event_study_delete_vanished_rows(target, events, returns): the post-hook
+    that deletes the rows of events no longer in the raw table or no longer
+    dated within the price history, and of tickers no longer listed (an
+    incremental build only inserts, it never sees what disappeared).
+-#}
+{% macro event_study_inputs_loaded_through(events, returns) -%}
+    greatest(
+        (select max(loaded_at) from {{ events }}),
+        (select max(inputs_loaded_through) from {{ returns }})
+    )
+{%- endmacro %}
+
+{% macro event_study_delete_vanished_rows(target, events, returns) -%}
+    delete from {{ target }}
+    where event_id not in (
+        select event_id
+        from {{ events }}
+        where event_id is not null
+            and event_date between (select min(trade_date) from {{ returns }})
+            and (select max(trade_date) from {{ returns }})
+    )
+    or ticker not in (
+        select distinct ticker
+        from {{ returns }}
+        where ticker is not null
+            and group_name != 'benchmark'
+    )
+{%- endmacro %}

@@ -21,7 +21,52 @@
 --
 -- Every floating-point sum is exact and order-independent (macros/incremental.sql:
 -- fixed-point HUGEINT sums, two passes for the moments), so rebuilds are
--- bit-identical without ordered aggregates, which cost memory per group.
+-- bit-identical without ordered aggregates, which cost memory per group, and
+-- an incremental build equals a full rebuild bit for bit.
+--
+-- Relative days are a join on numbers: int_daily_returns numbers each
+-- listing's trading days (trading_day_number), so the window of day 0 = n is
+-- the listing's rows numbered n - 250 .. n + 5 by default (an equi-join on
+-- generated numbers, exact however long a trading halt), never a window
+-- function over the history.
+--
+-- Incremental (delete+insert on event_id, ticker): a build recomputes every
+-- row of each *affected* event and keeps the others. Every row carries
+-- inputs_loaded_through (the newest loaded_at of the policy events and the
+-- newest inputs_loaded_through of int_daily_returns when it was built) and
+-- window_end_date (the trade date of relative day +5, null until it has
+-- traded). With W = the table's newest inputs_loaded_through and d = the
+-- earliest trade_date of the int_daily_returns rows rebuilt since
+-- (inputs_loaded_through > W; that model rewrites every row from its earliest
+-- revised date, so a revision, a new day or a renumbering shows as a suffix
+-- of dates), an event is affected when
+--   (a) its raw row was loaded after W (new or revised event), or
+--   (b) a row of it can have changed: d <= its horizon, where the horizon is
+--       window_end_date once the window is complete (the row reads nothing
+--       later), else the listing's last trade date if the listing had started
+--       trading by event_date (no day 0 yet, or the window still open: the
+--       row read every day of the listing up to it, and a new day extends
+--       it; a listing that stopped trading stops being recomputed), else
+--       never (the listing started after the event: no day 0, and only
+--       earlier history, which moves the listing's first trade date, changes
+--       that), or
+--   (c) a pair of an event in the price history and a listing has no row
+--       yet (a new event in the history, a new listing).
+-- Nothing loaded since W -> nothing recomputed; a new day recomputes only
+-- the events with an open window. d is one date for every listing
+-- (int_daily_returns rebuilds all listings from the earliest revised date),
+-- so a revision recomputes every event whose windows reach it. Rows of events
+-- that left the history or the raw table, and of listings gone, are deleted
+-- by the post-hook (macros/event_study.sql). A full build computes every
+-- event with the same SQL.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['event_id', 'ticker'],
+    on_schema_change='append_new_columns',
+    post_hook="{{ event_study_delete_vanished_rows(this, ref('stg_raw__policy_events'), ref('int_daily_returns')) }}",
+) }}
 
 {%- set estimation_window = event_study_estimation_window() %}
 {%- set estimation_start = estimation_window[0] %}
@@ -30,12 +75,17 @@
 {%- set car_windows = event_study_car_windows() %}
 {%- set car_start = car_windows | map(attribute='start') | min %}
 {%- set car_end = car_windows | map(attribute='end') | max %}
+{#- an incremental build needs the change-tracking columns; a table built before them is rebuilt whole #}
+{%- set stored_columns = (adapter.get_columns_in_relation(this) | map(attribute='name') | list) if is_incremental() else [] %}
+{%- set is_incremental_build = 'inputs_loaded_through' in stored_columns and 'window_end_date' in stored_columns %}
 
-with policy_events as (
+-- not materialized: each use scans only its columns and rows (DuckDB would otherwise materialize
+-- every column of the returns once, a cost that dwarfs an incremental build)
+with policy_events as not materialized (
     select * from {{ ref('stg_raw__policy_events') }}
 ),
 
-daily_returns as (
+daily_returns as not materialized (
     select * from {{ ref('int_daily_returns') }}
 ),
 
@@ -59,61 +109,114 @@ listings as (
         any_value(group_name) as group_name,
         any_value(benchmark_ticker) as benchmark_ticker,
         min(trade_date) as first_trade_date,
+        max(trade_date) as last_trade_date,
     from daily_returns
     where group_name != 'benchmark'
     group by ticker
 ),
+
+{% if is_incremental_build %}
+-- change tracking (see the header): W, d and the events to recompute
+watermark as (
+    select max(inputs_loaded_through) as loaded_through from {{ this }}
+),
+
+changed_returns as (
+    select min(trade_date) as earliest_changed_date
+    from daily_returns
+    where inputs_loaded_through > (select loaded_through from watermark)
+),
+
+stored_rows as (
+    select
+        event_id,
+        ticker,
+        window_end_date,
+    from {{ this }}
+),
+
+affected_events as (
+    -- (a) event rows loaded since the last build (or a table without a watermark)
+    select event_id
+    from events_in_history
+    where loaded_at > (select loaded_through from watermark)
+        or (select loaded_through from watermark) is null
+
+    union
+
+    -- (b) rows whose horizon reaches the earliest rebuilt return
+    select stored_rows.event_id
+    from stored_rows
+    inner join events_in_history
+        on stored_rows.event_id = events_in_history.event_id
+    inner join listings
+        on stored_rows.ticker = listings.ticker
+    where (select earliest_changed_date from changed_returns) <= case
+        when stored_rows.window_end_date is not null then stored_rows.window_end_date
+        when events_in_history.event_date >= listings.first_trade_date then listings.last_trade_date
+    end
+
+    union
+
+    -- (c) event-listing pairs without a row yet
+    select events_in_history.event_id
+    from events_in_history
+    cross join listings
+    where not exists (
+        select 1
+        from stored_rows
+        where stored_rows.event_id = events_in_history.event_id
+            and stored_rows.ticker = listings.ticker
+    )
+),
+
+study_events as (
+    select events_in_history.*
+    from events_in_history
+    where events_in_history.event_id in (select event_id from affected_events)
+),
+{% else %}
+study_events as (
+    select * from events_in_history
+),
+{% endif %}
 
 benchmark_returns as (
     select
         ticker as benchmark_ticker,
         trade_date,
         daily_return_local as benchmark_return_local,
-        data_source,
-        load_id,
+        data_source as benchmark_data_source,
+        load_id as benchmark_load_id,
     from daily_returns
-),
-
--- each listing's trading days with its return and its benchmark's return on
--- the same trade_date (null when the benchmark has no row that day)
-listing_returns as (
-    select
-        security_returns.ticker,
-        security_returns.trade_date,
-        security_returns.trading_day_number,
-        security_returns.daily_return_local as security_return_local,
-        benchmark_returns.benchmark_return_local,
-        security_returns.data_source,
-        security_returns.load_id,
-        benchmark_returns.data_source as benchmark_data_source,
-        benchmark_returns.load_id as benchmark_load_id,
-    from daily_returns as security_returns
-    left join benchmark_returns
-        on security_returns.benchmark_ticker = benchmark_returns.benchmark_ticker
-        and security_returns.trade_date = benchmark_returns.trade_date
-    where security_returns.group_name != 'benchmark'
-        -- only the span any event window can reach (a trading day is at least a calendar day, so
-        -- 2 x the estimation start in calendar days before the first event is ample), so the cost
-        -- follows the events, not the length of the price history
-        and security_returns.trade_date between
-            (select min(event_date) from events_in_history) - to_days({{ -2 * estimation_start + 10 }})
-            and (select max(event_date) from events_in_history) + to_days({{ 4 * car_end + 30 }})
+    where ticker in (select benchmark_ticker from listings)
 ),
 
 event_listings as (
     select
-        events_in_history.event_id,
-        events_in_history.event_date,
-        events_in_history.category,
-        events_in_history.region,
-        events_in_history.title,
-        events_in_history.data_source as event_source,
+        study_events.event_id,
+        study_events.event_date,
+        study_events.category,
+        study_events.region,
+        study_events.title,
+        study_events.data_source as event_source,
         listings.ticker,
         listings.group_name,
         listings.benchmark_ticker,
         listings.first_trade_date,
-    from events_in_history
+    from study_events
     cross join listings
+),
+
+-- the listings' trading days on or after the earliest event date studied (day 0 candidates)
+listing_days as (
+    select
+        ticker,
+        trade_date,
+        trading_day_number,
+    from daily_returns
+    where group_name != 'benchmark'
+        and trade_date >= (select min(event_date) from study_events)
 ),
 
 -- day 0: first trading day of the listing on or after the event date; none
@@ -123,45 +226,70 @@ event_days as (
         event_listings.* exclude (first_trade_date),
         case
             when event_listings.event_date >= event_listings.first_trade_date
-                then listing_returns.trade_date
+                then listing_days.trade_date
         end as event_trade_date,
         case
             when event_listings.event_date >= event_listings.first_trade_date
-                then listing_returns.trading_day_number
+                then listing_days.trading_day_number
         end as event_trading_day_number,
     from event_listings
-    asof left join listing_returns
-        on event_listings.ticker = listing_returns.ticker
-        and listing_returns.trade_date >= event_listings.event_date
+    asof left join listing_days
+        on event_listings.ticker = listing_days.ticker
+        and listing_days.trade_date >= event_listings.event_date
 ),
 
--- the listing's trading days from the start of the estimation window to the
--- end of the last CAR window, numbered relative to day 0
-event_study_days as (
+-- the listing's trading-day numbers from the start of the estimation window
+-- to the end of the last CAR window around day 0
+event_study_day_numbers as (
     select
         event_days.event_id,
         event_days.ticker,
-        listing_returns.trading_day_number - event_days.event_trading_day_number as relative_day,
-        listing_returns.trade_date,
-        listing_returns.security_return_local,
-        listing_returns.benchmark_return_local,
-        listing_returns.data_source,
-        listing_returns.benchmark_data_source,
+        event_days.benchmark_ticker,
+        relative_days.relative_day,
+        event_days.event_trading_day_number + relative_days.relative_day as trading_day_number,
+    from event_days
+    cross join range({{ estimation_start }}, {{ car_end + 1 }}) as relative_days (relative_day)
+    where event_days.event_trading_day_number is not null
+),
+
+-- those days of the listing (an equi-join on the numbers reads only the rows
+-- the windows need), with its return and its benchmark's return on the same
+-- trade_date (null when the benchmark has no row that day)
+event_study_days as (
+    select
+        event_study_day_numbers.event_id,
+        event_study_day_numbers.ticker,
+        event_study_day_numbers.relative_day,
+        security_returns.trade_date,
+        security_returns.daily_return_local as security_return_local,
+        benchmark_returns.benchmark_return_local,
+        security_returns.data_source,
+        benchmark_returns.benchmark_data_source,
         -- load ids are lineage of the CAR windows only: keep them off the estimation days
         case
-            when listing_returns.trading_day_number - event_days.event_trading_day_number >= {{ car_start }}
-                then listing_returns.load_id
+            when event_study_day_numbers.relative_day >= {{ car_start }} then security_returns.load_id
         end as load_id,
         case
-            when listing_returns.trading_day_number - event_days.event_trading_day_number >= {{ car_start }}
-                then listing_returns.benchmark_load_id
+            when event_study_day_numbers.relative_day >= {{ car_start }} then benchmark_returns.benchmark_load_id
         end as benchmark_load_id,
-    from event_days
-    inner join listing_returns
-        on event_days.ticker = listing_returns.ticker
-        and listing_returns.trading_day_number between
-            event_days.event_trading_day_number + {{ estimation_start }}
-            and event_days.event_trading_day_number + {{ car_end }}
+    from event_study_day_numbers
+    inner join daily_returns as security_returns
+        on event_study_day_numbers.ticker = security_returns.ticker
+        and event_study_day_numbers.trading_day_number = security_returns.trading_day_number
+    left join benchmark_returns
+        on event_study_day_numbers.benchmark_ticker = benchmark_returns.benchmark_ticker
+        and security_returns.trade_date = benchmark_returns.trade_date
+),
+
+-- the trade date of the last window day (relative day car_end), once it has traded
+window_ends as (
+    select
+        event_id,
+        ticker,
+        max(trade_date) as window_end_date,
+    from event_study_days
+    where relative_day = {{ car_end }}
+    group by event_id, ticker
 ),
 
 estimation_days as (
@@ -380,6 +508,8 @@ joined as (
         lineage.data_source,
         lineage.load_id,
         event_days.event_source,
+        window_ends.window_end_date,
+        {{ event_study_inputs_loaded_through('policy_events', 'daily_returns') }} as inputs_loaded_through,
     from event_days
     left join market_models
         on event_days.event_id = market_models.event_id
@@ -393,6 +523,9 @@ joined as (
     left join car_standard_errors
         on event_days.event_id = car_standard_errors.event_id
         and event_days.ticker = car_standard_errors.ticker
+    left join window_ends
+        on event_days.event_id = window_ends.event_id
+        and event_days.ticker = window_ends.ticker
     left join lineage
         on event_days.event_id = lineage.event_id
         and event_days.ticker = lineage.ticker
