@@ -4,6 +4,8 @@
   succeeds and sees the complete old or the complete new state.
 - ``kill -9`` during a load and during the dbt build leaves the published marts exactly as they
   were, and the next run converges to the same marts as an uninterrupted run.
+- The run's incremental publish leaves both published copies equal to the working marts
+  (more cases, and ``kill -9`` inside a publish, in test_publish_incremental.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
+from test_publish_incremental import published_differences
 from test_runs import MARTS, _contents, _copy_home
 
 from conftest import Home
@@ -65,6 +69,37 @@ def test_readers_never_see_a_lock_error_or_a_half_built_state(advanced: dict) ->
     assert len(states) > 50
     assert all(state in (old_state, new_state) for state in states)
     assert states[0] == old_state and states[-1] == new_state
+
+
+def test_the_incremental_publish_after_a_run_equals_the_warehouse(advanced: dict) -> None:
+    """The run published incrementally (the session warehouse's copies were there): both published copies
+    hold exactly the working marts, and the Parquet years without rebuilt rows are the previous files."""
+    home = advanced["home"]
+    connection = duckdb.connect(str(home.path / "gapwatch.duckdb"), read_only=True)
+    try:
+        assert published_differences(connection, home.path / "published") == {
+            "published_copy": [],
+            "parquet_views": [],
+        }
+        previous, newest = sorted((home.path / "published" / "parquet").iterdir())
+        (published_through,) = connection.execute(
+            f"select max(inputs_loaded_through) from read_parquet('{previous}/relative_performance/**/*.parquet')"
+        ).fetchone()
+        rebuilt = connection.execute(
+            "select distinct 'year=' || year(trade_date) from marts.relative_performance "
+            "where inputs_loaded_through > ?",
+            [published_through],
+        ).fetchall()
+    finally:
+        connection.close()
+    years = sorted(path.name for path in (newest / "relative_performance").iterdir())
+    rewritten = [
+        year
+        for year in years
+        if (newest / "relative_performance" / year / "data_0.parquet").stat().st_ino
+        != (previous / "relative_performance" / year / "data_0.parquet").stat().st_ino
+    ]
+    assert rewritten == sorted(year for (year,) in rebuilt) == ["year=2026"]
 
 
 def _sha256(path: Path) -> str:
