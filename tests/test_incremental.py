@@ -154,3 +154,16 @@ def test_a_build_with_nothing_new_rewrites_nothing(tmp_path: Path, warehouse: Ho
     connection = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
     assert connection.execute("select max(inputs_loaded_through) from marts.relative_performance").fetchone() == stamps
     connection.close()
+
+
+def test_a_changed_project_or_a_failed_previous_run_makes_the_next_build_a_full_refresh() -> None:
+    from flows.daily import _needs_full_refresh, _PreviousBuilds
+
+    # the latest run succeeded with this project: incremental
+    assert not _needs_full_refresh(_PreviousBuilds(last_run="a", last_good="a"), "a")
+    # the project or universe changed since the last good build
+    assert _needs_full_refresh(_PreviousBuilds(last_run="a", last_good="a"), "b")
+    # the latest run failed (or was interrupted): its build may have written rows its tests rejected
+    assert _needs_full_refresh(_PreviousBuilds(last_run=None, last_good="a"), "a")
+    # no good build yet: the first build creates every table whole anyway
+    assert not _needs_full_refresh(_PreviousBuilds(last_run=None, last_good=None), "a")
