@@ -125,14 +125,24 @@ class Warehouse:
                 from incoming_batch as incoming
                 """
             )
+            # the date is part of the key: only stored rows dated within the batch can match, so look there
+            within, parameters = "", []
+            if spec.date_column in spec.keys:
+                parameters = list(
+                    cursor.execute(
+                        f"select min({spec.date_column}), max({spec.date_column}) from changed_rows"
+                    ).fetchone()
+                )
+                within = f"and stored.{spec.date_column} between ? and ?"
             cursor.execute(
                 f"""
                 delete from changed_rows as incoming
                 where exists (
                     select 1 from {spec.table} as stored
-                    where {join} and not ({differs})
+                    where {join} {within} and not ({differs})
                 )
-                """
+                """,
+                parameters,
             )
             cursor.execute(f"delete from {spec.table} as stored using changed_rows as incoming where {join}")
             self._fault_point(f"load:{dataset}")
@@ -156,9 +166,22 @@ class Warehouse:
             cursor.register("incoming_batch", pa.Table.from_pandas(frame[[c for c, _ in types]], preserve_index=False))
             casts = ", ".join(f"cast(incoming.{c} as {t}) as {c}" for c, t in types)
             columns = ", ".join(c for c, _ in types)
+            # only the stored rows dated within the batch can match it: compare against those, not the history
+            stored, parameters = spec.table, []
+            if spec.date_column in frame.columns:
+                dated = dict(types)[spec.date_column]
+                (first, last) = cursor.execute(
+                    f"select min(cast({spec.date_column} as {dated})), max(cast({spec.date_column} as {dated})) "
+                    "from incoming_batch"
+                ).fetchone()
+                if first is None:
+                    return False
+                stored = f"(select {columns} from {spec.table} where {spec.date_column} between ? and ?)"
+                parameters = [first, last]
             new_or_changed = cursor.execute(
                 f"select count(*) from (select {casts} from incoming_batch as incoming "
-                f"except select {columns} from {spec.table})"
+                f"except select {columns} from {stored})",
+                parameters,
             ).fetchone()[0]
             return int(new_or_changed) == 0
         except (duckdb.Error, pa.ArrowException, ValueError, TypeError, OverflowError):
