@@ -250,21 +250,30 @@ class Warehouse:
             .groupby("ticker", as_index=False)["trade_date"]
             .min()
         )
+        query = """
+            select prices.ticker, arg_max(prices.close, prices.trade_date)
+            from raw.prices as prices
+            join batch_firsts on prices.ticker = batch_firsts.ticker
+                and prices.trade_date < cast(batch_firsts.trade_date as date)
+            where prices.trade_date >= ?
+            group by prices.ticker
+        """
+        earliest = firsts["trade_date"].min()
         cursor = self.cursor()
         try:
             cursor.register("batch_firsts", pa.Table.from_pandas(firsts, preserve_index=False))
-            rows = cursor.execute(
-                """
-                select prices.ticker, arg_max(prices.close, prices.trade_date)
-                from raw.prices as prices
-                join batch_firsts on prices.ticker = batch_firsts.ticker
-                    and prices.trade_date < cast(batch_firsts.trade_date as date)
-                group by prices.ticker
-                """
-            ).fetchall()
+            # the last close is almost always within a few weeks: look there first, then further back only
+            # for the tickers not found (a new listing, a long suspension)
+            recent = None if pd.isna(earliest) else (earliest - pd.Timedelta(days=45)).date()
+            closes = dict(cursor.execute(query, [recent]).fetchall()) if recent is not None else {}
+            missing = firsts[~firsts["ticker"].isin(list(closes))]
+            if len(missing):
+                cursor.unregister("batch_firsts")
+                cursor.register("batch_firsts", pa.Table.from_pandas(missing, preserve_index=False))
+                closes.update(cursor.execute(query, [date.min]).fetchall())
         finally:
             cursor.close()
-        return {str(ticker): float(close) for ticker, close in rows}
+        return {str(ticker): float(close) for ticker, close in closes.items()}
 
     def quarantine(
         self, dataset: str, frame: pd.DataFrame, failing: dict[int, list[str]], *, load_id: str, status: str
