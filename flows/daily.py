@@ -277,6 +277,16 @@ def _previous_builds(warehouse: Warehouse, run_id: str) -> _PreviousBuilds:
     return _PreviousBuilds(last_run=last_run, last_good=last_good)
 
 
+def _needs_full_refresh(previous: _PreviousBuilds, fingerprint: str) -> bool:
+    """Rebuild the incremental models from scratch when the project or universe changed since the last good
+    build, or when the latest earlier run did not succeed: an incremental build tests only the rows it writes
+    (dbt_project/tests/generic/unique_combination_of_columns.sql), so after a failed or interrupted run
+    everything is rebuilt and tested again."""
+    if previous.last_good is None:  # first build: the tables are created whole anyway
+        return False
+    return previous.last_good != fingerprint or previous.last_run != fingerprint
+
+
 def _marts_are_current(settings: Settings, summary: RunSummary, previous: _PreviousBuilds, fingerprint: str) -> bool:
     """Nothing loaded by this run, the last run built and published successfully with the same project and
     universe, and its published copy is in place: rebuilding would give the same marts."""
@@ -493,9 +503,7 @@ async def _run_pipeline(
                 progress.note("dbt.build", "skipped: nothing new since the last build, marts are current")
             elif summary.success:
                 warehouse.close()  # dbt opens the database file itself
-                # a changed project or universe rebuilds the incremental models from scratch
-                changed = previous.last_good is not None and previous.last_good != fingerprint
-                summary.dbt = dbt_build_task(run_id, full_refresh=changed)
+                summary.dbt = dbt_build_task(run_id, full_refresh=_needs_full_refresh(previous, fingerprint))
                 warehouse = Warehouse(settings)
                 _RUNS[run_id] = (settings, warehouse, summary, start_date)
                 if summary.dbt.success:

@@ -129,14 +129,24 @@ class Warehouse:
                 from incoming_batch as incoming
                 """
             )
+            # the date is part of the key: only stored rows dated within the batch can match, so look there
+            within, parameters = "", []
+            if spec.date_column in spec.keys:
+                parameters = list(
+                    cursor.execute(
+                        f"select min({spec.date_column}), max({spec.date_column}) from changed_rows"
+                    ).fetchone()
+                )
+                within = f"and stored.{spec.date_column} between ? and ?"
             cursor.execute(
                 f"""
                 delete from changed_rows as incoming
                 where exists (
                     select 1 from {spec.table} as stored
-                    where {join} and not ({differs})
+                    where {join} {within} and not ({differs})
                 )
-                """
+                """,
+                parameters,
             )
             cursor.execute(f"delete from {spec.table} as stored using changed_rows as incoming where {join}")
             self._fault_point(f"load:{dataset}")
@@ -160,9 +170,22 @@ class Warehouse:
             cursor.register("incoming_batch", pa.Table.from_pandas(frame[[c for c, _ in types]], preserve_index=False))
             casts = ", ".join(f"cast(incoming.{c} as {t}) as {c}" for c, t in types)
             columns = ", ".join(c for c, _ in types)
+            # only the stored rows dated within the batch can match it: compare against those, not the history
+            stored, parameters = spec.table, []
+            if spec.date_column in frame.columns:
+                dated = dict(types)[spec.date_column]
+                (first, last) = cursor.execute(
+                    f"select min(cast({spec.date_column} as {dated})), max(cast({spec.date_column} as {dated})) "
+                    "from incoming_batch"
+                ).fetchone()
+                if first is None:
+                    return False
+                stored = f"(select {columns} from {spec.table} where {spec.date_column} between ? and ?)"
+                parameters = [first, last]
             new_or_changed = cursor.execute(
                 f"select count(*) from (select {casts} from incoming_batch as incoming "
-                f"except select {columns} from {spec.table})"
+                f"except select {columns} from {stored})",
+                parameters,
             ).fetchone()[0]
             return int(new_or_changed) == 0
         except (duckdb.Error, pa.ArrowException, ValueError, TypeError, OverflowError):
@@ -231,21 +254,30 @@ class Warehouse:
             .groupby("ticker", as_index=False)["trade_date"]
             .min()
         )
+        query = """
+            select prices.ticker, arg_max(prices.close, prices.trade_date)
+            from raw.prices as prices
+            join batch_firsts on prices.ticker = batch_firsts.ticker
+                and prices.trade_date < cast(batch_firsts.trade_date as date)
+            where prices.trade_date >= ?
+            group by prices.ticker
+        """
+        earliest = firsts["trade_date"].min()
         cursor = self.cursor()
         try:
             cursor.register("batch_firsts", pa.Table.from_pandas(firsts, preserve_index=False))
-            rows = cursor.execute(
-                """
-                select prices.ticker, arg_max(prices.close, prices.trade_date)
-                from raw.prices as prices
-                join batch_firsts on prices.ticker = batch_firsts.ticker
-                    and prices.trade_date < cast(batch_firsts.trade_date as date)
-                group by prices.ticker
-                """
-            ).fetchall()
+            # the last close is almost always within a few weeks: look there first, then further back only
+            # for the tickers not found (a new listing, a long suspension)
+            recent = None if pd.isna(earliest) else (earliest - pd.Timedelta(days=45)).date()
+            closes = dict(cursor.execute(query, [recent]).fetchall()) if recent is not None else {}
+            missing = firsts[~firsts["ticker"].isin(list(closes))]
+            if len(missing):
+                cursor.unregister("batch_firsts")
+                cursor.register("batch_firsts", pa.Table.from_pandas(missing, preserve_index=False))
+                closes.update(cursor.execute(query, [date.min]).fetchall())
         finally:
             cursor.close()
-        return {str(ticker): float(close) for ticker, close in rows}
+        return {str(ticker): float(close) for ticker, close in closes.items()}
 
     def quarantine(
         self, dataset: str, frame: pd.DataFrame, failing: dict[int, list[str]], *, load_id: str, status: str

@@ -19,8 +19,14 @@ from conftest import Home
 from flows import dbt as dbt_runner
 from flows.settings import load_settings
 
-INCREMENTAL = ("intermediate.int_daily_returns", "intermediate.int_performance_series", "marts.relative_performance")
-TABLES = (*INCREMENTAL, "marts.execution_gap", "marts.policy_event_impact", "marts.inflation")
+INCREMENTAL = (
+    "intermediate.int_daily_returns",
+    "intermediate.int_performance_series",
+    "intermediate.int_fundamentals_ttm",
+    "marts.execution_gap",
+    "marts.relative_performance",
+)
+TABLES = (*INCREMENTAL, "marts.policy_event_impact", "marts.policy_event_group_impact", "marts.inflation")
 LINEAGE = ("load_id", "inputs_loaded_through")
 REVISED_PRICE_DATE = date(2026, 9, 24)
 REVISED_FX_DATE = date(2026, 10, 15)
@@ -36,8 +42,21 @@ def _rows(database: Path, table: str) -> list[tuple]:
         connection.close()
 
 
+STAMPED = {
+    "intermediate.int_fundamentals_ttm": "ticker, fiscal_period_end, report_date",
+    "marts.execution_gap": "ticker, fiscal_period_end, calendar_quarter_end",
+}
+
+
+def _stamps(connection: duckdb.DuckDBPyConnection, table: str) -> dict[tuple, object]:
+    """Each row's key -> the inputs_loaded_through it was written with."""
+    rows = connection.execute(f"select {STAMPED[table]}, inputs_loaded_through from {table}").fetchall()
+    return {row[:-1]: row[-1] for row in rows}
+
+
 def _revise(database: Path) -> None:
-    """Late revisions, loaded now: one price, one FX fixing (both rewritten with a new loaded_at)."""
+    """Late revisions, loaded now: one price, one FX fixing (both rewritten with a new loaded_at), and a
+    restatement of BABA's latest quarter (a new report 5 days after the first, revenue +5 %)."""
     connection = duckdb.connect(str(database))
     try:
         connection.execute(
@@ -49,6 +68,13 @@ def _revise(database: Path) -> None:
             "update raw.fx_rates set usd_per_unit = usd_per_unit * 1.002, loaded_at = now()::timestamp, "
             "load_id = 'late-revision' where currency = 'HKD' and rate_date = ?",
             [REVISED_FX_DATE],
+        )
+        connection.execute(
+            "insert into raw.fundamentals by name "
+            "select * replace (report_date + 5 as report_date, revenue * 1.05 as revenue, "
+            "'late-revision' as load_id, now()::timestamp as loaded_at) "
+            "from raw.fundamentals where ticker = 'BABA' and period_months = 3 "
+            "order by fiscal_period_end desc limit 1"
         )
     finally:
         connection.close()
@@ -66,6 +92,7 @@ def test_incremental_build_equals_a_full_rebuild_and_touches_only_revised_dates(
             "select trade_date, max(inputs_loaded_through) from marts.relative_performance group by 1"
         ).fetchall()
     )
+    stamps_before = {table: _stamps(connection, table) for table in STAMPED}
     connection.close()
     shutil.copytree(incremental, full)
 
@@ -88,10 +115,25 @@ def test_incremental_build_equals_a_full_rebuild_and_touches_only_revised_dates(
         "select adj_close from marts.relative_performance where series_id = 'BABA' and trade_date = ?",
         [REVISED_PRICE_DATE],
     ).fetchone()
+    stamps_after = {table: _stamps(connection, table) for table in STAMPED}
+    restated = connection.execute(
+        "select is_restated from marts.execution_gap where ticker = 'BABA' order by fiscal_period_end desc limit 1"
+    ).fetchone()
     connection.close()
     rebuilt = sorted(day for day in after if after[day] != before[day])
     assert rebuilt and rebuilt[0] == REVISED_PRICE_DATE
     assert all(after[day] == before[day] for day in after if day < REVISED_PRICE_DATE)
+    # fundamentals: only BABA's vintages were recomputed; execution gap: only the latest quarters
+    ttm_before, ttm_after = (
+        stamps_before["intermediate.int_fundamentals_ttm"],
+        stamps_after["intermediate.int_fundamentals_ttm"],
+    )
+    assert {key[0] for key in ttm_after if ttm_after[key] != ttm_before.get(key)} == {"BABA"}
+    gap_before, gap_after = stamps_before["marts.execution_gap"], stamps_after["marts.execution_gap"]
+    rewritten_quarters = {key[2] for key in gap_after if gap_after[key] != gap_before.get(key)}
+    assert rewritten_quarters and min(rewritten_quarters) >= date(2026, 6, 30), rewritten_quarters
+    assert any(key[2] < date(2026, 1, 1) for key in gap_after)
+    assert restated == (True,)
     original = warehouse.query(
         "select adj_close from marts.relative_performance "
         f"where series_id = 'BABA' and trade_date = '{REVISED_PRICE_DATE}'"
@@ -112,3 +154,16 @@ def test_a_build_with_nothing_new_rewrites_nothing(tmp_path: Path, warehouse: Ho
     connection = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
     assert connection.execute("select max(inputs_loaded_through) from marts.relative_performance").fetchone() == stamps
     connection.close()
+
+
+def test_a_changed_project_or_a_failed_previous_run_makes_the_next_build_a_full_refresh() -> None:
+    from flows.daily import _needs_full_refresh, _PreviousBuilds
+
+    # the latest run succeeded with this project: incremental
+    assert not _needs_full_refresh(_PreviousBuilds(last_run="a", last_good="a"), "a")
+    # the project or universe changed since the last good build
+    assert _needs_full_refresh(_PreviousBuilds(last_run="a", last_good="a"), "b")
+    # the latest run failed (or was interrupted): its build may have written rows its tests rejected
+    assert _needs_full_refresh(_PreviousBuilds(last_run=None, last_good="a"), "a")
+    # no good build yet: the first build creates every table whole anyway
+    assert not _needs_full_refresh(_PreviousBuilds(last_run=None, last_good=None), "a")

@@ -59,16 +59,30 @@
 {%- endmacro %}
 
 {#-
-    The start of an incremental build as a CTE body: the earliest date to
-    recompute, or 0001-01-01 (everything) on a full build and when the
-    existing table predates change tracking (it has no
-    inputs_loaded_through column yet).
+    The start of an incremental build, as a SQL date literal computed when the
+    model runs (a query against the inputs and this table): the earliest date
+    to recompute; date '9999-12-31' when nothing was loaded since the last
+    build; date '0001-01-01' (everything) on a full build and when the existing
+    table predates change tracking (it has no inputs_loaded_through column).
+    A literal, not a subquery, so DuckDB pushes the filter below joins (an
+    ASOF join in particular) and into the scans.
+    recompute_from_date(inputs, days_before=n): the same date moved n days
+    earlier (the context a rolling window needs); the bounds stay as they are.
 -#}
-{% macro recompute_window(inputs) -%}
-    {%- if is_incremental() and 'inputs_loaded_through' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
-        select {{ recompute_from(inputs) }} as recompute_from
+{% macro recompute_from_date(inputs, days_before=0) -%}
+    {%- set start = none -%}
+    {%- if execute and is_incremental() and 'inputs_loaded_through' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+        {%- set start = run_query('select ' ~ recompute_from(inputs)).columns[0].values()[0] -%}
+        {%- if start is none -%}
+            {%- set start = modules.datetime.date(9999, 12, 31) -%}
+        {%- elif days_before -%}
+            {%- set start = start - modules.datetime.timedelta(days=days_before) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if start is none -%}
+        date '0001-01-01'
     {%- else -%}
-        select date '0001-01-01' as recompute_from
+        date '{{ start.isoformat()[:10] }}'
     {%- endif -%}
 {%- endmacro %}
 

@@ -19,14 +19,11 @@
 ) }}
 
 {%- set inputs = [(ref('stg_raw__prices'), 'trade_date'), (ref('stg_raw__fx_rates'), 'rate_date')] %}
+{%- set recompute_from = recompute_from_date(inputs) %}
 
-with build_window as (
-    {{ recompute_window(inputs) }}
-),
-
-prices_usd as (
+with prices_usd as (
     select * from {{ ref('int_prices_converted_to_usd') }}
-    where trade_date >= (select recompute_from from build_window)
+    where trade_date >= {{ recompute_from }}
 ),
 
 securities as (
@@ -44,7 +41,7 @@ previous_rows as (
         max(trading_day_number) as previous_trading_day_number,
         true as is_previous_row,
     from {{ this }}
-    where trade_date < (select recompute_from from build_window)
+    where trade_date < {{ recompute_from }}
     group by ticker
 ),
 {% endif %}

@@ -10,13 +10,28 @@
 -- null unless all four of its quarters have a value for that measure.
 -- Limitation: a restatement of an earlier quarter creates a vintage of that
 -- quarter only; the TTMs of later quarters pick it up at their next report.
+-- Incremental by company: a build recomputes every vintage of the tickers
+-- with fundamentals loaded since its last build (a company's vintages depend
+-- on its own reports only), and nothing on a day without new fundamentals.
 
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['ticker'],
+    on_schema_change='append_new_columns',
+) }}
 
 {%- set measures = ['revenue', 'operating_income', 'net_income', 'rd_expense', 'capex'] %}
+{%- set inputs = [(ref('stg_raw__fundamentals'), 'report_date')] %}
 
 with quarters as (
     select * from {{ ref('int_fundamental_quarters') }}
+    {%- if is_incremental() and 'inputs_loaded_through' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+    where ticker in (
+        select distinct ticker from {{ ref('stg_raw__fundamentals') }}
+        where loaded_at > (select max(inputs_loaded_through) from {{ this }})
+    )
+    {%- endif %}
 ),
 
 securities as (
@@ -60,16 +75,19 @@ ttm_sums as (
         known_at as report_date,
         count(*) filter (where fiscal_quarter_index >= target_quarter_index - 3) as quarters_in_ttm,
         {% for measure in measures -%}
-        case when count({{ measure }}) filter (where fiscal_quarter_index >= target_quarter_index - 3) = 4
-            then sum({{ measure }} order by fiscal_quarter_index)
-                filter (where fiscal_quarter_index >= target_quarter_index - 3)
-        end as {{ measure }}_ttm,
-        case when count({{ measure }}) filter (where fiscal_quarter_index <= target_quarter_index - 4) = 4
-            then sum({{ measure }} order by fiscal_quarter_index)
-                filter (where fiscal_quarter_index <= target_quarter_index - 4)
-        end as {{ measure }}_ttm_year_ago,
+        {% for label, first in [('ttm', 3), ('ttm_year_ago', 7)] -%}
+        {#- one value per quarter (versions_known keeps one version each), added oldest first -#}
+        case when count({{ measure }}) filter (
+            where fiscal_quarter_index between target_quarter_index - {{ first }} and target_quarter_index - {{ first - 3 }}
+        ) = 4
+            then {% for back in range(first, first - 4, -1) -%}
+            max({{ measure }}) filter (where fiscal_quarter_index = target_quarter_index - {{ back }})
+            {{- " + " if not loop.last }}
+            {%- endfor %}
+        end as {{ measure }}_{{ label }},
         {% endfor -%}
-        string_agg(distinct load_id, ',' order by load_id) as ttm_load_ids,
+        {% endfor -%}
+        array_to_string(list_sort(list_distinct(list(load_id))), ',') as ttm_load_ids,
     from versions_known
     group by ticker, target_quarter_index, known_at
 ),
@@ -100,6 +118,7 @@ with_vintage as (
         {% endfor -%}
         quarters.data_source,
         ttm_sums.ttm_load_ids as load_id,
+        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
     from quarters
     inner join ttm_sums
         on quarters.ticker = ttm_sums.ticker

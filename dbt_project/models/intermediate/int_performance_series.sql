@@ -22,13 +22,11 @@
 
 {%- set inputs = [(ref('stg_raw__prices'), 'trade_date'), (ref('stg_raw__fx_rates'), 'rate_date')] %}
 
-with build_window as (
-    {{ recompute_window(inputs) }}
-),
+{%- set recompute_from = recompute_from_date(inputs) %}
 
-daily_returns as (
+with daily_returns as (
     select * from {{ ref('int_daily_returns') }}
-    where trade_date >= (select recompute_from from build_window)
+    where trade_date >= {{ recompute_from }}
 ),
 
 security_series as (
@@ -88,7 +86,7 @@ basket_levels_before as (
         series_id,
         arg_max(log_level_fixed_point, trade_date) as log_level_fixed_point_before,
     from {{ this }}
-    where series_type = 'basket' and trade_date < (select recompute_from from build_window)
+    where series_type = 'basket' and trade_date < {{ recompute_from }}
     group by series_id
 ),
 {% endif %}

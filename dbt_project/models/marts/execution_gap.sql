@@ -27,7 +27,32 @@
 -- the quarter is provisional (zscores_known_from_date null) and nothing
 -- downstream uses it.
 
+-- Incremental by calendar quarter (the z-scores' cross-section): a build
+-- recomputes every quarter that a raw row loaded since its last build can
+-- change - each quarter with a row whose fiscal period ends on or after the
+-- earliest price or FX date or fiscal period end of a new fundamental (a
+-- level, a fixing or a TTM dated then moves only rows whose period ends
+-- later: every look-up is on or before fiscal_period_end), and, when reports
+-- arrived, every quarter whose zscores_known_from_date is unknown or later
+-- than the earliest new report (the first report after a quarter's deadline
+-- may have changed). A day of prices after the last period end recomputes
+-- nothing.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['ticker', 'fiscal_period_end'],
+    on_schema_change='append_new_columns',
+) }}
+
 {%- set clip = var('zscore_clip', 3) %}
+{%- set inputs = [
+    (ref('stg_raw__prices'), 'trade_date'),
+    (ref('stg_raw__fx_rates'), 'rate_date'),
+    (ref('stg_raw__fundamentals'), 'fiscal_period_end'),
+] %}
+{%- set recompute_from = recompute_from_date(inputs) %}
+{%- set reports_from = recompute_from_date([(ref('stg_raw__fundamentals'), 'report_date')]) %}
 
 with fundamentals_ttm as (
     select * from {{ ref('int_fundamentals_ttm') }}
@@ -37,21 +62,13 @@ fx_rates as (
     select * from {{ ref('stg_raw__fx_rates') }}
 ),
 
-performance as (
+-- read twice below for three columns: not materialized, so each scan reads only those
+performance as not materialized (
     select * from {{ ref('int_performance_series') }}
 ),
 
 securities as (
     select * from {{ ref('stg_raw__securities') }}
-),
-
-levels as (
-    select
-        series_id,
-        trade_date as level_date,
-        level_usd,
-    from performance
-    where level_usd is not null
 ),
 
 first_reports as (
@@ -88,39 +105,106 @@ with_reward_dates as (
     from with_period_starts
 ),
 
+quarters_to_build as (
+    select calendar_quarter_end from with_reward_dates
+    where fiscal_period_end >= {{ recompute_from }}
+    {%- if is_incremental() and reports_from not in ["date '0001-01-01'", "date '9999-12-31'"] %}
+    union
+    select calendar_quarter_end from {{ this }}
+    where zscores_known_from_date is null or zscores_known_from_date > {{ reports_from }}
+    {%- endif %}
+),
+
+rows_to_build as (
+    select * from with_reward_dates
+    where calendar_quarter_end in (select calendar_quarter_end from quarters_to_build)
+),
+
 with_fx as (
     select
-        with_reward_dates.*,
+        rows_to_build.*,
         case
-            when with_reward_dates.reporting_currency = 'USD' then 1.0
+            when rows_to_build.reporting_currency = 'USD' then 1.0
             else fx_rates.usd_per_unit
         end as usd_per_unit_period_end,
-    from with_reward_dates
+    from rows_to_build
     asof left join fx_rates
-        on with_reward_dates.reporting_currency = fx_rates.currency
-        and with_reward_dates.fiscal_period_end >= fx_rates.rate_date
+        on rows_to_build.reporting_currency = fx_rates.currency
+        and rows_to_build.fiscal_period_end >= fx_rates.rate_date
+),
+
+{#- every (series, date) the reward columns need: the stock, the us_ai_leader basket and the
+    benchmark, each at the period end, the quarter start and the year start -#}
+{%- set level_series = [('ticker', 'stock'), ('us_ai_basket_id', 'basket'), ('benchmark_ticker', 'benchmark')] %}
+{%- set level_dates = [('fiscal_period_end', 'end'), ('quarter_start_date', 'quarter_start'), ('year_start_date', 'year_start')] %}
+
+level_lookups as (
+    select distinct series_id, lookup_date
+    from (
+        {%- for series_column, _ in level_series %}
+        {%- for date_column, _ in level_dates %}
+        select {{ series_column }} as series_id, {{ date_column }} as lookup_date from with_fx
+        {{- "\n        union all" if not loop.last }}
+        {%- endfor %}
+        {{- "\n        union all" if not loop.last }}
+        {%- endfor %}
+    )
+    where series_id is not null
+),
+
+first_lookup as (
+    select min(lookup_date) as first_lookup_date from level_lookups
+),
+
+-- the levels the look-ups can reach: from the earliest look-up date on, plus each series' last level
+-- before it (for a look-up with no level inside the window), so the ASOF join sorts what it needs
+levels as (
+    select
+        series_id,
+        trade_date as level_date,
+        level_usd,
+    from performance
+    where level_usd is not null
+        and trade_date >= (select first_lookup_date from first_lookup)
+    union all
+    select
+        series_id,
+        max(trade_date) as level_date,
+        arg_max(level_usd, trade_date) as level_usd,
+    from performance
+    where level_usd is not null
+        and trade_date < (select first_lookup_date from first_lookup)
+    group by series_id
+),
+
+-- the last level on or before each date: one ASOF join for all nine look-ups
+looked_up_levels as (
+    select
+        level_lookups.series_id,
+        level_lookups.lookup_date,
+        levels.level_usd,
+    from level_lookups
+    asof left join levels
+        on level_lookups.series_id = levels.series_id
+        and level_lookups.lookup_date >= levels.level_date
 ),
 
 with_levels as (
     select
         with_fx.*,
-        stock_end.level_usd as stock_level_end,
-        stock_quarter_start.level_usd as stock_level_quarter_start,
-        stock_year_start.level_usd as stock_level_year_start,
-        basket_end.level_usd as basket_level_end,
-        basket_quarter_start.level_usd as basket_level_quarter_start,
-        basket_year_start.level_usd as basket_level_year_start,
-        benchmark_end.level_usd as benchmark_level_end,
-        benchmark_quarter_start.level_usd as benchmark_level_quarter_start,
-        benchmark_year_start.level_usd as benchmark_level_year_start,
+        {%- for _, alias in level_series %}
+        {%- for _, suffix in level_dates %}
+        {{ alias }}_{{ suffix }}.level_usd as {{ alias }}_level_{{ suffix }},
+        {%- endfor %}
+        {%- endfor %}
     from with_fx
-    {% for series_column, alias in [('ticker', 'stock'), ('us_ai_basket_id', 'basket'), ('benchmark_ticker', 'benchmark')] -%}
-    {% for date_column, suffix in [('fiscal_period_end', 'end'), ('quarter_start_date', 'quarter_start'), ('year_start_date', 'year_start')] %}
-    asof left join levels as {{ alias }}_{{ suffix }}
+    {%- for series_column, alias in level_series %}
+    {%- for date_column, suffix in level_dates %}
+    left join looked_up_levels as {{ alias }}_{{ suffix }}
         on with_fx.{{ series_column }} = {{ alias }}_{{ suffix }}.series_id
-        and with_fx.{{ date_column }} >= {{ alias }}_{{ suffix }}.level_date
+        and with_fx.{{ date_column }} = {{ alias }}_{{ suffix }}.lookup_date
     {%- endfor %}
-    {% endfor %}
+    {%- endfor %}
 ),
 
 metrics as (
@@ -287,6 +371,7 @@ final as (
         reward_zscore - results_zscore as reward_gap,
         data_source,
         load_id,
+        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
     from composites
 )
 

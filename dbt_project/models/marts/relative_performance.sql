@@ -51,21 +51,11 @@
 {%- set beta_days = var('beta_days', 252) %}
 {%- set year_days = var('annualization_days', 252) %}
 
-with build_window as (
-    {{ recompute_window(inputs) }}
-),
+{%- set recompute_from = recompute_from_date(inputs) %}
+{%- set context_from = recompute_from_date(inputs, days_before=context_days) %}
 
-window_bounds as (
-    select
-        recompute_from,
-        case
-            when recompute_from <= date '1900-01-01' then recompute_from
-            else cast(recompute_from - interval {{ context_days }} day as date)
-        end as context_from,
-    from build_window
-),
-
-all_series as (
+-- read by several CTEs below, each taking a few columns: not materialized, so each scan reads only those
+with all_series as not materialized (
     select * from {{ ref('int_performance_series') }}
 ),
 
@@ -82,7 +72,7 @@ series as (
         daily_return_usd,
         benchmark_ticker,
     from all_series
-    where trade_date >= (select context_from from window_bounds)
+    where trade_date >= {{ context_from }}
 ),
 
 descriptive as (
@@ -99,7 +89,7 @@ descriptive as (
         data_source,
         load_id,
     from all_series
-    where trade_date >= (select recompute_from from window_bounds)
+    where trade_date >= {{ recompute_from }}
 ),
 
 cpi_monthly as (
@@ -158,7 +148,7 @@ series_history as (
             {% endif -%}
             min(trade_date) filter (where level_usd is not null)
         ) as base_trade_date,
-        max(level_usd) filter (where trade_date < (select context_from from window_bounds)) as peak_before_context,
+        max(level_usd) filter (where trade_date < {{ context_from }}) as peak_before_context,
     from all_series
     group by series_id
 ),
@@ -220,65 +210,31 @@ with_base_date as (
         on series.series_id = series_base_context.series_id
 ),
 
-with_past_levels as (
+-- the same-day benchmark return, for beta (the windows need it on every context row)
+with_benchmark_return as (
     select
         with_base_date.*,
-        level_1m.level_usd as level_usd_1m_ago,
-        level_3m.level_usd as level_usd_3m_ago,
-        level_6m.level_usd as level_usd_6m_ago,
-        level_12m.level_usd as level_usd_12m_ago,
-        level_ytd.level_usd as level_usd_previous_year_end,
-    from with_base_date
-    asof left join levels as level_1m
-        on with_base_date.series_id = level_1m.series_id
-        and with_base_date.date_1m_ago >= level_1m.level_date
-    asof left join levels as level_3m
-        on with_base_date.series_id = level_3m.series_id
-        and with_base_date.date_3m_ago >= level_3m.level_date
-    asof left join levels as level_6m
-        on with_base_date.series_id = level_6m.series_id
-        and with_base_date.date_6m_ago >= level_6m.level_date
-    asof left join levels as level_12m
-        on with_base_date.series_id = level_12m.series_id
-        and with_base_date.date_12m_ago >= level_12m.level_date
-    asof left join levels as level_ytd
-        on with_base_date.series_id = level_ytd.series_id
-        and with_base_date.previous_year_end_date >= level_ytd.level_date
-),
-
-with_benchmark as (
-    select
-        with_past_levels.*,
         same_day_benchmark.benchmark_daily_return_usd,
-        benchmark_level.benchmark_level_usd,
-    from with_past_levels
+    from with_base_date
     left join benchmark_series as same_day_benchmark
-        on with_past_levels.benchmark_ticker = same_day_benchmark.benchmark_ticker
-        and with_past_levels.trade_date = same_day_benchmark.benchmark_trade_date
-    asof left join benchmark_series as benchmark_level
-        on with_past_levels.benchmark_ticker = benchmark_level.benchmark_ticker
-        and with_past_levels.trade_date >= benchmark_level.benchmark_trade_date
+        on with_base_date.benchmark_ticker = same_day_benchmark.benchmark_ticker
+        and with_base_date.trade_date = same_day_benchmark.benchmark_trade_date
 ),
 
-with_cpi as (
+with_fixed_points as (
     select
-        with_benchmark.*,
-        cpi_known.cpi_month_known,
-        cpi_known.cpi_index_known,
-        {{ fixed_point('with_benchmark.daily_return_usd') }} as return_fixed_point,
-        {{ fixed_point('with_benchmark.daily_return_usd ^ 2') }} as return_squared_fixed_point,
-        case when with_benchmark.benchmark_daily_return_usd is not null
-            then {{ fixed_point('with_benchmark.daily_return_usd') }}
+        *,
+        {{ fixed_point('daily_return_usd') }} as return_fixed_point,
+        {{ fixed_point('daily_return_usd ^ 2') }} as return_squared_fixed_point,
+        case when benchmark_daily_return_usd is not null
+            then {{ fixed_point('daily_return_usd') }}
         end as paired_return_fixed_point,
-        case when with_benchmark.daily_return_usd is not null
-            then {{ fixed_point('with_benchmark.benchmark_daily_return_usd') }}
+        case when daily_return_usd is not null
+            then {{ fixed_point('benchmark_daily_return_usd') }}
         end as paired_benchmark_fixed_point,
-        {{ fixed_point('with_benchmark.benchmark_daily_return_usd ^ 2') }} as paired_benchmark_squared_fixed_point,
-        {{ fixed_point('with_benchmark.benchmark_daily_return_usd * with_benchmark.daily_return_usd') }}
-            as paired_product_fixed_point,
-    from with_benchmark
-    asof left join cpi_known
-        on with_benchmark.trade_date >= cpi_known.cpi_release_date
+        {{ fixed_point('benchmark_daily_return_usd ^ 2') }} as paired_benchmark_squared_fixed_point,
+        {{ fixed_point('benchmark_daily_return_usd * daily_return_usd') }} as paired_product_fixed_point,
+    from with_benchmark_return
 ),
 
 window_sums as (
@@ -300,7 +256,7 @@ window_sums as (
             order by trade_date
             rows between unbounded preceding and current row
         ) as peak_in_context,
-    from with_cpi
+    from with_fixed_points
     window
         short_window as (
             partition by series_id order by trade_date rows between {{ short_days - 1 }} preceding and current row
@@ -311,6 +267,60 @@ window_sums as (
         beta_window as (
             partition by series_id order by trade_date rows between {{ beta_days - 1 }} preceding and current row
         )
+),
+
+-- the rows this build writes, plus the benchmarks' context rows (their 12-month return is looked up
+-- as of each written row's date); the point-in-time look-ups below run on these rows only
+written_rows as (
+    select * from window_sums
+    where trade_date >= {{ recompute_from }}
+        or series_id in (select benchmark_ticker from series_bases)
+),
+
+with_past_levels as (
+    select
+        written_rows.*,
+        level_1m.level_usd as level_usd_1m_ago,
+        level_3m.level_usd as level_usd_3m_ago,
+        level_6m.level_usd as level_usd_6m_ago,
+        level_12m.level_usd as level_usd_12m_ago,
+        level_ytd.level_usd as level_usd_previous_year_end,
+    from written_rows
+    asof left join levels as level_1m
+        on written_rows.series_id = level_1m.series_id
+        and written_rows.date_1m_ago >= level_1m.level_date
+    asof left join levels as level_3m
+        on written_rows.series_id = level_3m.series_id
+        and written_rows.date_3m_ago >= level_3m.level_date
+    asof left join levels as level_6m
+        on written_rows.series_id = level_6m.series_id
+        and written_rows.date_6m_ago >= level_6m.level_date
+    asof left join levels as level_12m
+        on written_rows.series_id = level_12m.series_id
+        and written_rows.date_12m_ago >= level_12m.level_date
+    asof left join levels as level_ytd
+        on written_rows.series_id = level_ytd.series_id
+        and written_rows.previous_year_end_date >= level_ytd.level_date
+),
+
+with_benchmark as (
+    select
+        with_past_levels.*,
+        benchmark_level.benchmark_level_usd,
+    from with_past_levels
+    asof left join benchmark_series as benchmark_level
+        on with_past_levels.benchmark_ticker = benchmark_level.benchmark_ticker
+        and with_past_levels.trade_date >= benchmark_level.benchmark_trade_date
+),
+
+with_cpi as (
+    select
+        with_benchmark.*,
+        cpi_known.cpi_month_known,
+        cpi_known.cpi_index_known,
+    from with_benchmark
+    asof left join cpi_known
+        on with_benchmark.trade_date >= cpi_known.cpi_release_date
 ),
 
 measures as (
@@ -355,7 +365,7 @@ measures as (
             benchmark_level_usd / benchmark_level_usd_base - 1
         end as benchmark_cum_return_usd,
         level_usd / greatest(peak_before_context, peak_in_context) - 1 as drawdown_usd,
-    from window_sums
+    from with_cpi
 ),
 
 benchmark_rolling as (
@@ -496,7 +506,7 @@ final as (
         load_id,
         {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
     from every_series
-    where trade_date >= (select recompute_from from window_bounds)
+    where trade_date >= {{ recompute_from }}
 )
 
 select * from final

@@ -6,15 +6,56 @@
           - unique_combination_of_columns:
               arguments:
                 combination_of_columns: [ticker, trade_date]
--#}
-{% test unique_combination_of_columns(model, combination_of_columns) %}
+                changed_rows_column: loaded_at   # optional
 
-with grouped as (
-    select
-        {{ combination_of_columns | join(', ') }},
-        count(*) as row_count,
+    What an incremental build writes is checked, against the whole table: on a
+    model with an `inputs_loaded_through` column (the incremental models,
+    macros/incremental.sql), or on the `changed_rows_column` given, only the
+    keys of the newest rows (that column at its maximum: the rows the last
+    build or load wrote) are counted, so the test costs what the new rows
+    cost. Rows written earlier were checked when they were written; a full
+    refresh checks every key, and the daily flow makes the build after a
+    failed or interrupted run a full refresh (flows/daily.py), so a key left
+    duplicated by a failed build is caught there.
+-#}
+{% test unique_combination_of_columns(model, combination_of_columns, changed_rows_column=none) %}
+
+{%- set keys = combination_of_columns | join(', ') %}
+{%- set scope_column = changed_rows_column %}
+{%- if scope_column is none and execute
+    and 'inputs_loaded_through' in (adapter.get_columns_in_relation(model) | map(attribute='name') | list) %}
+    {%- set scope_column = 'inputs_loaded_through' %}
+{%- endif %}
+{%- if flags.FULL_REFRESH %}
+    {%- set scope_column = none %}
+{%- endif %}
+
+with
+{%- if scope_column %}
+newest_keys as (
+    select distinct {{ keys }}
     from {{ model }}
-    group by {{ combination_of_columns | join(', ') }}
+    where {{ scope_column }} = (select max({{ scope_column }}) from {{ model }})
+),
+
+checked as (
+    select {{ keys }}
+    from {{ model }}
+    semi join newest_keys using ({{ keys }})
+),
+{%- else %}
+checked as (
+    select {{ keys }}
+    from {{ model }}
+),
+{%- endif %}
+
+grouped as (
+    select
+        {{ keys }},
+        count(*) as row_count,
+    from checked
+    group by {{ keys }}
 ),
 
 final as (

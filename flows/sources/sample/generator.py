@@ -100,7 +100,11 @@ def _daily_returns(
     return (alpha + tweak[0]) / 252 + (beta + tweak[1]) * market + vol / np.sqrt(252) * shocks
 
 
-def _price_frame(security: Security, days: pd.DatetimeIndex, returns: np.ndarray, seed: int) -> pd.DataFrame:
+def _price_frame(
+    security: Security, days: pd.DatetimeIndex, returns: np.ndarray, seed: int, first: date | None = None
+) -> pd.DataFrame:
+    """The bars of ``days`` on or after ``first``: drawn over every day (so the series is prefix-stable),
+    but only the emitted days become rows."""
     count = len(days)
     start_level = BENCHMARK_PARAMS.get(security.ticker, (0, 0, 0))[2] or float(
         _stream(seed, security.ticker, "level").uniform(20, 400)
@@ -136,18 +140,19 @@ def _price_frame(security: Security, days: pd.DatetimeIndex, returns: np.ndarray
     volume = np.round(np.exp(15.0 + 0.4 * shocks("volume"))).astype("int64")
     if security.group == "benchmark" and security.ticker.startswith("^"):
         volume = np.zeros(count, dtype="int64")
+    emit = slice(int(days.searchsorted(pd.Timestamp(first))) if first is not None else 0, None)
     return pd.DataFrame(
         {
             "ticker": security.ticker,
-            "trade_date": days.date,
-            "open": np.round(open_, 4),
-            "high": np.round(high, 4),
-            "low": np.round(low, 4),
-            "close": np.round(close, 4),
-            "adj_close": np.round(start_level * total_return, 6),
-            "volume": volume,
-            "dividend": dividend,
-            "split_ratio": split_ratio,
+            "trade_date": days[emit].date,
+            "open": np.round(open_[emit], 4),
+            "high": np.round(high[emit], 4),
+            "low": np.round(low[emit], 4),
+            "close": np.round(close[emit], 4),
+            "adj_close": np.round(start_level * total_return[emit], 6),
+            "volume": volume[emit],
+            "dividend": dividend[emit],
+            "split_ratio": split_ratio[emit],
             "currency": security.currency,
             "exchange": security.exchange,
             "source": SOURCE,
@@ -167,9 +172,7 @@ def generate_prices(universe: Universe, sample: SampleSettings, window: PriceWin
         returns = _daily_returns(security, days, sample.seed, benchmark_returns.get(security.benchmark or ""))
         if security.group == "benchmark":
             benchmark_returns[security.ticker] = pd.Series(returns, index=days)
-        frame = _price_frame(security, days, returns, sample.seed)
-        keep = frame["trade_date"] >= window.start_for(security.ticker)
-        frames.append(frame[keep])
+        frames.append(_price_frame(security, days, returns, sample.seed, window.start_for(security.ticker)))
     return _concat(frames, PRICE_COLUMNS)
 
 
