@@ -403,6 +403,7 @@ def publish(warehouse: Warehouse) -> Path:
 # they have no WATERMARK column, are copied whole. tests/test_publish_incremental.py checks the keys
 # against the dbt models' unique_key.
 INCREMENTAL_KEYS = {
+    "execution_gap": ("ticker", "fiscal_period_end"),
     "relative_performance": ("series_id", "trade_date"),
     "policy_event_impact": ("event_id", "ticker"),
 }
