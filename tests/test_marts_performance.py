@@ -174,13 +174,16 @@ def test_a_restatement_keeps_its_history_and_never_rewrites_the_first_report(tmp
     database = duckdb.connect(str(home / "gapwatch.duckdb"))
     try:
         before = database.sql(
-            "select * exclude (is_restated, latest_report_date) from marts.execution_gap "
+            "select * exclude (is_restated, latest_report_date, inputs_loaded_through) from marts.execution_gap "
             "where ticker = 'BABA' and fiscal_period_end = '2026-06-30'"
         ).fetchall()
         database.execute(
             """
             insert into raw.fundamentals
-            select * replace (revenue * 2 as revenue, date '2026-11-18' as report_date, 'restated' as load_id)
+            select * replace (
+                revenue * 2 as revenue, date '2026-11-18' as report_date, 'restated' as load_id,
+                now()::timestamp as loaded_at
+            )
             from raw.fundamentals where ticker = 'BABA' and fiscal_period_end = '2026-06-30'
             """
         )
@@ -191,7 +194,7 @@ def test_a_restatement_keeps_its_history_and_never_rewrites_the_first_report(tmp
     database = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
     try:
         after = database.sql(
-            "select * exclude (is_restated, latest_report_date) from marts.execution_gap "
+            "select * exclude (is_restated, latest_report_date, inputs_loaded_through) from marts.execution_gap "
             "where ticker = 'BABA' and fiscal_period_end = '2026-06-30'"
         ).fetchall()
         flags = database.sql(
