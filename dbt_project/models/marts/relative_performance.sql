@@ -277,30 +277,27 @@ written_rows as (
         or series_id in (select benchmark_ticker from series_bases)
 ),
 
+{#- (look-up alias, the date column on or before which it looks, the output column) -#}
+{%- set past_levels = [
+    ('level_1m', 'date_1m_ago', 'level_usd_1m_ago'),
+    ('level_3m', 'date_3m_ago', 'level_usd_3m_ago'),
+    ('level_6m', 'date_6m_ago', 'level_usd_6m_ago'),
+    ('level_12m', 'date_12m_ago', 'level_usd_12m_ago'),
+    ('level_ytd', 'previous_year_end_date', 'level_usd_previous_year_end'),
+] %}
+
 with_past_levels as (
     select
         written_rows.*,
-        level_1m.level_usd as level_usd_1m_ago,
-        level_3m.level_usd as level_usd_3m_ago,
-        level_6m.level_usd as level_usd_6m_ago,
-        level_12m.level_usd as level_usd_12m_ago,
-        level_ytd.level_usd as level_usd_previous_year_end,
+        {%- for alias, _, column in past_levels %}
+        {{ alias }}.level_usd as {{ column }},
+        {%- endfor %}
     from written_rows
-    asof left join levels as level_1m
-        on written_rows.series_id = level_1m.series_id
-        and written_rows.date_1m_ago >= level_1m.level_date
-    asof left join levels as level_3m
-        on written_rows.series_id = level_3m.series_id
-        and written_rows.date_3m_ago >= level_3m.level_date
-    asof left join levels as level_6m
-        on written_rows.series_id = level_6m.series_id
-        and written_rows.date_6m_ago >= level_6m.level_date
-    asof left join levels as level_12m
-        on written_rows.series_id = level_12m.series_id
-        and written_rows.date_12m_ago >= level_12m.level_date
-    asof left join levels as level_ytd
-        on written_rows.series_id = level_ytd.series_id
-        and written_rows.previous_year_end_date >= level_ytd.level_date
+    {%- for alias, date_column, _ in past_levels %}
+    asof left join levels as {{ alias }}
+        on written_rows.series_id = {{ alias }}.series_id
+        and written_rows.{{ date_column }} >= {{ alias }}.level_date
+    {%- endfor %}
 ),
 
 with_benchmark as (
