@@ -45,8 +45,8 @@ def is_session(exchange: str, days: pd.Series) -> pd.Series:
     known = stamps.dropna()
     if known.empty:
         return pd.Series(False, index=days.index)
-    first = max(min(known).date(), CALENDAR_START)
-    last = min(max(known).date(), last_calendar_day(exchange))
+    first = max(known.min().date(), CALENDAR_START)
+    last = min(known.max().date(), last_calendar_day(exchange))
     valid = sessions(exchange, first, last) if first <= last else pd.DatetimeIndex([])
     # compare at second resolution: far-future dates (year 9999) do not fit in nanoseconds
     return stamps.dt.as_unit("s").isin(pd.DatetimeIndex(valid).as_unit("s"))

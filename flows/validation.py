@@ -162,6 +162,28 @@ def _no_unexplained_jump(frame: pd.DataFrame, last_closes: dict[str, float]) -> 
     return (~suspect.fillna(False)).reindex(frame.index)
 
 
+def _matches_listing(frame: pd.DataFrame, listing: dict[str, tuple[str, str]]) -> pd.Series:
+    """True where the row's (currency, exchange) is its ticker's listing; vectorised, with a per-row fallback
+    for columns pandas cannot map (unhashable values in a malformed batch)."""
+    try:
+        tickers = frame["ticker"].astype(object)
+        currency = tickers.map({ticker: pair[0] for ticker, pair in listing.items()})
+        exchange = tickers.map({ticker: pair[1] for ticker, pair in listing.items()})
+        matches = (currency == frame["currency"].astype(object)) & (exchange == frame["exchange"].astype(object))
+        return matches.fillna(False).astype(bool)
+    except TypeError:
+        return pd.Series(
+            [
+                listing.get(ticker) == (currency, exchange)
+                for ticker, currency, exchange in zip(
+                    frame["ticker"], frame["currency"], frame["exchange"], strict=True
+                )
+            ],
+            index=frame.index,
+            dtype=bool,
+        )
+
+
 NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "prices": ("open", "high", "low", "close", "adj_close", "volume", "dividend", "split_ratio"),
     "fx_rates": ("usd_per_unit",),
@@ -266,10 +288,7 @@ def derive_checks(
         checked["gx_not_after_as_of"] = _not_after(frame["trade_date"], as_of)
         listing = {s.ticker: (s.currency, s.exchange) for s in universe.securities}
         checked["gx_no_unexplained_jump"] = _no_unexplained_jump(frame, last_closes or {})
-        checked["gx_currency_matches_listing"] = [
-            listing.get(ticker) == (currency, exchange)
-            for ticker, currency, exchange in zip(frame["ticker"], frame["currency"], frame["exchange"], strict=True)
-        ]
+        checked["gx_currency_matches_listing"] = _matches_listing(frame, listing)
     elif dataset == "fx_rates" and "rate_date" in frame.columns:
         stamps = _to_timestamps(frame["rate_date"])
         checked["gx_is_weekday"] = stamps.dt.dayofweek < 5
