@@ -255,10 +255,29 @@ def test_scatter_label_placement_equals_the_all_pairs_search(monkeypatch: pytest
         for number in range(300)
     ]
     points.append(ScatterPoint(points[0].x, points[0].y, "same spot", "#456"))
-    indexed = scatter_chart(points, title="gap", x_label="x", y_label="y", diagonal_label="gap = 0")
+    every = len(points)
+    indexed = scatter_chart(points, title="gap", x_label="x", y_label="y", diagonal_label="gap = 0", max_labels=every)
 
     def every_box(self: svg._BoxIndex, box: svg.Box, *, skip: int | None = None) -> list[svg.Box]:
         return [other for index, other in enumerate(self.boxes) if index != skip]
 
     monkeypatch.setattr(svg._BoxIndex, "near", every_box)
-    assert scatter_chart(points, title="gap", x_label="x", y_label="y", diagonal_label="gap = 0") == indexed
+    assert (
+        scatter_chart(points, title="gap", x_label="x", y_label="y", diagonal_label="gap = 0", max_labels=every)
+        == indexed
+    )
+
+
+def test_a_crowded_scatter_labels_only_the_points_farthest_from_the_diagonal() -> None:
+    generator = random.Random(5000)
+    points = [
+        ScatterPoint(generator.gauss(0, 1), generator.gauss(0, 1), f"P{number:04d}", "#123") for number in range(2000)
+    ]
+    markup = scatter_chart(points, title="gap", x_label="x", y_label="y", max_labels=25)
+    labelled = set(re.findall(r'class="point-label"[^>]*>(P\d{4})<', markup))
+    farthest = sorted(points, key=lambda point: -abs(point.x - point.y))[:25]
+    assert labelled == {point.label for point in farthest}
+    assert markup.count('class="mark point"') == 2000  # every point is drawn, with its tooltip
+    # a small scatter keeps every label
+    few = scatter_chart(points[:30], title="gap", x_label="x", y_label="y", max_labels=25 + 5)
+    assert len(re.findall(r'class="point-label"', few)) == 30

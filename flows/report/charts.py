@@ -18,6 +18,7 @@ from typing import Any
 from flows.report.data import ReportData, records
 from flows.report.svg import (
     MINUS,
+    SCATTER_MAX_LABELS,
     Band,
     BarGroup,
     LegendItem,
@@ -466,10 +467,15 @@ def execution_gap_chart(data: ReportData) -> Chart:
         below_diagonal_label="below the line: gap > 0, spending ahead of results",
         above_diagonal_label="above the line: gap < 0, results ahead of spending",
     )
+    labelled = (
+        f" Labels on the {SCATTER_MAX_LABELS} largest gaps either way; hover a point for the others."
+        if len(scatter) > SCATTER_MAX_LABELS
+        else ""
+    )
     note = (
         f'<p class="chart-note">Execution gap = investment z {MINUS} results z = x {MINUS} y. Cross-section of '
         f"{rows[0]['company_count']} companies, final from {esc(known_from.isoformat() if known_from else 'n/a')} "
-        "(the last report of the quarter).</p>"
+        f"(the last report of the quarter).{labelled}</p>"
     )
     return Chart(
         chart_id="execution-gap",

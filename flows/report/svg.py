@@ -589,6 +589,10 @@ def _label_cost(
     return 1e6 * outside + 4 * _overlap_area(box, placed) + _overlap_area(box, points)
 
 
+# Labels a scatter places at most (the points farthest from the diagonal); the rest keep their tooltips.
+SCATTER_MAX_LABELS = 80
+
+
 def scatter_chart(
     points: Sequence[ScatterPoint],
     *,
@@ -601,10 +605,14 @@ def scatter_chart(
     below_diagonal_label: str | None = None,
     above_diagonal_label: str | None = None,
     axis_format: Formatter = lambda value: fmt_number(value, decimals=1),
+    max_labels: int = SCATTER_MAX_LABELS,
 ) -> str:
     """A labelled scatter on a square plot with equal x and y scales, so ``y = x`` is the
     45-degree diagonal (drawn dashed when ``diagonal_label`` is given; the two half-planes can be
-    labelled in their corners). Each label goes where it overlaps other labels and points least."""
+    labelled in their corners). Each label goes where it overlaps other labels and points least.
+    With more than ``max_labels`` points only the ``max_labels`` farthest from the diagonal are
+    labelled (every point keeps its tooltip): thousands of labels are unreadable, and placing them
+    would cost more than the rest of the report."""
     if not points:
         raise ValueError(f"scatter_chart({title!r}) needs at least one point.")
     left, right, bottom = 70.0, 18.0, 46.0
@@ -652,12 +660,18 @@ def scatter_chart(
     )
     placed = _BoxIndex()
     size = 11.0
+    labelled = set(range(len(points)))
+    if len(points) > max_labels:
+        by_distance = sorted(range(len(points)), key=lambda i: (-abs(points[i].x - points[i].y), i))
+        labelled = set(by_distance[:max_labels])
     for number, point in enumerate(points):
         cx, cy = x_scale(point.x), y_scale(point.y)
         dots.append(
             f'<circle class="mark point" cx="{_n(cx)}" cy="{_n(cy)}" r="5" fill="{esc(point.color)}" '
             f'fill-opacity="0.85" stroke="#fff" stroke-width="1">{_tip(point.tip or point.label)}</circle>'
         )
+        if number not in labelled:
+            continue
         label_width = text_width(point.label, size)
         candidates = [
             (cx + 8, cy + 4, "start"),
