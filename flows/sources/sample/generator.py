@@ -100,11 +100,11 @@ def _daily_returns(
     return (alpha + tweak[0]) / 252 + (beta + tweak[1]) * market + vol / np.sqrt(252) * shocks
 
 
-def _price_frame(
+def _price_columns(
     security: Security, days: pd.DatetimeIndex, returns: np.ndarray, seed: int, first: date | None = None
-) -> pd.DataFrame:
-    """The bars of ``days`` on or after ``first``: drawn over every day (so the series is prefix-stable),
-    but only the emitted days become rows."""
+) -> dict[str, np.ndarray]:
+    """The bars of ``days`` on or after ``first``, column by column: drawn over every day (so the series is
+    prefix-stable), but only the emitted days become rows."""
     count = len(days)
     start_level = BENCHMARK_PARAMS.get(security.ticker, (0, 0, 0))[2] or float(
         _stream(seed, security.ticker, "level").uniform(20, 400)
@@ -141,28 +141,31 @@ def _price_frame(
     if security.group == "benchmark" and security.ticker.startswith("^"):
         volume = np.zeros(count, dtype="int64")
     emit = slice(int(days.searchsorted(pd.Timestamp(first))) if first is not None else 0, None)
-    return pd.DataFrame(
-        {
-            "ticker": security.ticker,
-            "trade_date": days[emit].date,
-            "open": np.round(open_[emit], 4),
-            "high": np.round(high[emit], 4),
-            "low": np.round(low[emit], 4),
-            "close": np.round(close[emit], 4),
-            "adj_close": np.round(start_level * total_return[emit], 6),
-            "volume": volume[emit],
-            "dividend": dividend[emit],
-            "split_ratio": split_ratio[emit],
-            "currency": security.currency,
-            "exchange": security.exchange,
-            "source": SOURCE,
-        }
-    )
+    emitted = len(days[emit])
+
+    def constant(value: str) -> np.ndarray:
+        return np.full(emitted, value, dtype=object)
+
+    return {
+        "ticker": constant(security.ticker),
+        "trade_date": days[emit].date,
+        "open": np.round(open_[emit], 4),
+        "high": np.round(high[emit], 4),
+        "low": np.round(low[emit], 4),
+        "close": np.round(close[emit], 4),
+        "adj_close": np.round(start_level * total_return[emit], 6),
+        "volume": volume[emit],
+        "dividend": dividend[emit],
+        "split_ratio": split_ratio[emit],
+        "currency": constant(security.currency),
+        "exchange": constant(security.exchange),
+        "source": constant(SOURCE),
+    }
 
 
 def generate_prices(universe: Universe, sample: SampleSettings, window: PriceWindow) -> pd.DataFrame:
     """Daily bars for every security, trade dates in each ticker's window."""
-    frames: list[pd.DataFrame] = []
+    columns: list[dict[str, np.ndarray]] = []
     benchmark_returns: dict[str, pd.Series] = {}
     ordered = sorted(universe.securities, key=lambda s: s.group != "benchmark")
     for security in progress.track(ordered, "prices.tickers"):
@@ -172,8 +175,12 @@ def generate_prices(universe: Universe, sample: SampleSettings, window: PriceWin
         returns = _daily_returns(security, days, sample.seed, benchmark_returns.get(security.benchmark or ""))
         if security.group == "benchmark":
             benchmark_returns[security.ticker] = pd.Series(returns, index=days)
-        frames.append(_price_frame(security, days, returns, sample.seed, window.start_for(security.ticker)))
-    return _concat(frames, PRICE_COLUMNS)
+        columns.append(_price_columns(security, days, returns, sample.seed, window.start_for(security.ticker)))
+    # one frame from all the columns at once: a frame per ticker costs more than drawing its series
+    columns = [part for part in columns if len(part["trade_date"])]
+    if not columns:
+        return pd.DataFrame(columns=PRICE_COLUMNS)
+    return pd.DataFrame({name: np.concatenate([part[name] for part in columns]) for name in PRICE_COLUMNS})
 
 
 def generate_fx(currencies: list[str], sample: SampleSettings, *, start: dict[str, date], end: date) -> pd.DataFrame:
