@@ -1,6 +1,7 @@
 {#-
     Helpers of the incremental models (int_daily_returns,
-    int_performance_series, relative_performance).
+    int_performance_series, int_fundamentals_ttm, execution_gap,
+    relative_performance, policy_event_impact).
 
     Change detection. Every row of an incremental model carries
     `inputs_loaded_through`: the newest raw `loaded_at` among the model's
@@ -21,13 +22,23 @@
     )
 {%- endmacro %}
 
+{#- True when `relation` exists and carries change tracking (an `inputs_loaded_through` column). -#}
+{% macro tracks_changes(relation) -%}
+    {{ return(execute and 'inputs_loaded_through' in (adapter.get_columns_in_relation(relation) | map(attribute='name') | list)) }}
+{%- endmacro %}
+
+{#- A raw row's predicate: loaded after this table's last build. -#}
+{% macro loaded_since_last_build() -%}
+    loaded_at > (select max(inputs_loaded_through) from {{ this }})
+{%- endmacro %}
+
 {% macro recompute_from(inputs) -%}
     (
         select least(
             {%- for relation, date_column in inputs %}
             (
                 select min({{ date_column }}) from {{ relation }}
-                where loaded_at > (select max(inputs_loaded_through) from {{ this }})
+                where {{ loaded_since_last_build() }}
             ){{ "," if not loop.last }}
             {%- endfor %}
         )
@@ -59,31 +70,35 @@
 {%- endmacro %}
 
 {#-
-    The start of an incremental build, as a SQL date literal computed when the
-    model runs (a query against the inputs and this table): the earliest date
-    to recompute; date '9999-12-31' when nothing was loaded since the last
-    build; date '0001-01-01' (everything) on a full build and when the existing
-    table predates change tracking (it has no inputs_loaded_through column).
-    A literal, not a subquery, so DuckDB pushes the filter below joins (an
-    ASOF join in particular) and into the scans.
-    recompute_from_date(inputs, days_before=n): the same date moved n days
-    earlier (the context a rolling window needs); the bounds stay as they are.
+    The start of an incremental build, computed when the model runs (a query
+    against the inputs and this table): the earliest date to recompute;
+    9999-12-31 when nothing was loaded since the last build; 0001-01-01
+    (everything) on a full build and when the existing table predates change
+    tracking (it has no inputs_loaded_through column).
+    recompute_start(inputs): that date (a Python date), for a model that needs
+    it more than once; date_literal(start, days_before=n): it as a SQL date
+    literal, moved n days earlier (the context a rolling window needs) unless
+    it is one of the two bounds; recompute_from_date(inputs, days_before=n):
+    both in one. A literal, not a subquery, so DuckDB pushes the filter below
+    joins (an ASOF join in particular) and into the scans.
 -#}
-{% macro recompute_from_date(inputs, days_before=0) -%}
-    {%- set start = none -%}
-    {%- if execute and is_incremental() and 'inputs_loaded_through' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+{% macro recompute_start(inputs) -%}
+    {%- if is_incremental() and tracks_changes(this) -%}
         {%- set start = run_query('select ' ~ recompute_from(inputs)).columns[0].values()[0] -%}
-        {%- if start is none -%}
-            {%- set start = modules.datetime.date(9999, 12, 31) -%}
-        {%- elif days_before -%}
-            {%- set start = start - modules.datetime.timedelta(days=days_before) -%}
-        {%- endif -%}
+        {{ return(modules.datetime.date(9999, 12, 31) if start is none else start) }}
     {%- endif -%}
-    {%- if start is none -%}
-        date '0001-01-01'
-    {%- else -%}
-        date '{{ start.isoformat()[:10] }}'
+    {{ return(modules.datetime.date(1, 1, 1)) }}
+{%- endmacro %}
+
+{% macro date_literal(start, days_before=0) -%}
+    {%- if days_before and 1 < start.year < 9999 -%}
+        {%- set start = start - modules.datetime.timedelta(days=days_before) -%}
     {%- endif -%}
+    date '{{ start.isoformat()[:10] }}'
+{%- endmacro %}
+
+{% macro recompute_from_date(inputs, days_before=0) -%}
+    {{ date_literal(recompute_start(inputs), days_before) }}
 {%- endmacro %}
 
 {#- Sample standard deviation from a count, an exact sum and an exact sum of squares (doubles). -#}

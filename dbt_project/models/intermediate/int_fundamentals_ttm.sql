@@ -26,10 +26,10 @@
 
 with quarters as (
     select * from {{ ref('int_fundamental_quarters') }}
-    {%- if is_incremental() and 'inputs_loaded_through' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+    {%- if is_incremental() and tracks_changes(this) %}
     where ticker in (
         select distinct ticker from {{ ref('stg_raw__fundamentals') }}
-        where loaded_at > (select max(inputs_loaded_through) from {{ this }})
+        where {{ loaded_since_last_build() }}
     )
     {%- endif %}
 ),

@@ -51,8 +51,9 @@
 {%- set beta_days = var('beta_days', 252) %}
 {%- set year_days = var('annualization_days', 252) %}
 
-{%- set recompute_from = recompute_from_date(inputs) %}
-{%- set context_from = recompute_from_date(inputs, days_before=context_days) %}
+{%- set start = recompute_start(inputs) %}
+{%- set recompute_from = date_literal(start) %}
+{%- set context_from = date_literal(start, days_before=context_days) %}
 
 -- read by several CTEs below, each taking a few columns: not materialized, so each scan reads only those
 with all_series as not materialized (

@@ -22,8 +22,7 @@
 
 {%- set keys = combination_of_columns | join(', ') %}
 {%- set scope_column = changed_rows_column %}
-{%- if scope_column is none and execute
-    and 'inputs_loaded_through' in (adapter.get_columns_in_relation(model) | map(attribute='name') | list) %}
+{%- if scope_column is none and tracks_changes(model) %}
     {%- set scope_column = 'inputs_loaded_through' %}
 {%- endif %}
 {%- if flags.FULL_REFRESH %}
