@@ -136,21 +136,23 @@ def recording_server(settings: Settings, recorder: Recorder) -> Iterator[str]:
 SCALE = {"GAPWATCH_UNIVERSE": str(UNIVERSE), "GAPWATCH_SAMPLE_YEARS": "1", "GAPWATCH_SAMPLE_TICKERS": "8"}
 
 
+def live_env(base_url: str) -> dict[str, str]:
+    return {
+        "GAPWATCH_SOURCE": "live",
+        "GAPWATCH_UNIVERSE": str(UNIVERSE),
+        "GAPWATCH_SAMPLE_YEARS": "3",
+        "GAPWATCH_YAHOO_BASE_URL": base_url,
+        "GAPWATCH_SEC_BASE_URL": base_url,
+        "GAPWATCH_BLS_BASE_URL": base_url,
+        "GAPWATCH_FEDREG_BASE_URL": base_url,
+        "GAPWATCH_SEC_USER_AGENT": CONTACT,
+        "GAPWATCH_HTTP_ATTEMPTS": "1",
+        "GAPWATCH_YAHOO_RPS": "0",
+    }
+
+
 def live_settings(base_url: str, **extra: str) -> Settings:
-    return load_settings(
-        {
-            **SCALE,
-            "GAPWATCH_SOURCE": "live",
-            "GAPWATCH_YAHOO_BASE_URL": base_url,
-            "GAPWATCH_SEC_BASE_URL": base_url,
-            "GAPWATCH_BLS_BASE_URL": base_url,
-            "GAPWATCH_FEDREG_BASE_URL": base_url,
-            "GAPWATCH_SEC_USER_AGENT": CONTACT,
-            "GAPWATCH_HTTP_ATTEMPTS": "1",
-            "GAPWATCH_YAHOO_RPS": "0",
-            **extra,
-        }
-    )
+    return load_settings({**live_env(base_url), **SCALE, **extra})
 
 
 def extract(settings: Settings, folder: Path, dataset: str = "prices", **kwargs: Any) -> live.LiveExtract:
@@ -346,21 +348,6 @@ def thread_runner_rows(home: Path, base_url: str, tables: dict[str, str]) -> dic
 
 
 ROWS = "select * exclude (load_id, loaded_at) from raw.{table}"
-
-
-def live_env(base_url: str) -> dict[str, str]:
-    return {
-        "GAPWATCH_SOURCE": "live",
-        "GAPWATCH_UNIVERSE": str(UNIVERSE),
-        "GAPWATCH_SAMPLE_YEARS": "3",
-        "GAPWATCH_YAHOO_BASE_URL": base_url,
-        "GAPWATCH_SEC_BASE_URL": base_url,
-        "GAPWATCH_BLS_BASE_URL": base_url,
-        "GAPWATCH_FEDREG_BASE_URL": base_url,
-        "GAPWATCH_SEC_USER_AGENT": CONTACT,
-        "GAPWATCH_HTTP_ATTEMPTS": "1",
-        "GAPWATCH_YAHOO_RPS": "0",
-    }
 
 
 @pytest.mark.usefixtures("prefect_server")
