@@ -372,8 +372,11 @@ def _row(result: Result) -> str:
 
 
 @contextmanager
-def running_prefect_server(workdir: Path) -> Iterator[str]:
-    """A long-lived ``prefect server start`` on a free loopback port (its own PREFECT_HOME); yields the API URL."""
+def running_prefect_server(workdir: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """A long-lived ``prefect server start`` on a free loopback port, with its own PREFECT_HOME
+    (``workdir/prefect_home``, its log in ``server.log`` there) and analytics off; yields the API URL.
+    Stopped with SIGINT (killed if it does not stop within 30 s)."""
+    import signal
     import socket
 
     import httpx
@@ -383,7 +386,13 @@ def running_prefect_server(workdir: Path) -> Iterator[str]:
         port = probe.getsockname()[1]
     home = workdir / "prefect_home"
     home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        **(extra_env or {}),
+    }
     env.pop("PREFECT_API_URL", None)
     prefect = Path(sys.executable).with_name("prefect")
     with (home / "server.log").open("w") as log:
@@ -398,6 +407,8 @@ def running_prefect_server(workdir: Path) -> Iterator[str]:
         try:
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
+                if server.poll() is not None:
+                    raise RuntimeError(f"The Prefect server exited with {server.returncode}; see {home / 'server.log'}")
                 try:
                     if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                         break
@@ -410,11 +421,13 @@ def running_prefect_server(workdir: Path) -> Iterator[str]:
                 )
             yield url
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            if server.poll() is None:
+                server.send_signal(signal.SIGINT)
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
 
 
 def startup_costs(root: Path) -> dict[str, float]:

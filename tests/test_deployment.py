@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,17 +24,12 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import Home
+from flows.bench import running_prefect_server
 from flows.cli import app, docs_server
 from flows.deployment import DEPLOYMENT_NAME, FLOW_NAME, closed_markets_reason
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for(check: Any, *, timeout: float, what: str, process: subprocess.Popen | None = None) -> Any:
@@ -69,37 +63,10 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 
     Yields the API URL and the server's log file.
     """
-    home = tmp_path_factory.mktemp("prefect_home")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",  # schedule the deployment's runs promptly
-    }
-    env.pop("PREFECT_API_URL", None)
-    log_path = home / "server.log"
-    log = open(log_path, "w")
-    server = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        _wait_for(
-            lambda: httpx.get(f"{url}/health", timeout=2).status_code == 200,
-            timeout=180,
-            what="the Prefect server's /api/health",
-            process=server,
-        )
-        yield url, log_path
-    finally:
-        _stop(server)
-        log.close()
+    workdir = tmp_path_factory.mktemp("prefect")
+    # schedule the deployment's runs promptly
+    with running_prefect_server(workdir, extra_env={"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2"}) as url:
+        yield url, workdir / "prefect_home" / "server.log"
 
 
 @pytest.fixture(scope="module")
