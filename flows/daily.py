@@ -284,7 +284,9 @@ def _needs_full_refresh(previous: _PreviousBuilds, fingerprint: str) -> bool:
     everything is rebuilt and tested again."""
     if previous.last_good is None:  # first build: the tables are created whole anyway
         return False
-    return previous.last_good != fingerprint or previous.last_run != fingerprint
+    # last_run is the latest earlier run's fingerprint if it succeeded (then it is also the last good one):
+    # it differs when that run failed (None) or built another project or universe
+    return previous.last_run != fingerprint
 
 
 def _marts_are_current(settings: Settings, summary: RunSummary, previous: _PreviousBuilds, fingerprint: str) -> bool:
