@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -30,7 +31,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from flows.settings import load_settings
 from flows.sources.http import HttpClient, SourceError
+from flows.sources.sample.filings import generate_filings
+from flows.sources.sample.generator import generate_fundamentals
 from flows.sources.sec_edgar import client as sec_client
 from flows.sources.sec_edgar.submissions import (
     PERIODIC_FORMS,
@@ -590,3 +594,126 @@ def test_well_formed_pages_give_one_row_per_periodic_accession_in_utc(filings: l
             local = pd.Timestamp(accepted.removesuffix(".000Z"))
             expected[accession] = local.tz_localize("America/New_York").tz_convert("UTC").tz_localize(None)
     assert dict(zip(frame["accession_number"], frame["accepted_at"], strict=True)) == expected
+
+
+# --- sample filings ----------------------------------------------------------------------------------
+
+SETTINGS = load_settings({})
+AS_OF = date(2026, 11, 20)
+
+
+@pytest.fixture(scope="module")
+def fundamentals() -> pd.DataFrame:
+    return generate_fundamentals(SETTINGS.universe, SETTINGS.sample, start={}, end=AS_OF)
+
+
+@pytest.fixture(scope="module")
+def sample(fundamentals: pd.DataFrame) -> pd.DataFrame:
+    return generate_filings(fundamentals, SETTINGS.universe.securities)
+
+
+def _new_york(frame: pd.DataFrame) -> pd.Series:
+    return frame["accepted_at"].dt.tz_localize("UTC").dt.tz_convert("America/New_York")
+
+
+def test_sample_filings_are_deterministic_and_typed(fundamentals: pd.DataFrame, sample: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(sample, generate_filings(fundamentals, SETTINGS.universe.securities))
+    _assert_well_typed(sample)
+    assert set(sample["source"]) == {"sample"}
+    assert sample["accession_number"].is_unique
+    assert sample["accession_number"].str.fullmatch(r"\d{10}-\d{2}-\d{6}").all()
+    assert (sample["accession_number"].str[:10] == sample["cik"]).all()  # self-filed under the company's CIK
+    assert (sample["accession_number"].str[11:13] == sample["filing_date"].map(lambda d: f"{d.year % 100:02d}")).all()
+
+
+def test_one_periodic_report_per_report_date_for_securities_with_a_cik(
+    fundamentals: pd.DataFrame, sample: pd.DataFrame
+) -> None:
+    filers = {s.ticker: s for s in SETTINGS.universe.securities if s.cik and s.group in ("us_ai_leader", "china_tech")}
+    assert set(sample["ticker"]) == set(filers)  # not 0700.HK and the other HK listings, not the benchmarks
+    periodic = sample[sample["form"].isin(["10-Q", "10-K", "6-K", "20-F"])]
+    expected = fundamentals[fundamentals["ticker"].isin(list(filers))][["ticker", "report_date"]].drop_duplicates()
+    assert len(periodic) == len(expected)
+    assert set(zip(periodic["ticker"], periodic["filing_date"], strict=True)) == set(
+        zip(expected["ticker"], expected["report_date"], strict=True)
+    )
+    for row in periodic.itertuples():
+        statements = fundamentals[
+            (fundamentals["ticker"] == row.ticker) & (fundamentals["report_date"] == row.filing_date)
+        ]
+        annual = bool((statements["fiscal_quarter"] == 4).any())
+        us = filers[row.ticker].group == "us_ai_leader"
+        assert (
+            row.form
+            == {(True, False): "10-Q", (True, True): "10-K", (False, False): "6-K", (False, True): "20-F"}[(us, annual)]
+        )
+        assert row.report_date == max(statements["fiscal_period_end"])
+        assert row.cik == filers[row.ticker].cik
+    assert set(sample.loc[sample["ticker"] == "NVDA", "form"]) == {"10-Q", "10-K", "8-K"}
+    assert set(sample.loc[sample["ticker"] == "BABA", "form"]) == {"6-K", "20-F"}
+
+
+def test_us_filers_file_an_earnings_8k_before_the_report_the_same_day(sample: pd.DataFrame) -> None:
+    us = sample[sample["form"].isin(["10-Q", "10-K", "8-K"])]
+    for (_, _), day in us.groupby(["ticker", "filing_date"]):
+        assert sorted(day["form"]) in (["10-Q", "8-K"], ["10-K", "8-K"])
+        earnings = day[day["form"] == "8-K"].iloc[0]
+        report = day[day["form"] != "8-K"].iloc[0]
+        assert earnings["items"] == "2.02,9.01" and earnings["report_date"] == earnings["filing_date"]
+        assert timedelta(minutes=3) <= report["accepted_at"] - earnings["accepted_at"] <= timedelta(minutes=15)
+    assert sample.loc[sample["form"] != "8-K", "items"].isna().all()
+
+
+def test_acceptance_times_are_after_the_close_or_before_the_open_in_new_york(sample: pd.DataFrame) -> None:
+    local = _new_york(sample)
+    clock = local.dt.time
+    after_close = (clock >= time(16, 5)) & (clock <= time(17, 30))
+    before_open = (clock >= time(6, 0)) & (clock <= time(8, 30))
+    assert (after_close | before_open).all()
+    assert after_close.any() and before_open.any()
+    assert (local.dt.date == sample["filing_date"]).all()
+    # zoneinfo's DST: 4 hours in summer, 5 in winter, as pandas' tz database says
+    offsets = sample["accepted_at"] - local.dt.tz_localize(None)
+    assert set(offsets) == {timedelta(hours=4), timedelta(hours=5)}
+    summer = sample["filing_date"].map(lambda d: date(d.year, 4, 1) <= d <= date(d.year, 10, 31))
+    assert (offsets[summer] == timedelta(hours=4)).all()
+    assert (offsets[sample["filing_date"].map(lambda d: d.month in (12, 1, 2))] == timedelta(hours=5)).all()
+    # per (ticker, report date), both filings sit in the same window
+    windows = after_close.groupby([sample["ticker"], sample["filing_date"]]).nunique()
+    assert (windows == 1).all()
+
+
+def test_filings_of_a_report_do_not_depend_on_the_rest_of_the_frame(
+    fundamentals: pd.DataFrame, sample: pd.DataFrame
+) -> None:
+    """An incremental run emits only new report dates: the filings it gives them must be the same."""
+    later = fundamentals[fundamentals["report_date"] >= date(2026, 1, 1)]
+    part = generate_filings(later, SETTINGS.universe.securities)
+    expected = sample[sample["filing_date"] >= date(2026, 1, 1)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part, expected)
+
+
+def test_annual_reports_by_period_months_and_any_security_like_object() -> None:
+    fundamentals = pd.DataFrame(
+        {
+            "ticker": ["AAA", "AAA", "AAA", "ADR", "ADR", "NOCIK"],
+            "fiscal_period_end": [date(2025, 12, 31), date(2025, 12, 31), date(2026, 3, 31)] + [date(2025, 12, 31)] * 3,
+            "report_date": [date(2026, 2, 20), date(2026, 2, 20), date(2026, 5, 1)] + [date(2026, 3, 2)] * 3,
+            "period_months": [3, 12, 3, 12, 12, 3],
+        }
+    )
+    securities = [
+        SimpleNamespace(ticker="AAA", cik="123", group="us_ai_leader"),
+        SimpleNamespace(ticker="ADR", cik="0000000456", group="china_tech"),
+        SimpleNamespace(ticker="NOCIK", cik=None, group="us_ai_leader"),
+    ]
+    filings = generate_filings(fundamentals, securities)
+    got = sorted(zip(filings["ticker"], filings["form"], filings["report_date"], strict=True))
+    assert got == [
+        ("AAA", "10-K", date(2025, 12, 31)), ("AAA", "10-Q", date(2026, 3, 31)),
+        ("AAA", "8-K", date(2026, 2, 20)), ("AAA", "8-K", date(2026, 5, 1)),
+        ("ADR", "20-F", date(2025, 12, 31)),
+    ]  # fmt: skip
+    assert set(filings["cik"]) == {"0000000123", "0000000456"}
+    empty = generate_filings(fundamentals.iloc[0:0], securities)
+    assert empty.empty and list(empty.columns) == SUBMISSION_COLUMNS
