@@ -7,7 +7,12 @@ each source's wire format. The numbers inside come from the sample generator
 real); they are rendered the way each API serves them: Yahoo's chart JSON
 with UTC session-open timestamps, split-adjusted quotes and ``events``; SEC
 companyfacts with 10-Q/10-K facts, year-to-date capex and facts repeated
-across filings; BLS v2 JSON with string values and "-" for October 2025;
+across filings; SEC submissions listing the sample filings
+(``generate_filings``: on the report dates companyfacts serves, 10-Q/10-K and
+8-K for the US filers, 6-K/20-F for the ADRs -- whose companyfacts still says
+10-Q/10-K), acceptance times in New York time labelled ``Z`` as SEC sends
+them, filings more than a year older than the latest on an older page listed
+in ``filings.files``; BLS v2 JSON with string values and "-" for October 2025;
 Federal Register pages linked by ``next_page_url``.
 
 Only 127.0.0.1 is used; the server stops when the context exits.
@@ -16,7 +21,9 @@ Only 127.0.0.1 is used; the server stops when the context exits.
 from __future__ import annotations
 
 import json
+import re
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,10 +33,14 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from flows.settings import Settings
+from flows.settings import Security, Settings
 from flows.sources.cpi_package.reader import read_cpi
+from flows.sources.sample.filings import generate_filings
 from flows.sources.sample.generator import PriceWindow, generate_fundamentals, generate_fx, generate_prices
 
+SEC_NEW_YORK = ZoneInfo("America/New_York")  # the clock of SEC's acceptanceDateTime, despite its "Z"
+SUBMISSIONS_RECENT_DAYS = 365  # SEC keeps at least a year of filings in filings.recent
+SUBMISSIONS_NAME = re.compile(r"CIK(\d{10})(-submissions-\d{3})?\.json", re.ASCII)
 SESSION_OPEN = {"America/New_York": time(9, 30), "Asia/Hong_Kong": time(9, 30), "Europe/London": time(0, 0)}
 DELISTED = "DELIST"
 
@@ -175,6 +186,53 @@ def sec_companyfacts(cik: str, name: str, statements: pd.DataFrame) -> dict:
     }
 
 
+def _submission_arrays(filings: pd.DataFrame) -> dict:
+    """Filings (``SUBMISSION_COLUMNS``) as SEC's columnar arrays, newest first."""
+    rows = filings.sort_values(["accepted_at", "accession_number"], ascending=False)
+    arrays: dict[str, list] = {key: [] for key in (
+        "accessionNumber", "filingDate", "reportDate", "acceptanceDateTime", "act", "form", "fileNumber",
+        "filmNumber", "items", "size", "isXBRL", "isInlineXBRL", "primaryDocument", "primaryDocDescription")}  # fmt: skip
+    for row in rows.itertuples():
+        accepted = pd.Timestamp(row.accepted_at).tz_localize(UTC).tz_convert(SEC_NEW_YORK)
+        xbrl = 0 if row.form in ("6-K", "6-K/A") else 1
+        checksum = zlib.crc32(row.accession_number.encode())
+        values = (
+            row.accession_number, row.filing_date.isoformat(),
+            row.report_date.isoformat() if row.report_date else "", accepted.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "34", row.form, f"001-{int(row.cik) % 100_000:05d}", f"{row.filing_date.year % 100}{checksum % 10**7:07d}",
+            row.items or "", 200_000 + checksum % 5_000_000, xbrl, xbrl, row.primary_document or "", row.form,
+        )  # fmt: skip
+        for key, value in zip(arrays, values, strict=True):
+            arrays[key].append(value)
+    return arrays
+
+
+def sec_submissions(security: Security, filings: pd.DataFrame) -> tuple[dict, dict[str, dict]]:
+    """The submissions document of one company and its older pages (file name -> bare columnar object)."""
+    cik = str(security.cik)
+    recent, pages = filings, {}
+    if not filings.empty:
+        cutoff = max(filings["filing_date"]) - timedelta(days=SUBMISSIONS_RECENT_DAYS)
+        older = filings[filings["filing_date"] < cutoff]
+        if not older.empty:
+            recent = filings[filings["filing_date"] >= cutoff]
+            pages[f"CIK{cik}-submissions-001.json"] = older
+    document = {
+        "cik": str(int(cik)), "entityType": "operating", "name": security.name.upper(), "tickers": [security.ticker],
+        "exchanges": [{"XNAS": "Nasdaq", "XNYS": "NYSE"}.get(security.exchange, "")],
+        "category": "Large accelerated filer", "fiscalYearEnd": "1231", "flags": "", "formerNames": [],
+        "filings": {
+            "recent": _submission_arrays(recent),
+            "files": [
+                {"name": page, "filingCount": len(rows), "filingFrom": min(rows["filing_date"]).isoformat(),
+                 "filingTo": max(rows["filing_date"]).isoformat()}
+                for page, rows in pages.items()
+            ],
+        },
+    }  # fmt: skip
+    return document, {page: _submission_arrays(rows) for page, rows in pages.items()}
+
+
 def bls_timeseries(series: list[str], start_year: int, end_year: int) -> dict:
     observations = read_cpi(first_month=date(start_year, 1, 1), last_month=date(end_year, 12, 1), series=series)
     out = []
@@ -231,6 +289,7 @@ class RecordedSources:
         self.prices = generate_prices(settings.universe, settings.sample, window)
         self.fx = generate_fx(settings.universe.fx_currencies, settings.sample, start={}, end=as_of)
         self.fundamentals = generate_fundamentals(settings.universe, settings.sample, start={}, end=as_of)
+        self.filings = generate_filings(self.fundamentals, settings.universe.securities)
         self.requests: list[str] = []
 
 
@@ -289,12 +348,37 @@ def _handler(sources: RecordedSources):  # type: ignore[no-untyped-def]
                 security = next(s for s in sources.settings.universe.securities if s.cik == cik)
                 rows = sources.fundamentals[sources.fundamentals["ticker"] == security.ticker]
                 return self._send(200, sec_companyfacts(cik, security.name, rows))
+            if url.path.startswith("/submissions/"):
+                return self._submissions(unquote(url.path.rsplit("/", 1)[1]))
             if url.path == "/api/v1/documents.json":
                 page = int(query.get("page", "1"))
                 start = date.fromisoformat(query.get("conditions[publication_date][gte]", "2000-01-01"))
                 end = date.fromisoformat(query.get("conditions[publication_date][lte]", "2100-01-01"))
                 return self._send(200, fedreg_page(base, page, start=start, end=end, query=url.query))
             return self._send(404, {"error": f"no recording for {url.path}"})
+
+        def _submissions(self, name: str) -> None:
+            """``/submissions/CIK##########.json`` and its older pages; SEC's 403 and NoSuchKey 404 otherwise."""
+            if "@" not in self.headers.get("User-Agent", ""):
+                return self._send(
+                    403,
+                    b"<html>Your request has been identified as part of a network of automated tools</html>",
+                    "text/html",
+                )
+            match = SUBMISSIONS_NAME.fullmatch(name)
+            cik = match[1] if match else None
+            security = next((s for s in sources.settings.universe.securities if cik and s.cik == cik), None)
+            if match and security is not None:
+                filings = sources.filings[sources.filings["ticker"] == security.ticker]
+                document, pages = sec_submissions(security, filings)
+                body = pages.get(name) if match[2] else document
+                if body is not None:
+                    return self._send(200, body)
+            missing = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
+                f"<Message>The specified key does not exist.</Message><Key>submissions/{name}</Key></Error>"
+            )
+            return self._send(404, missing.encode(), "application/xml")
 
         def do_POST(self) -> None:  # noqa: N802
             sources.requests.append(self.path)

@@ -717,3 +717,37 @@ def test_annual_reports_by_period_months_and_any_security_like_object() -> None:
     assert set(filings["cik"]) == {"0000000123", "0000000456"}
     empty = generate_filings(fundamentals.iloc[0:0], securities)
     assert empty.empty and list(empty.columns) == SUBMISSION_COLUMNS
+
+
+# --- the loopback server's submissions route, through the real client and parser -----------------------
+
+
+def test_live_server_serves_the_sample_filings_in_the_wire_format() -> None:
+    from live_server import serve_recordings
+
+    live_settings = load_settings(
+        {
+            "GAPWATCH_UNIVERSE": str(Path(__file__).parent / "fixtures" / "live_universe.yaml"),
+            "GAPWATCH_SAMPLE_YEARS": "3",
+        }
+    )
+    with serve_recordings(live_settings, as_of=AS_OF) as (base_url, sources):
+        client = sec_client.make_sec_client(base_url, user_agent=USER_AGENT)
+        with client:
+            for security in (s for s in live_settings.universe.securities if s.cik):
+                bodies = sec_client.fetch_submissions(client, security.cik)
+                assert [label for label, _ in bodies] == ["recent", f"CIK{security.cik}-submissions-001.json"]
+                parsed = pd.concat(
+                    [parse_submissions(body, ticker=security.ticker, cik=security.cik) for _, body in bodies]
+                )
+                expected = sources.filings[sources.filings["ticker"] == security.ticker]
+                pd.testing.assert_frame_equal(
+                    parsed.sort_values(["accepted_at", "accession_number"]).reset_index(drop=True),
+                    expected.assign(source="sec_edgar").reset_index(drop=True),
+                )
+                recent = sec_client.fetch_submissions(client, security.cik, since=AS_OF - timedelta(days=30))
+                assert [label for label, _ in recent] == ["recent"]
+            with pytest.raises(SourceError) as raised:
+                sec_client.fetch_submissions(client, "9999999")
+            assert raised.value.status == 404
+        assert any(path.startswith("/submissions/CIK0001577552") for path in sources.requests)
