@@ -51,7 +51,7 @@ test: install browser
 
 # The benchmark (not a test): BENCH_ARGS="--large" for the whole grid, "--tickers 500 --years 1,20" for cells.
 bench: install
-	$(BIN)/python -m flows.bench $(BENCH_ARGS)
+	$(BIN)/python tests/benchmark.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check flows tests

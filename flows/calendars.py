@@ -50,3 +50,21 @@ def is_session(exchange: str, days: pd.Series) -> pd.Series:
     valid = sessions(exchange, first, last) if first <= last else pd.DatetimeIndex([])
     # compare at second resolution: far-future dates (year 9999) do not fit in nanoseconds
     return stamps.dt.as_unit("s").isin(pd.DatetimeIndex(valid).as_unit("s"))
+
+
+# A scheduled day is skipped only when both of these are closed (see flows.ops.deployment).
+SKIP_WHEN_CLOSED = {"XNYS": "NYSE", "XHKG": "HKEX"}
+
+
+def closed_markets_reason(day: date) -> str | None:
+    """Why a scheduled run on ``day`` ingests nothing (NYSE and HKEX both closed), or None to run.
+
+    A date beyond the bundled calendars is not skipped: the run itself then
+    fails with the calendar's own error, which says what to upgrade.
+    """
+    try:
+        if any(len(sessions(exchange, day, day)) for exchange in SKIP_WHEN_CLOSED):
+            return None
+    except CalendarRangeError:
+        return None
+    return f"{' and '.join(SKIP_WHEN_CLOSED.values())} are both closed on {day:%a %Y-%m-%d}"

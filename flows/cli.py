@@ -60,9 +60,9 @@ def _silence_prefect_console() -> None:
 
 def _run_and_report(*, quiet: bool = False, **run_arguments: Any) -> None:
     """Run the daily flow with progress, print its summary (or only its errors), exit 0 on success, 1 otherwise."""
-    from flows import progress
     from flows.daily import run_daily
-    from flows.summary import render_summary
+    from flows.ops import progress
+    from flows.ops.summary import render_summary
 
     if quiet:
         _silence_prefect_console()
@@ -130,11 +130,12 @@ def replay(
 ) -> None:
     """Re-parse a load's landed payloads (no network), validate and reload them, then rebuild and publish the marts."""
     _prepare(None)
-    from flows.ingest import dataset_of_load, landing_folder
+    from flows.datasets.registry import dataset_of_load
+    from flows.ingest.steps import landing_folder
 
     settings = load_settings()
     try:
-        dataset = dataset_of_load(load_id)
+        dataset = dataset_of_load(load_id).name
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     matches = sorted(settings.paths.landing.glob(f"{dataset}/*/{load_id}*"))
@@ -156,20 +157,23 @@ app.add_typer(quarantine_app, name="quarantine")
 def quarantine_list() -> None:
     """Held rows per load: dataset, status (quarantined / rejected / released), count and rules."""
     _prepare(None)
-    from flows.quarantine import list_quarantine
-    from flows.warehouse import Warehouse
+    from flows.warehouse import audit
+    from flows.warehouse.database import Warehouse
 
     warehouse = Warehouse(load_settings())
     try:
-        rows = list_quarantine(warehouse)
+        groups = audit.quarantine_groups(warehouse.cursor())
     finally:
         warehouse.close()
-    if not rows:
+    if not groups:
         typer.echo("No quarantined rows.")
         return
-    for load_id, dataset, status, count, rules, since in rows:
-        typer.echo(f"{load_id}  {dataset:<14} {status:<12} {count:>6} rows  since {since:%Y-%m-%d %H:%M}")
-        for rule in rules:
+    for group in groups:
+        typer.echo(
+            f"{group.load_id}  {group.dataset:<14} {group.status:<12} {group.rows:>6} rows  "
+            f"since {group.since:%Y-%m-%d %H:%M}"
+        )
+        for rule in group.rules:
             typer.echo(f"      {rule}")
 
 
@@ -180,20 +184,20 @@ def quarantine_show(
 ) -> None:
     """The held rows of one load: row number, status, failed rules and the raw values."""
     _prepare(None)
-    from flows.quarantine import show_quarantine
-    from flows.warehouse import Warehouse
+    from flows.warehouse import audit
+    from flows.warehouse.database import Warehouse
 
     warehouse = Warehouse(load_settings())
     try:
-        rows = show_quarantine(warehouse, load_id=load_id, limit=limit)
+        rows = audit.quarantined_rows(warehouse.cursor(), load_id=load_id, limit=limit)
     finally:
         warehouse.close()
     if not rows:
         typer.echo(f"No quarantined rows for load {load_id}.")
         raise typer.Exit(1)
-    for number, status, rules, record in rows:
-        typer.echo(f"row {number} [{status}] failed: {'; '.join(rules)}")
-        typer.echo(f"    {record}")
+    for row in rows:
+        typer.echo(f"row {row.row_number} [{row.status}] failed: {'; '.join(row.rules)}")
+        typer.echo(f"    {row.record_json}")
 
 
 @quarantine_app.command("release")
@@ -203,13 +207,13 @@ def quarantine_release(
 ) -> None:
     """Re-validate held rows against the current suite and universe; load those that pass; rebuild and publish."""
     _prepare(None)
-    from flows.daily import PipelineBusy, _RunLock
-    from flows.quarantine import rebuild_and_publish, release
-    from flows.warehouse import Warehouse
+    from flows.validation.quarantine import rebuild_and_publish, release
+    from flows.warehouse.database import Warehouse
+    from flows.warehouse.lock import PipelineBusy, RunLock
 
     settings = load_settings()
     try:
-        with _RunLock(settings.paths.lock_file):
+        with RunLock(settings.paths.lock_file):
             warehouse = Warehouse(settings)
             try:
                 result = release(settings, warehouse, load_id=load_id, rows=row)
@@ -245,19 +249,20 @@ def serve() -> None:
             err=True,
         )
         raise typer.Exit(2)
-    from flows.deployment import DEPLOYMENT_NAME, FLOW_NAME, serve_daily
+    from flows.daily import daily
+    from flows.ops.deployment import DEPLOYMENT_NAME, FLOW_NAME, serve_daily
 
     typer.echo(
         f"Serving deployment {FLOW_NAME}/{DEPLOYMENT_NAME} on {settings.prefect_api_url}: "
         f"cron '{settings.schedule_cron}' in {settings.timezone} (after the 16:00 NYSE close, Monday-Friday); "
         "dates on which NYSE and HKEX are both closed are skipped. Ctrl-C to stop."
     )
-    serve_daily()
+    serve_daily(daily)
 
 
 @app.command()
 def status(
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (shape: flows/status.py)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (shape: flows/ops/status.py)."),
     as_of: str | None = typer.Option(
         None, "--as-of", help="Check freshness as of this date (default: the last run's as-of date)."
     ),
@@ -268,7 +273,7 @@ def status(
     """
     freshness_date = _date(as_of, "--as-of")
     _prepare(None)
-    from flows import status as status_report
+    from flows.ops import status as status_report
 
     report = status_report.collect(load_settings(), as_of=freshness_date)
     typer.echo(json.dumps(report, indent=2) if as_json else status_report.render_text(report))
@@ -303,17 +308,17 @@ def docs(
 ) -> None:
     """Build the dbt documentation site (models, columns, tests, lineage, exposures) and serve it locally."""
     _prepare(None)
-    from flows import dbt as dbt_runner
-    from flows.daily import PipelineBusy, _RunLock
+    from flows.warehouse import dbt as dbt_runner
+    from flows.warehouse.lock import PipelineBusy, RunLock
 
     settings = load_settings()
     if not settings.paths.database.exists():
         typer.secho(f"No warehouse at {settings.paths.database} yet; run `gapwatch run` first.", fg="red", err=True)
         raise typer.Exit(1)
-    variables = {"group_benchmarks": dict(settings.universe.group_benchmarks)}
     try:
-        with _RunLock(settings.paths.lock_file):  # dbt opens the warehouse file: not while a run writes it
-            result = dbt_runner.run_dbt(settings, "docs", "generate", "--vars", json.dumps(variables))
+        with RunLock(settings.paths.lock_file):  # dbt opens the warehouse file: not while a run writes it
+            variables = json.dumps(dbt_runner.build_variables(settings))
+            result = dbt_runner.run_dbt(settings, "docs", "generate", "--vars", variables)
     except PipelineBusy as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1) from None

@@ -1,101 +1,53 @@
 """The daily pipeline as Prefect 3 flows.
 
     daily
-    |-- ingest-prices        (prices, fx_rates)  \\
-    |-- ingest-fundamentals                       |  concurrently: extract -> land -> validate -> load
-    |-- ingest-cpi                                |  (one Prefect task per step, per dataset)
-    |-- ingest-policy_events                     /
-    |-- dbt-build            (models + data tests + unit tests)
-    |-- publish              (marts copied to published/gapwatch.duckdb, swapped in atomically)
-    `-- report               (markdown artifact ``gapwatch-run-summary``; webhook alert if failed/partial)
+    |-- load-universe        (flows/config/universe.yaml -> raw.securities)
+    |-- ingest-<family>      one subflow per dataset family, concurrently:   \\
+    |     prices (prices, fx_rates), fundamentals, cpi, policy_events, ...   |  extract -> land -> validate -> load
+    |                                                                        /  (one Prefect task per step)
+    |-- dbt-build            (models + data tests)
+    |-- publish              (marts copied to published/gapwatch.duckdb, swapped in atomically; Parquet)
+    `-- report               (HTML report; markdown artifact ``gapwatch-run-summary``; alert if failed/partial)
+
+The families and their datasets come from ``flows.datasets.registry``. One
+:class:`~flows.context.RunContext` carries the run (settings, run id, as-of,
+summary, lock, warehouse) through every task and subflow; the flow returns the
+run's :class:`~flows.ops.summary.RunSummary` as its result.
 
 The scheduled deployment passes ``skip_closed_markets=True``: on a date NYSE
 and HKEX are both closed the run completes without ingesting.
 
-Flows only chain tasks; the logic lives in ``flows.ingest``, ``flows.dbt``,
-``flows.warehouse``, ``flows.alerts`` and ``flows.summary``. Progress goes to
-``flows.progress`` (silent unless the CLI installed a reporter).
+Flows only chain tasks; the logic lives in ``flows.ingest``, ``flows.warehouse``,
+``flows.ops``. Progress goes to ``flows.ops.progress`` (silent unless the CLI
+installed a reporter).
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import os
-import time
-import uuid
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed, Failed
+from prefect.states import Completed, Failed, State
 
-from flows import alerts, freshness, progress
-from flows import dbt as dbt_runner
-from flows import ingest as steps
-from flows.deployment import closed_markets_reason
-from flows.settings import Settings, load_settings
-from flows.summary import is_degraded, render_markdown, run_outcome
-from flows.validation import DatasetValidationError
-from flows.warehouse import Warehouse, publish, utcnow
+from flows.calendars import closed_markets_reason
+from flows.context import RunContext
+from flows.datasets import registry
+from flows.datasets.base import Dataset
+from flows.ingest import steps
+from flows.ops import alerts, progress
+from flows.ops.summary import RunSummary, render_markdown
+from flows.settings import load_settings
+from flows.warehouse import audit
+from flows.warehouse import dbt as dbt_runner
+from flows.warehouse.database import Warehouse, utcnow
+from flows.warehouse.lock import PipelineBusy, RunLock
+from flows.warehouse.publish import publish
 
-
-class PipelineBusy(RuntimeError):
-    """Another gapwatch run holds the warehouse lock."""
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    as_of: date
-    source: str
-    home: Path
-    loads: list[steps.LoadResult] = field(default_factory=list)
-    dbt: dbt_runner.DbtResult | None = None
-    mart_rows: dict[str, int] = field(default_factory=dict)
-    published_path: Path | None = None
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    freshness: list[Any] = field(default_factory=list)
-    replay_of: str | None = None
-    started_at: Any = None
-    finished_at: Any = None
-    failed_rules: dict[str, list[str]] = field(default_factory=dict)  # load id -> rules that failed
-    skipped: str | None = None  # why a scheduled run ingested nothing (both markets closed)
-    alert: str | None = None  # what happened to the webhook alert, when one was due
-    alert_delivered: bool | None = None  # None: no alert was due
-    flow_run_id: str | None = None
-    report_path: Path | None = None  # the HTML report written after publishing
-    up_to_date: bool = False  # nothing new loaded and the project unchanged: dbt and publish were skipped
-
-    @property
-    def success(self) -> bool:
-        return not self.errors
-
-    @property
-    def outcome(self) -> str:
-        """succeeded | partial | failed | skipped (see flows.summary.OUTCOMES)."""
-        degraded = sum(is_degraded(load.status, load.rows_quarantined) for load in self.loads)
-        return run_outcome(failed=not self.success, skipped=bool(self.skipped), degraded_loads=degraded)
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
-
-    @property
-    def is_sample(self) -> bool:
-        return any(load.source == "sample" for load in self.loads)
-
-
-# Run state shared between the parent flow and its subflows in this process
-# (warehouse connection, summary). Flow parameters stay plain strings.
-_RUNS: dict[str, tuple[Settings, Warehouse, RunSummary, date | None]] = {}
-_REPLAY_STEPS: dict[str, steps.Steps] = {}
+ARTIFACT_KEY = "gapwatch-run-summary"
 
 extract_task = task(steps.extract, name="extract", cache_policy=NO_CACHE)
 land_task = task(steps.land, name="land", cache_policy=NO_CACHE)
@@ -104,11 +56,17 @@ load_task = task(steps.load, name="load", cache_policy=NO_CACHE)
 TASK_STEPS = steps.Steps(extract=extract_task, land=land_task, validate=validate_task, load=load_task)
 
 
+def replay_steps(load_id: str) -> steps.Steps:
+    """The task steps with an extract that re-reads ``load_id``'s landing files (no network)."""
+    extract = task(steps.replay_extractor(load_id), name="extract-from-landing", cache_policy=NO_CACHE)
+    return steps.Steps(extract=extract, land=land_task, validate=validate_task, load=load_task)
+
+
 def _reported(step: Any, name: str, describe: Any) -> Any:
     """Wrap an ingest step (a Prefect task) so it reports ``[<dataset>.<name>] <outcome>`` progress."""
 
     def call(subject: Any, **kwargs: Any) -> Any:
-        dataset = subject if isinstance(subject, str) else subject.dataset
+        dataset = subject.name if isinstance(subject, Dataset) else subject.dataset
         with progress.step(f"{dataset}.{name}") as done:
             result = step(subject, **kwargs)
             done(describe(result))
@@ -133,151 +91,62 @@ def _with_progress(base: steps.Steps) -> steps.Steps:
     )
 
 
-def _ingest_family(family: str, run_id: str) -> list[steps.LoadResult]:
-    settings, warehouse, summary, start = _RUNS[run_id]
+def _ingest_family(ctx: RunContext, family: str) -> list[audit.LoadResult]:
+    """Ingest the family's datasets one after the other; one failing does not stop the next."""
     results = []
-    datasets = steps.SUBFLOW_DATASETS[family]
-    if summary.replay_of:
-        datasets = tuple(d for d in datasets if d == steps.dataset_of_load(summary.replay_of))
-    for dataset in datasets:
+    members = registry.families()[family]
+    if ctx.summary.replay_of:
+        members = tuple(d for d in members if d is registry.dataset_of_load(ctx.summary.replay_of))
+    for dataset in members:
         try:
-            steps.ingest(
+            result = steps.ingest(
                 dataset,
-                settings=settings,
-                warehouse=warehouse,
-                as_of=summary.as_of,
-                run_id=run_id,
-                start=start,
-                steps=_with_progress(_REPLAY_STEPS.get(run_id, TASK_STEPS)),
+                settings=ctx.settings,
+                warehouse=ctx.require_warehouse(),
+                as_of=ctx.as_of,
+                run_id=ctx.run_id,
+                start=ctx.start,
+                steps=_with_progress(ctx.steps),
             )
-        except (DatasetValidationError, steps.TooManyKeysFailed, steps.PayloadError) as exc:
-            summary.errors.append(str(exc))
-        except Exception as exc:  # one dataset failing must not lose the others
-            summary.errors.append(f"Dataset '{dataset}' failed: {type(exc).__name__}: {exc}")
-        finally:
-            loaded = [load for load in _loads_for(warehouse, run_id) if load.dataset == dataset]
-            results.extend(loaded)
+        except steps.IngestFailed as failure:
+            ctx.summary.errors.append(str(failure))
+            result = failure.result
+        if result.unchanged:
+            progress.note(
+                f"{dataset.name}.compare", f"unchanged: {result.rows_extracted} rows already stored, not re-validated"
+            )
+        results.append(result)
     return results
 
 
-DATASET_ORDER = ("prices", "fx_rates", "fundamentals", "cpi", "policy_events")
-
-
-def _loads_for(warehouse: Warehouse, run_id: str) -> list[steps.LoadResult]:
-    cursor = warehouse.cursor()
-    try:
-        rows = cursor.execute(
-            "select dataset, load_id, source, status, rows_extracted, rows_loaded, expectations_evaluated, "
-            "expectations_failed, landing_path, error, validation_success, rows_quarantined, "
-            "coalesce(unchanged, false), "
-            "(select list((f.key, f.source, f.error, f.http_status) order by f.failed_at) "
-            " from audit.key_failures as f where f.load_id = loads.load_id) "
-            "from audit.loads as loads where run_id = ? "
-            "order by list_position(?, dataset), started_at",
-            [run_id, list(DATASET_ORDER)],
-        ).fetchall()
-    finally:
-        cursor.close()
-    return [
-        steps.LoadResult(
-            dataset=r[0],
-            load_id=r[1],
-            source=r[2],
-            status=r[3],
-            rows_extracted=r[4] or 0,
-            rows_loaded=r[5] or 0,
-            expectations_evaluated=r[6] or 0,
-            expectations_failed=r[7] or 0,
-            landing_path=Path(r[8]) if r[8] else None,
-            error=r[9],
-            validation_success=r[10],
-            rows_quarantined=r[11] or 0,
-            unchanged=bool(r[12]),
-            failures=[steps.KeyFailure(f[0], f[1], f[2], f[3]) for f in r[13] or []],
-        )  # fmt: skip
-        for r in rows
-    ]
-
-
-def _failed_rules(warehouse: Warehouse, run_id: str) -> dict[str, list[str]]:
-    """Per load of the run, the rules (audit.validations) that failed."""
-    cursor = warehouse.cursor()
-    try:
-        rows = cursor.execute(
-            "select validations.load_id, list(distinct validations.rule order by validations.rule) "
-            "from audit.validations as validations join audit.loads as loads using (load_id) "
-            "where loads.run_id = ? and not validations.success group by 1",
-            [run_id],
-        ).fetchall()
-    finally:
-        cursor.close()
-    return {load_id: list(rules) for load_id, rules in rows}
-
-
-def _key_failures(warehouse: Warehouse, run_id: str) -> list[tuple[str, str, str]]:
-    cursor = warehouse.cursor()
-    try:
-        return cursor.execute(
-            "select failures.key, failures.dataset, failures.error "
-            "from audit.key_failures as failures join audit.loads as loads using (load_id, dataset) "
-            "where run_id = ? order by failed_at",
-            [run_id],
-        ).fetchall()
-    finally:
-        cursor.close()
-
-
-async def _ingest_subflow(family: str, run_id: str) -> Any:
-    results = await asyncio.to_thread(_ingest_family, family, run_id)
+async def _ingest_subflow(ctx: RunContext, family: str) -> State:
+    results = await asyncio.to_thread(_ingest_family, ctx, family)
     failed = [result for result in results if result.status == "failed"]
     if failed:
-        return Failed(message="; ".join(f"{r.dataset}: load {r.load_id} failed" for r in failed))
-    return Completed(message=", ".join(f"{r.dataset}: {r.rows_loaded} rows" for r in results))
+        return Failed(message="; ".join(f"{r.dataset}: load {r.load_id} failed" for r in failed), data=results)
+    return Completed(message=", ".join(f"{r.dataset}: {r.rows_loaded} rows" for r in results), data=results)
 
 
 INGEST_SUBFLOWS = {
-    family: flow(name=f"ingest-{family}", log_prints=False)(_ingest_subflow) for family in steps.SUBFLOW_DATASETS
+    family: flow(name=f"ingest-{family}", log_prints=False)(_ingest_subflow) for family in registry.families()
 }
 
 
 @task(name="load-universe", cache_policy=NO_CACHE)
-def load_universe_task(run_id: str) -> int:
-    settings, warehouse, _, _ = _RUNS[run_id]
-    return steps.load_securities(settings=settings, warehouse=warehouse, run_id=run_id)
+def load_universe_task(ctx: RunContext) -> int:
+    return ctx.require_warehouse().load_universe(load_id=f"securities-{ctx.run_id}")
 
 
 @task(name="dbt-build", cache_policy=NO_CACHE)
-def dbt_build_task(run_id: str, full_refresh: bool = False) -> dbt_runner.DbtResult:
-    settings, _, _, _ = _RUNS[run_id]
+def dbt_build_task(ctx: RunContext, full_refresh: bool = False) -> dbt_runner.DbtResult:
     what = "full refresh (project or universe changed)" if full_refresh else "incremental models and data tests"
     with progress.step("dbt.build", f"dbt build: {what}") as done:
-        result = dbt_runner.build(settings, full_refresh=full_refresh)
+        result = dbt_runner.build(ctx.settings, full_refresh=full_refresh)
         done(result.describe())
     return result
 
 
-@dataclass(frozen=True)
-class _PreviousBuilds:
-    last_run: str | None  # fingerprint of the latest earlier run if it succeeded, else None
-    last_good: str | None  # fingerprint of the latest earlier successful run
-
-
-def _previous_builds(warehouse: Warehouse, run_id: str) -> _PreviousBuilds:
-    cursor = warehouse.cursor()
-    try:
-        runs = cursor.execute(
-            "select status, build_fingerprint from audit.runs where run_id != ? and status != 'skipped' "
-            "order by started_at desc",
-            [run_id],
-        ).fetchall()
-    finally:
-        cursor.close()
-    last_run = runs[0][1] if runs and runs[0][0] == "succeeded" else None
-    last_good = next((fingerprint for status, fingerprint in runs if status == "succeeded"), None)
-    return _PreviousBuilds(last_run=last_run, last_good=last_good)
-
-
-def _needs_full_refresh(previous: _PreviousBuilds, fingerprint: str) -> bool:
+def _needs_full_refresh(previous: audit.PreviousBuilds, fingerprint: str) -> bool:
     """Rebuild the incremental models from scratch when the project or universe changed since the last good
     build, or when the latest earlier run did not succeed: an incremental build tests only the rows it writes
     (dbt_project/tests/generic/unique_combination_of_columns.sql), so after a failed or interrupted run
@@ -289,108 +158,38 @@ def _needs_full_refresh(previous: _PreviousBuilds, fingerprint: str) -> bool:
     return previous.last_run != fingerprint
 
 
-def _marts_are_current(settings: Settings, summary: RunSummary, previous: _PreviousBuilds, fingerprint: str) -> bool:
+def _marts_are_current(ctx: RunContext, previous: audit.PreviousBuilds, fingerprint: str) -> bool:
     """Nothing loaded by this run, the last run built and published successfully with the same project and
     universe, and its published copy is in place: rebuilding would give the same marts."""
     return (
         previous.last_run == fingerprint
-        and not any(load.rows_loaded for load in summary.loads)
-        and settings.paths.published_database.exists()
+        and not any(load.rows_loaded for load in ctx.summary.loads)
+        and ctx.settings.paths.published_database.exists()
     )
 
 
 @task(name="publish", cache_policy=NO_CACHE)
-def publish_task(run_id: str) -> Path:
-    _, warehouse, _, _ = _RUNS[run_id]
+def publish_task(ctx: RunContext) -> Path:
     with progress.step("publish", "marts -> published copy") as done:
-        path = publish(warehouse)
+        path = publish(ctx.require_warehouse())
         done(str(path))
     return path
 
 
 @task(name="report", cache_policy=NO_CACHE)
-def report_task(run_id: str) -> Path | None:
+def report_task(ctx: RunContext) -> Path | None:
     """Write the HTML report from the published marts; a report problem warns, it never fails a published run."""
     from flows.report import write_report
 
-    settings, _, summary, _ = _RUNS[run_id]
     with progress.step("report", "HTML report") as done:
         try:
-            path = write_report(settings, run_id=run_id)
+            path = write_report(ctx.settings, run_id=ctx.run_id)
         except Exception as exc:  # the marts are published; the report is only a view of them
-            summary.warnings.append(f"The HTML report could not be written: {type(exc).__name__}: {exc}")
+            ctx.summary.warnings.append(f"The HTML report could not be written: {type(exc).__name__}: {exc}")
             done("failed (see warnings)")
             return None
         done(str(path))
     return path
-
-
-READER_GRACE_SECONDS = 10.0  # how long a run waits for `gapwatch status` readers (shared lock) to finish
-
-
-class _RunLock:
-    """An exclusive lock on <home>/gapwatch.lock naming the holder: fail fast, or wait up to ``wait_seconds``.
-
-    ``gapwatch status`` holds a *shared* lock on the same file for the moment it
-    reads the working warehouse (so that no run opens the file meanwhile). A
-    run finding only such readers waits for them (up to READER_GRACE_SECONDS)
-    instead of failing; another run or writer (exclusive) still fails it fast.
-    """
-
-    def __init__(self, path: Path, *, wait_seconds: float = 0.0) -> None:
-        self.path = path
-        self.wait_seconds = wait_seconds
-        self.handle: Any = None
-
-    def __enter__(self) -> _RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a+")
-        deadline = time.monotonic() + self.wait_seconds
-        readers_deadline = time.monotonic() + READER_GRACE_SECONDS
-        while True:
-            try:
-                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() < deadline:
-                    time.sleep(0.5)
-                    continue
-                if time.monotonic() < readers_deadline and self._only_readers():
-                    time.sleep(0.05)
-                    continue
-                self.handle.seek(0)
-                holder = self.handle.read().strip() or "unknown"
-                self.handle.close()
-                waited = f" after waiting {self.wait_seconds:.0f} s" if self.wait_seconds else ""
-                raise PipelineBusy(
-                    f"Another gapwatch run is using {self.path.parent} ({holder}){waited}. "
-                    "Wait for it to finish (or pass --wait), or point GAPWATCH_HOME elsewhere."
-                ) from None
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write(f"pid {os.getpid()} since {utcnow():%Y-%m-%d %H:%M:%S} UTC")
-        self.handle.flush()
-        return self
-
-    def _only_readers(self) -> bool:
-        """True when the lock is held shared only (status readers), not by another run."""
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        return True
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
-
-
-def new_run_id() -> str:
-    return f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-
-
-ARTIFACT_KEY = "gapwatch-run-summary"
 
 
 def _flow_run_id() -> str | None:
@@ -407,146 +206,154 @@ async def daily(
     replay_load_id: str | None = None,
     wait_seconds: float = 0.0,
     skip_closed_markets: bool = False,
-) -> Any:
-    """Ingest the four datasets concurrently, build and test the marts with dbt, publish them.
+) -> State:
+    """Ingest the datasets concurrently, build and test the marts with dbt, publish them.
 
     With ``replay_load_id``, only that load's dataset is ingested, from its landing files (no network).
     With ``skip_closed_markets`` (the scheduled deployment), a date on which NYSE and HKEX are both
     closed completes at once without ingesting. Every run ends with a markdown artifact
-    (``gapwatch-run-summary``) and, when it failed or was partial, a webhook alert.
+    (``gapwatch-run-summary``) and, when it failed or was partial, an alert. The run's RunSummary is
+    the flow's result.
     """
     settings = load_settings()
-    run_date = date.fromisoformat(as_of) if as_of else settings.today()
-    start_date = date.fromisoformat(start) if start else None
-    run_id = run_id or new_run_id()
-    summary = RunSummary(
-        run_id=run_id, as_of=run_date, source=settings.source, home=settings.paths.home, replay_of=replay_load_id
+    ctx = RunContext(
+        settings,
+        as_of=date.fromisoformat(as_of) if as_of else settings.today(),
+        run_id=run_id,
+        start=date.fromisoformat(start) if start else None,
+        replay_of=replay_load_id,
+        wait_seconds=wait_seconds,
+        steps=replay_steps(replay_load_id) if replay_load_id else TASK_STEPS,
     )
+    summary = ctx.summary
     summary.flow_run_id = _flow_run_id()
-    if replay_load_id:
-        summary.source = "replay"
-        _REPLAY_STEPS[run_id] = steps.Steps(
-            extract=task(steps.replay_extractor(replay_load_id), name="extract-from-landing", cache_policy=NO_CACHE),
-            land=land_task,
-            validate=validate_task,
-            load=load_task,
-        )
     summary.started_at = utcnow()
-    LAST_SUMMARY[run_id] = summary
-    progress.note("run", f"{run_id} as of {run_date} (source: {summary.source})")
-    reason = closed_markets_reason(run_date) if skip_closed_markets else None
+    progress.note("run", f"{ctx.run_id} as of {ctx.as_of} (source: {summary.source})")
+    reason = closed_markets_reason(ctx.as_of) if skip_closed_markets else None
     if reason:
         summary.skipped = reason
-        get_run_logger().info("Skipping the daily run as of %s: %s. Nothing was ingested.", run_date, reason)
+        get_run_logger().info("Skipping the daily run as of %s: %s. Nothing was ingested.", ctx.as_of, reason)
         progress.note("run", f"skipped: {reason}; nothing ingested")
-        _record_skip(settings, summary)
+        _record_skip(ctx)
     else:
         try:
-            await _run_pipeline(settings, summary, start_date=start_date, wait_seconds=wait_seconds)
+            await _run_pipeline(ctx)
         except Exception as exc:  # the run's end is still recorded, reported and alerted
-            get_run_logger().exception("The daily run %s crashed", run_id)
+            get_run_logger().exception("The daily run %s crashed", ctx.run_id)
             summary.errors.append(f"The run crashed: {type(exc).__name__}: {exc}")
-            _record_crash(settings, summary)
+            _record_crash(ctx)
     summary.finished_at = summary.finished_at or utcnow()
     await _publish_artifact(summary)
-    await _alert(settings, summary)
+    await _alert(ctx)
     if summary.skipped:
-        return Completed(message=f"skipped: {summary.skipped}")
+        return Completed(message=f"skipped: {summary.skipped}", data=summary)
     if not summary.success:
-        return Failed(message=summary.errors[0].splitlines()[0])
-    return Completed(message=f"published {sum(summary.mart_rows.values())} mart rows")
+        return Failed(message=summary.errors[0].splitlines()[0], data=summary)
+    return Completed(message=f"published {sum(summary.mart_rows.values())} mart rows", data=summary)
 
 
-async def _run_pipeline(
-    settings: Settings, summary: RunSummary, *, start_date: date | None, wait_seconds: float
-) -> None:
-    """Lock, ingest, build, publish, and record the run in audit.runs (errors go into ``summary``)."""
-    run_id, run_date = summary.run_id, summary.as_of
+async def _run_pipeline(ctx: RunContext) -> None:
+    """Lock, ingest, build, publish, and record the run in audit.runs (errors go into the summary)."""
     try:
-        lock = _RunLock(settings.paths.lock_file, wait_seconds=wait_seconds).__enter__()
-    except PipelineBusy as exc:
-        summary.errors.append(str(exc))
-        return
-    try:
-        warehouse = Warehouse(settings)
-        _RUNS[run_id] = (settings, warehouse, summary, start_date)
-        try:
-            warehouse.record_run(
-                run_id=run_id, status="running", as_of=run_date, source=settings.source, started_at=summary.started_at
-            )
-            load_universe_task(run_id)
-            states = await asyncio.gather(
-                *(subflow(family, run_id, return_state=True) for family, subflow in INGEST_SUBFLOWS.items())
-            )
-            summary.loads = _loads_for(warehouse, run_id)
-            summary.failed_rules = _failed_rules(warehouse, run_id)
-            summary.warnings += [
-                f"{failure[1]} {failure[0]}: {failure[2]}" for failure in _key_failures(warehouse, run_id)
-            ]
-            cursor = warehouse.cursor()
+        with ctx.lock:
             try:
-                summary.freshness = freshness.check(cursor, settings, as_of=run_date)
+                await _locked_run(ctx)
             finally:
-                cursor.close()
-            summary.warnings += [
-                f"{load.dataset}: {load.rows_quarantined} row(s) quarantined by warning rules "
-                f"(`gapwatch quarantine show --load-id {load.load_id}`)"
-                for load in summary.loads
-                if load.rows_quarantined
-            ]
-            if any(state.is_failed() for state in states) and not summary.errors:
-                summary.errors.append("An ingest subflow failed; see the Prefect logs.")
-            fingerprint = dbt_runner.build_fingerprint(settings)
-            previous = _previous_builds(warehouse, run_id)
-            if summary.success and _marts_are_current(settings, summary, previous, fingerprint):
-                summary.up_to_date = True
-                summary.mart_rows = warehouse.mart_row_counts()
-                summary.published_path = settings.paths.published_database
-                progress.note("dbt.build", "skipped: nothing new since the last build, marts are current")
-            elif summary.success:
-                warehouse.close()  # dbt opens the database file itself
-                summary.dbt = dbt_build_task(run_id, full_refresh=_needs_full_refresh(previous, fingerprint))
-                warehouse = Warehouse(settings)
-                _RUNS[run_id] = (settings, warehouse, summary, start_date)
-                if summary.dbt.success:
-                    summary.mart_rows = warehouse.mart_row_counts()
-                    summary.published_path = publish_task(run_id)
-                    summary.report_path = report_task(run_id)
-                else:
-                    summary.errors.append(
-                        "dbt build failed; the published marts were left as they were.\n"
-                        + "\n".join(summary.dbt.failures or [summary.dbt.output_tail])
-                    )
-            else:
-                summary.errors.append("Marts were not rebuilt or published because a dataset failed to load.")
-            summary.finished_at = utcnow()
-            warehouse.record_run(
-                run_id=run_id,
-                build_fingerprint=fingerprint if summary.success else None,
-                status="succeeded" if summary.success else "failed",
-                finished_at=summary.finished_at,
-                error="\n".join(summary.errors) or None,
-            )
-        finally:
-            warehouse.close()
-            _RUNS.pop(run_id, None)
-            _REPLAY_STEPS.pop(run_id, None)
-    finally:
-        lock.__exit__()
+                ctx.close_warehouse()
+    except PipelineBusy as exc:
+        ctx.summary.errors.append(str(exc))
 
 
-def _record_skip(settings: Settings, summary: RunSummary) -> None:
-    """Note the skipped run in audit.runs, so `gapwatch status` shows it; never blocks (busy: not recorded)."""
+async def _locked_run(ctx: RunContext) -> None:
+    summary = ctx.summary
+    warehouse = ctx.open_warehouse()
+    audit.record_run(
+        warehouse,
+        run_id=ctx.run_id,
+        status="running",
+        as_of=ctx.as_of,
+        source=ctx.settings.source,
+        started_at=summary.started_at,
+    )
+    load_universe_task(ctx)
+    states = await asyncio.gather(
+        *(subflow(ctx, family, return_state=True) for family, subflow in INGEST_SUBFLOWS.items())
+    )
+    _collect_loads(ctx, [(state, await state.aresult(raise_on_failure=False)) for state in states])
+    fingerprint = dbt_runner.build_fingerprint(ctx.settings)
+    cursor = warehouse.cursor()
     try:
-        with _RunLock(settings.paths.lock_file):
-            warehouse = Warehouse(settings)
+        summary.freshness = registry.freshness(cursor, ctx.settings, as_of=ctx.as_of)
+        previous = audit.previous_builds(cursor, run_id=ctx.run_id)
+    finally:
+        cursor.close()
+    if summary.success and _marts_are_current(ctx, previous, fingerprint):
+        summary.up_to_date = True
+        summary.mart_rows = warehouse.mart_row_counts()
+        summary.published_path = ctx.settings.paths.published_database
+        progress.note("dbt.build", "skipped: nothing new since the last build, marts are current")
+    elif summary.success:
+        ctx.close_warehouse()  # dbt opens the database file itself
+        summary.dbt = dbt_build_task(ctx, full_refresh=_needs_full_refresh(previous, fingerprint))
+        warehouse = ctx.open_warehouse()
+        if summary.dbt.success:
+            summary.mart_rows = warehouse.mart_row_counts()
+            summary.published_path = publish_task(ctx)
+            summary.report_path = report_task(ctx)
+        else:
+            summary.errors.append(
+                "dbt build failed; the published marts were left as they were.\n"
+                + "\n".join(summary.dbt.failures or [summary.dbt.output_tail])
+            )
+    else:
+        summary.errors.append("Marts were not rebuilt or published because a dataset failed to load.")
+    summary.finished_at = utcnow()
+    audit.record_run(
+        warehouse,
+        run_id=ctx.run_id,
+        build_fingerprint=fingerprint if summary.success else None,
+        status="succeeded" if summary.success else "failed",
+        finished_at=summary.finished_at,
+        error="\n".join(summary.errors) or None,
+    )
+
+
+def _collect_loads(ctx: RunContext, returns: list[tuple[State, Any]]) -> None:
+    """The loads the subflows returned (with their final states), in pipeline order, with their warnings."""
+    summary = ctx.summary
+    loads: list[audit.LoadResult] = []
+    for state, returned in returns:
+        if isinstance(returned, list):
+            loads += returned
+        elif not summary.errors:
+            summary.errors.append(f"An ingest subflow failed: {state.message or returned}; see the Prefect logs.")
+    order = registry.names()
+    summary.loads = sorted(loads, key=lambda load: order.index(load.dataset))
+    summary.warnings += [
+        f"{load.dataset} {failure.key}: {failure.error}" for load in summary.loads for failure in load.failures
+    ]
+    summary.warnings += [
+        f"{load.dataset}: {load.rows_quarantined} row(s) quarantined by warning rules "
+        f"(`gapwatch quarantine show --load-id {load.load_id}`)"
+        for load in summary.loads
+        if load.rows_quarantined
+    ]
+
+
+def _record_skip(ctx: RunContext) -> None:
+    """Note the skipped run in audit.runs, so `gapwatch status` shows it; never blocks (busy: not recorded)."""
+    summary = ctx.summary
+    try:
+        with RunLock(ctx.settings.paths.lock_file):
+            warehouse = Warehouse(ctx.settings)
             try:
                 summary.finished_at = utcnow()
-                warehouse.record_run(
-                    run_id=summary.run_id,
+                audit.record_run(
+                    warehouse,
+                    run_id=ctx.run_id,
                     status="skipped",
-                    as_of=summary.as_of,
-                    source=settings.source,
+                    as_of=ctx.as_of,
+                    source=ctx.settings.source,
                     started_at=summary.started_at,
                     finished_at=summary.finished_at,
                     error=summary.skipped,
@@ -557,14 +364,15 @@ def _record_skip(settings: Settings, summary: RunSummary) -> None:
         summary.warnings.append("Skipped run not recorded in audit.runs: another run holds the warehouse.")
 
 
-def _record_crash(settings: Settings, summary: RunSummary) -> None:
+def _record_crash(ctx: RunContext) -> None:
     """After a crash, mark the run failed in audit.runs (best effort: the warehouse may be unusable)."""
+    summary = ctx.summary
     try:
-        with _RunLock(settings.paths.lock_file):
-            warehouse = Warehouse(settings)
+        with RunLock(ctx.settings.paths.lock_file):
+            warehouse = Warehouse(ctx.settings)
             try:
-                warehouse.record_run(
-                    run_id=summary.run_id, status="failed", finished_at=utcnow(), error="\n".join(summary.errors)
+                audit.record_run(
+                    warehouse, run_id=ctx.run_id, status="failed", finished_at=utcnow(), error="\n".join(summary.errors)
                 )
             finally:
                 warehouse.close()
@@ -586,10 +394,11 @@ async def _publish_artifact(summary: RunSummary) -> None:
         get_run_logger().warning("Could not create the run summary artifact: %s: %s", type(exc).__name__, exc)
 
 
-async def _alert(settings: Settings, summary: RunSummary) -> None:
+async def _alert(ctx: RunContext) -> None:
     """Post the webhook alert for a failed or partial run; an alert problem is a warning, never the run's result."""
+    summary = ctx.summary
     try:
-        result = await asyncio.to_thread(alerts.notify, settings, summary)
+        result = await asyncio.to_thread(alerts.notify, ctx.settings, summary)
     except Exception as exc:  # noqa: BLE001 - notify does not raise, but the run's result must survive anything
         result = alerts.AlertResult(sent=False, attempts=0, error=f"{type(exc).__name__}: {exc}")
     if result is None:
@@ -601,10 +410,6 @@ async def _alert(settings: Settings, summary: RunSummary) -> None:
         get_run_logger().warning("%s", summary.alert)
 
 
-# Summaries of runs in this process, for the CLI to print after the flow returns.
-LAST_SUMMARY: dict[str, RunSummary] = {}
-
-
 def run_daily(
     *,
     as_of: date | None = None,
@@ -614,19 +419,23 @@ def run_daily(
     skip_closed_markets: bool = False,
 ) -> RunSummary:
     """Run the ``daily`` flow and return its summary (used by the CLI and tests)."""
-    run_id = new_run_id()
     state = asyncio.run(
         daily(
             as_of=as_of.isoformat() if as_of else None,
             start=start.isoformat() if start else None,
-            run_id=run_id,
             replay_load_id=replay_load_id,
             wait_seconds=wait_seconds,
             skip_closed_markets=skip_closed_markets,
             return_state=True,
         )
     )
-    summary = LAST_SUMMARY.pop(run_id)
-    if state.is_failed() and summary.success:
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, RunSummary):  # the flow itself crashed before it could return its summary
+        settings = load_settings()
+        summary = RunSummary(
+            run_id="-", as_of=as_of or settings.today(), source=settings.source, home=settings.paths.home
+        )
+        summary.errors.append(state.message or "The daily flow crashed; see the Prefect logs.")
+    elif state.is_failed() and summary.success:
         summary.errors.append(state.message or "The daily flow failed; see the Prefect logs.")
     return summary

@@ -27,7 +27,6 @@ EXCHANGES: dict[str, str] = {
     "XHKG": "Asia/Hong_Kong",
 }
 SOURCES: tuple[str, ...] = ("sample", "live")
-DATASETS: tuple[str, ...] = ("prices", "fx_rates", "fundamentals", "cpi", "policy_events")
 
 # Telemetry is off for every tool the pipeline drives (see README, "Telemetry").
 TELEMETRY_OFF: dict[str, str] = {
@@ -110,18 +109,37 @@ class SampleSettings:
 
 
 @dataclass(frozen=True)
+class SourceSettings:
+    """One live source's endpoint and limits (``GAPWATCH_<PREFIX>_BASE_URL``, ``_CONCURRENCY``, ``_RPS``)."""
+
+    base_url: str
+    concurrency: int  # requests in flight at once, in the whole process or, on Dask, the whole cluster
+    requests_per_second: float = 0.0  # 0: no rate limit of our own (a client may set its source's, e.g. SEC's)
+
+
+# The live sources, one row each: (source name, environment prefix, default base URL, default concurrency,
+# default requests per second). Each source's package registers its client under the same name.
+SOURCE_DEFAULTS: tuple[tuple[str, str, str, int, float], ...] = (
+    ("yahoo", "YAHOO", "https://query1.finance.yahoo.com", 4, 2.0),
+    ("sec_edgar", "SEC", "https://data.sec.gov", 4, 0.0),
+    ("bls", "BLS", "https://api.bls.gov", 1, 0.0),
+    ("fred", "FRED", "https://fred.stlouisfed.org", 2, 0.0),
+    ("federal_register", "FEDREG", "https://www.federalregister.gov", 2, 0.0),
+)
+
+
+@dataclass(frozen=True)
 class LiveSettings:
-    """Live connectors: base URLs (mirrors/proxies), credentials, limits.
+    """Live connectors: per-source base URLs (mirrors/proxies) and limits, credentials, thresholds.
 
     ``sec_user_agent`` and ``bls_api_key`` are secrets: they go into request
     headers/bodies only, never into logs, landing files or error messages.
+    Hashable (a tuple of sources, not a dict): Dask workers key their clients by it.
     """
 
-    yahoo_base_url: str = "https://query1.finance.yahoo.com"
-    sec_base_url: str = "https://data.sec.gov"
-    bls_base_url: str = "https://api.bls.gov"
-    fred_base_url: str = "https://fred.stlouisfed.org"
-    fedreg_base_url: str = "https://www.federalregister.gov"
+    sources: tuple[tuple[str, SourceSettings], ...] = tuple(
+        (name, SourceSettings(base_url, concurrency, rps)) for name, _, base_url, concurrency, rps in SOURCE_DEFAULTS
+    )
     sec_user_agent: str = field(default="", repr=False)
     bls_api_key: str = field(default="", repr=False)
     cpi_source: str = "bls"  # bls | fred
@@ -129,17 +147,9 @@ class LiveSettings:
     fedreg_term: str = "export administration regulations"
     http_timeout_seconds: float = 30.0
     http_attempts: int = 4
-    yahoo_requests_per_second: float = 2.0
     reporting_lag_days: int = 45  # fundamentals with only a period end (Yahoo): known this many days later
     max_failed_key_share: float = 0.2  # a dataset fails when more than this share of its keys failed
-    # Requests in flight at once per source (GAPWATCH_<SOURCE>_CONCURRENCY), in the whole process or,
-    # on Dask, the whole cluster; each source's rate limit holds across them.
-    yahoo_concurrency: int = 4
-    sec_concurrency: int = 4
-    bls_concurrency: int = 1
-    fred_concurrency: int = 2
-    fedreg_concurrency: int = 2
-    task_runner: str = "threads"  # threads | dask: where the per-key fetches run (see flows.runners)
+    task_runner: str = "threads"  # threads | dask: where the per-key fetches run (see flows.ingest.runners)
     dask_address: str = ""  # an existing Dask scheduler (tcp://host:8786); empty: a temporary local cluster
     dask_workers: int = 2  # workers of the temporary local cluster
 
@@ -147,15 +157,16 @@ class LiveSettings:
     def secrets(self) -> list[str]:
         return [secret for secret in (self.sec_user_agent, self.bls_api_key) if secret]
 
+    def source(self, name: str) -> SourceSettings:
+        """The settings of live source ``name`` (e.g. 'yahoo', 'sec_edgar')."""
+        for source, settings in self.sources:
+            if source == name:
+                return settings
+        raise KeyError(f"No live source {name!r}; configured: {', '.join(source for source, _ in self.sources)}.")
+
     def concurrency(self, source: str) -> int:
-        """Requests in flight at once for ``source`` (a connector's source name, e.g. 'yahoo', 'sec_edgar')."""
-        return {
-            "yahoo": self.yahoo_concurrency,
-            "sec_edgar": self.sec_concurrency,
-            "bls": self.bls_concurrency,
-            "fred": self.fred_concurrency,
-            "federal_register": self.fedreg_concurrency,
-        }.get(source, 1)
+        """Requests in flight at once for ``source``; 1 for a source with no settings (local payloads)."""
+        return dict(self.sources)[source].concurrency if source in dict(self.sources) else 1
 
 
 TASK_RUNNERS: tuple[str, ...] = ("threads", "dask")
@@ -363,6 +374,20 @@ def _float_env(env: dict[str, str], name: str, default: float, *, minimum: float
     return value
 
 
+def _source_settings(env: dict[str, str]) -> tuple[tuple[str, SourceSettings], ...]:
+    return tuple(
+        (
+            name,
+            SourceSettings(
+                base_url=env.get(f"GAPWATCH_{prefix}_BASE_URL") or base_url,
+                concurrency=_int_env(env, f"GAPWATCH_{prefix}_CONCURRENCY", concurrency, minimum=1),
+                requests_per_second=_float_env(env, f"GAPWATCH_{prefix}_RPS", rps),
+            ),
+        )
+        for name, prefix, base_url, concurrency, rps in SOURCE_DEFAULTS
+    )
+
+
 def _live_settings(env: dict[str, str]) -> LiveSettings:
     defaults = LiveSettings()
     cpi_source = env.get("GAPWATCH_CPI_LIVE_SOURCE", defaults.cpi_source)
@@ -372,11 +397,7 @@ def _live_settings(env: dict[str, str]) -> LiveSettings:
     if task_runner not in TASK_RUNNERS:
         raise ConfigError(f"GAPWATCH_TASK_RUNNER must be one of {', '.join(TASK_RUNNERS)}, got {task_runner!r}.")
     return LiveSettings(
-        yahoo_base_url=env.get("GAPWATCH_YAHOO_BASE_URL") or defaults.yahoo_base_url,
-        sec_base_url=env.get("GAPWATCH_SEC_BASE_URL") or defaults.sec_base_url,
-        bls_base_url=env.get("GAPWATCH_BLS_BASE_URL") or defaults.bls_base_url,
-        fred_base_url=env.get("GAPWATCH_FRED_BASE_URL") or defaults.fred_base_url,
-        fedreg_base_url=env.get("GAPWATCH_FEDREG_BASE_URL") or defaults.fedreg_base_url,
+        sources=_source_settings(env),
         sec_user_agent=env.get("GAPWATCH_SEC_USER_AGENT", ""),
         bls_api_key=env.get("GAPWATCH_BLS_API_KEY", ""),
         cpi_source=cpi_source,
@@ -384,14 +405,8 @@ def _live_settings(env: dict[str, str]) -> LiveSettings:
         fedreg_term=env.get("GAPWATCH_FEDREG_TERM", defaults.fedreg_term),
         http_timeout_seconds=_float_env(env, "GAPWATCH_HTTP_TIMEOUT", defaults.http_timeout_seconds, minimum=1),
         http_attempts=_int_env(env, "GAPWATCH_HTTP_ATTEMPTS", defaults.http_attempts, minimum=1),
-        yahoo_requests_per_second=_float_env(env, "GAPWATCH_YAHOO_RPS", defaults.yahoo_requests_per_second),
         reporting_lag_days=_int_env(env, "GAPWATCH_REPORTING_LAG_DAYS", defaults.reporting_lag_days),
         max_failed_key_share=_float_env(env, "GAPWATCH_MAX_FAILED_KEY_SHARE", defaults.max_failed_key_share),
-        yahoo_concurrency=_int_env(env, "GAPWATCH_YAHOO_CONCURRENCY", defaults.yahoo_concurrency, minimum=1),
-        sec_concurrency=_int_env(env, "GAPWATCH_SEC_CONCURRENCY", defaults.sec_concurrency, minimum=1),
-        bls_concurrency=_int_env(env, "GAPWATCH_BLS_CONCURRENCY", defaults.bls_concurrency, minimum=1),
-        fred_concurrency=_int_env(env, "GAPWATCH_FRED_CONCURRENCY", defaults.fred_concurrency, minimum=1),
-        fedreg_concurrency=_int_env(env, "GAPWATCH_FEDREG_CONCURRENCY", defaults.fedreg_concurrency, minimum=1),
         task_runner=task_runner,
         dask_address=(env.get("GAPWATCH_DASK_ADDRESS") or "").strip(),
         dask_workers=_int_env(env, "GAPWATCH_DASK_WORKERS", defaults.dask_workers, minimum=1),

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from conftest import Home
-from flows import alerts
+from flows.ops import alerts
+from flows.ops.summary import render_summary
 from flows.settings import ConfigError, load_settings
-from flows.summary import render_summary
 
 pytestmark = pytest.mark.usefixtures("prefect_server")  # these tests run Prefect flows or read their artifacts
 
@@ -126,7 +126,7 @@ def test_a_partial_run_is_alerted_with_the_quarantined_rows(warehouse: Home, web
     summary = copy.deepcopy(warehouse.summary)  # type: ignore[attr-defined]
     prices = summary.loads[0]
     prices.rows_quarantined = 3
-    summary.failed_rules = {prices.load_id: ["expect_column_values_to_be_between(column=volume)"]}
+    prices.failed_rules = ["expect_column_values_to_be_between(column=volume)"]
     assert summary.outcome == "partial"
     result = alerts.notify(_settings(webhook.url), summary)
     assert result is not None and result.sent and result.attempts == 1

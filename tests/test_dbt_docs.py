@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from conftest import Home
-from flows import dbt as dbt_runner
 from flows.settings import load_settings
+from flows.warehouse import dbt as dbt_runner
 
 MARTS = {"relative_performance", "execution_gap", "policy_event_impact", "policy_event_group_impact", "inflation"}
 

@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path
 
 from conftest import Home
-from flows import dbt as dbt_runner
 from flows.settings import load_settings
+from flows.warehouse import dbt as dbt_runner
 
 
 def test_every_dbt_unit_test_passes(tmp_path: Path, warehouse: Home) -> None:

@@ -21,12 +21,13 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from prefect_server import running_prefect_server
 from typer.testing import CliRunner
 
 from conftest import Home
-from flows.bench import running_prefect_server
+from flows.calendars import closed_markets_reason
 from flows.cli import app, docs_server
-from flows.deployment import DEPLOYMENT_NAME, FLOW_NAME, closed_markets_reason
+from flows.ops.deployment import DEPLOYMENT_NAME, FLOW_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 
 from conftest import Home
-from flows import dbt as dbt_runner
 from flows.settings import load_settings
+from flows.warehouse import dbt as dbt_runner
 
 INCREMENTAL = (
     "intermediate.int_daily_returns",
@@ -157,7 +157,8 @@ def test_a_build_with_nothing_new_rewrites_nothing(tmp_path: Path, warehouse: Ho
 
 
 def test_a_changed_project_or_a_failed_previous_run_makes_the_next_build_a_full_refresh() -> None:
-    from flows.daily import _needs_full_refresh, _PreviousBuilds
+    from flows.daily import _needs_full_refresh
+    from flows.warehouse.audit import PreviousBuilds as _PreviousBuilds
 
     # the latest run succeeded with this project: incremental
     assert not _needs_full_refresh(_PreviousBuilds(last_run="a", last_good="a"), "a")

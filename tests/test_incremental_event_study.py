@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 
 from conftest import AS_OF, Home
-from flows import dbt as dbt_runner
 from flows.settings import load_settings
+from flows.warehouse import dbt as dbt_runner
 
 EVENT_TABLES = ("marts.policy_event_impact", "marts.policy_event_group_impact")
 LINEAGE = ("load_id", "inputs_loaded_through")

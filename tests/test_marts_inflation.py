@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows import cpi_release, ingest
+from flows.datasets import cpi_release, registry
+from flows.ingest import steps as ingest
 from flows.settings import ConfigError, load_settings
-from flows.validation import cpi_month_is_released, validate_frame
+from flows.validation.gx import validate_frame
 
 SETTINGS = load_settings({})
 LAG = SETTINGS.cpi_release_lag_days
@@ -97,12 +98,12 @@ def test_a_bad_calendar_is_a_configuration_error_naming_the_line(tmp_path: Path,
     ],
 )
 def test_a_cpi_month_is_known_only_from_its_release_date(month: date, as_of: date, known: bool) -> None:
-    assert cpi_month_is_released(month, as_of=as_of, lag_days=LAG) is known
+    assert cpi_release.is_released(month, as_of=as_of, lag_days=LAG) is known
 
 
 def test_cpi_extract_as_of_a_date_holds_only_the_prints_released_by_then() -> None:
     def months(as_of: date) -> set[date]:
-        batch = ingest.extract("cpi", settings=SETTINGS, warehouse=None, as_of=as_of, load_id="cpi-test")  # type: ignore[arg-type]
+        batch = ingest.extract(registry.get("cpi"), settings=SETTINGS, warehouse=None, as_of=as_of, load_id="cpi-test")  # type: ignore[arg-type]
         assert batch.frame["release_date"].notna().all() and (batch.frame["release_date"] <= as_of).all()
         return set(batch.frame["period_date"])
 
@@ -143,7 +144,7 @@ def _cpi_row(**change: object) -> dict[str, object]:
 
 
 def test_the_cpi_suite_checks_the_release_columns() -> None:
-    good = validate_frame("cpi", pd.DataFrame([_cpi_row()]), settings=SETTINGS, as_of=date(2025, 10, 24))
+    good = validate_frame(registry.get("cpi"), pd.DataFrame([_cpi_row()]), settings=SETTINGS, as_of=date(2025, 10, 24))
     assert good.success, [failure.describe() for failure in good.failures]
     frame = pd.DataFrame(
         [
@@ -152,7 +153,8 @@ def test_the_cpi_suite_checks_the_release_columns() -> None:
             _cpi_row(series_id="CUUR0000SA0L1E", release_date=None, is_release_date_estimated=None),
         ]
     )
-    early = validate_frame("cpi", frame, settings=SETTINGS, as_of=date(2025, 10, 20))  # September not out yet
+    cpi = registry.get("cpi")
+    early = validate_frame(cpi, frame, settings=SETTINGS, as_of=date(2025, 10, 20))  # September not out yet
     counts = {failure.column: failure.unexpected_count for failure in early.failures}
     assert counts == {
         "gx_not_after_as_of": 2,  # released 2025-10-24 (after --as-of), and no release date at all
@@ -160,7 +162,7 @@ def test_the_cpi_suite_checks_the_release_columns() -> None:
         "release_date": 1,
         "is_release_date_estimated": 1,
     }
-    missing = validate_frame("cpi", pd.DataFrame([_cpi_row()]).drop(columns=["release_date"]), settings=SETTINGS,
+    missing = validate_frame(cpi, pd.DataFrame([_cpi_row()]).drop(columns=["release_date"]), settings=SETTINGS,
                              as_of=date(2025, 10, 24))  # fmt: skip
     assert any(f.rule.startswith("expect_column_to_exist(column=release_date") for f in missing.failures)
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from conftest import Home
-from flows import dbt as dbt_runner
 from flows.settings import load_settings
 from flows.sources.sample.generator import SPENDERS_WITHOUT_RESULTS
+from flows.warehouse import dbt as dbt_runner
 
 
 def _frame(warehouse: Home, sql: str):  # type: ignore[no-untyped-def]

@@ -18,8 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import AS_OF, Home
-from flows import progress
 from flows.cli import app
+from flows.ops import progress
 
 STAGE_LINE = re.compile(r"^\[[a-z_.]+\] \S")
 

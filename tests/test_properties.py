@@ -38,7 +38,9 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import AS_OF, Home
-from flows import ingest
+from flows.datasets import registry
+from flows.datasets.base import Batch, Dataset
+from flows.ingest import steps as ingest
 from flows.settings import Security, load_settings
 from flows.sources.bls.parser import parse_series
 from flows.sources.cpi_package.reader import CPI_COLUMNS
@@ -49,8 +51,8 @@ from flows.sources.http import SourceError
 from flows.sources.sample.generator import FUNDAMENTAL_COLUMNS, FX_COLUMNS, PRICE_COLUMNS
 from flows.sources.sec_edgar.parser import FIELDS, OUTPUT_COLUMNS, SHARES, parse_companyfacts
 from flows.sources.yahoo.parser import TIMESERIES_FIELDS, parse_chart, parse_fx_chart, parse_timeseries
-from flows.validation import DatasetValidationError, ValidationReport, validate_frame
-from flows.warehouse import Warehouse
+from flows.validation.gx import DatasetValidationError, ValidationReport, validate_frame
+from flows.warehouse.database import Warehouse
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NVDA = Security("NVDA", "NVIDIA", "us_ai_leader", "XNAS", "USD", "USD")
@@ -812,7 +814,7 @@ def test_validate_frame_never_raises_and_names_the_broken_rule(dataset: str, val
     @VALIDATORS
     @given(damage=broken_frames(dataset))
     def check(damage: Damage) -> None:
-        report = validate_frame(dataset, damage.frame, settings=validation_settings, as_of=AS_OF)
+        report = validate_frame(registry.get(dataset), damage.frame, settings=validation_settings, as_of=AS_OF)
         check_report(report, damage.expected)
 
     check()
@@ -821,7 +823,7 @@ def test_validate_frame_never_raises_and_names_the_broken_rule(dataset: str, val
 def test_validate_frame_accepts_the_good_rows(validation_settings) -> None:  # type: ignore[no-untyped-def]
     """The baseline the damaged frames start from is valid, so each failure above is the damage's."""
     for dataset, row in GOOD_ROWS.items():
-        report = validate_frame(dataset, pd.DataFrame([row]), settings=validation_settings, as_of=AS_OF)
+        report = validate_frame(registry.get(dataset), pd.DataFrame([row]), settings=validation_settings, as_of=AS_OF)
         assert report.success, (dataset, [failure.describe() for failure in report.failures])
 
 
@@ -846,7 +848,7 @@ def test_parsed_damaged_recordings_validate_without_raising(dataset: str, valida
             frame = parse(body)
         except SourceError:
             return
-        check_report(validate_frame(dataset, frame, settings=validation_settings, as_of=AS_OF), {})
+        check_report(validate_frame(registry.get(dataset), frame, settings=validation_settings, as_of=AS_OF), {})
 
     check()
 
@@ -896,8 +898,8 @@ def test_ingest_of_malformed_price_rows_loads_nothing_that_failed(ingest_home: P
     store = Warehouse(settings_)
     reports: list[ValidationReport] = []
 
-    def extract_malformed(dataset: str, **_: object) -> ingest.Batch:
-        return ingest.Batch(dataset, "sample", frame.copy(), None, AS_OF)
+    def extract_malformed(dataset: Dataset, **_: object) -> Batch:
+        return Batch(dataset.name, "sample", frame.copy(), None, AS_OF)
 
     def validate_and_keep(*args: Any, **kwargs: Any) -> ValidationReport:
         reports.append(ingest.validate(*args, **kwargs))
@@ -917,10 +919,12 @@ def test_ingest_of_malformed_price_rows_loads_nothing_that_failed(ingest_home: P
         before, published_before = snapshot(), _digest(published)
         try:
             result = ingest.ingest(
-                "prices", settings=settings_, warehouse=store, as_of=AS_OF, run_id="properties",
+                registry.get("prices"), settings=settings_, warehouse=store, as_of=AS_OF, run_id="properties",
                 steps=ingest.Steps(extract=extract_malformed, validate=validate_and_keep),
             )  # fmt: skip
-        except DatasetValidationError as exc:
+        except ingest.IngestFailed as failure:
+            exc = failure.__cause__
+            assert isinstance(exc, DatasetValidationError) and failure.result.status == "failed"
             assert "Nothing from this batch was loaded" in str(exc)
             assert exc.report.blocking
             assert snapshot() == before

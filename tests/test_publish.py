@@ -26,6 +26,7 @@ from test_publish_incremental import published_differences
 from test_runs import MARTS, _contents, _copy_home
 
 from conftest import Home
+from flows.warehouse.publish import MartLayout, mart_layouts
 
 READER = Path(__file__).parent / "reader_loop.py"
 LATER = date(2026, 11, 24)
@@ -166,3 +167,15 @@ def test_kill_9_during_load_and_during_dbt_loses_nothing_and_converges(
         assert _contents(
             home, f"marts.{name}", exclude=("load_id", "inputs_loaded_through"), published=True
         ) == _contents(reference, f"marts.{name}", exclude=("load_id", "inputs_loaded_through"), published=True), name
+
+
+def test_publish_reads_keys_and_partitions_from_the_dbt_manifest(warehouse: Home, tmp_path: Path) -> None:
+    """The manifest of a real build (the session warehouse) gives publishing the incremental marts' unique keys
+    and the Parquet partition columns -- nothing in Python repeats them; without a manifest every mart is
+    published whole and unpartitioned."""
+    layouts = mart_layouts(warehouse.path / "dbt_target" / "manifest.json")
+    assert layouts["relative_performance"] == MartLayout(("series_id", "trade_date"), "trade_date")
+    assert layouts["execution_gap"] == MartLayout(("ticker", "fiscal_period_end"), "fiscal_period_end")
+    assert layouts["policy_event_impact"] == MartLayout(("event_id", "ticker"), None)
+    assert layouts["inflation"] == layouts["policy_event_group_impact"] == MartLayout(None, None)
+    assert mart_layouts(tmp_path / "no-manifest.json") == {}

@@ -13,11 +13,13 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import AS_OF, Home
-from flows import ingest
 from flows.cli import app
+from flows.datasets import registry
+from flows.datasets.base import Batch, Dataset
+from flows.ingest import steps as ingest
 from flows.settings import DEFAULT_UNIVERSE, load_settings
-from flows.validation import DatasetValidationError, validate_frame
-from flows.warehouse import Warehouse
+from flows.validation.gx import DatasetValidationError, validate_frame
+from flows.warehouse.database import Warehouse
 
 ROW = {
     "ticker": "NVDA", "trade_date": date(2026, 11, 19), "open": 180.0, "high": 182.0, "low": 179.0,
@@ -33,16 +35,16 @@ def _rows(*changes: dict) -> pd.DataFrame:  # type: ignore[type-arg]
 def test_a_one_day_jump_without_a_split_is_suspect() -> None:
     settings = load_settings({})
     jump = _rows({"trade_date": date(2026, 11, 18), "close": 100.0}, {"close": 200.0, "high": 201.0})
-    report = validate_frame("prices", jump, settings=settings, as_of=AS_OF)
+    report = validate_frame(registry.get("prices"), jump, settings=settings, as_of=AS_OF)
     failures = {failure.rule.split("(")[0]: failure for failure in report.failures}
     assert list(failures) == ["expect_column_values_to_be_in_set"]
     assert "gx_no_unexplained_jump" in report.failures[0].rule and report.failures[0].rows == [1]
     assert report.blocking == []  # a warning rule: the row is held back, not the batch
     split = _rows({"trade_date": date(2026, 11, 18), "close": 200.0}, {"close": 100.0, "split_ratio": 2.0})
-    assert validate_frame("prices", split, settings=settings, as_of=AS_OF).success
+    assert validate_frame(registry.get("prices"), split, settings=settings, as_of=AS_OF).success
     # The first row of the batch is compared with the last stored close.
-    stored = validate_frame("prices", _rows({"close": 30.0, "low": 29.0}), settings=settings, as_of=AS_OF,
-                            last_closes={"NVDA": 181.0})  # fmt: skip
+    stored = validate_frame(registry.get("prices"), _rows({"close": 30.0, "low": 29.0}), settings=settings, as_of=AS_OF,
+                            history={"NVDA": 181.0})  # fmt: skip
     assert not stored.success and stored.failures[0].rows == [0]
 
 
@@ -71,11 +73,12 @@ def test_warning_rules_quarantine_rows_and_load_the_rest(tmp_path: Path, warehou
         }
         batch = _rows(near["NVDA"], {**near["MSFT"], "high": 1.0, "low": 2.0}, {**near["AMD"], "close": -5.0})
 
-        def extract(dataset: str, **_: object) -> ingest.Batch:
-            return ingest.Batch(dataset, "sample", batch, None, AS_OF)
+        def extract(dataset: Dataset, **_: object) -> Batch:
+            return Batch(dataset.name, "sample", batch, None, AS_OF)
 
         result = ingest.ingest(
-            "prices", settings=settings, warehouse=store, as_of=AS_OF, run_id="t", steps=ingest.Steps(extract=extract)
+            registry.get("prices"), settings=settings, warehouse=store, as_of=AS_OF, run_id="t",
+            steps=ingest.Steps(extract=extract),
         )
         assert result.status == "succeeded" and result.rows_quarantined == 2
         held = (
@@ -116,16 +119,19 @@ def test_rejected_rows_are_released_after_the_universe_is_fixed(tmp_path: Path, 
         )
         nvda = {"close": close, "adj_close": close, "open": close, "high": close * 1.01, "low": close * 0.99}
 
-        def extract(dataset: str, **_: object) -> ingest.Batch:
-            return ingest.Batch(dataset, "sample", _rows(nvda, newco), None, AS_OF)
+        def extract(dataset: Dataset, **_: object) -> Batch:
+            return Batch(dataset.name, "sample", _rows(nvda, newco), None, AS_OF)
 
-        with pytest.raises(DatasetValidationError) as caught:
+        with pytest.raises(ingest.IngestFailed) as caught:
             ingest.ingest(
-                "prices", settings=settings, warehouse=store, as_of=AS_OF, run_id="t",
+                registry.get("prices"), settings=settings, warehouse=store, as_of=AS_OF, run_id="t",
                 steps=ingest.Steps(extract=extract),
             )  # fmt: skip
-        load_id = caught.value.load_id
-        assert "NEWCO" in str(caught.value) and f"quarantine show --load-id {load_id}" in str(caught.value)
+        rejected = caught.value.__cause__
+        assert isinstance(rejected, DatasetValidationError) and str(caught.value) == str(rejected)
+        load_id = rejected.load_id
+        assert caught.value.result.load_id == load_id and caught.value.result.status == "failed"
+        assert "NEWCO" in str(rejected) and f"quarantine show --load-id {load_id}" in str(rejected)
         assert store.cursor().execute("select count(*) from raw.prices where ticker = 'NEWCO'").fetchone() == (0,)
     finally:
         store.close()
@@ -162,18 +168,17 @@ def test_rejected_rows_are_released_after_the_universe_is_fixed(tmp_path: Path, 
 def test_freshness_flags_a_missing_session_but_not_a_holiday(tmp_path: Path, warehouse: Home) -> None:
     import duckdb
 
-    from flows import freshness
 
     settings = load_settings({"GAPWATCH_HOME": str(_copy(warehouse, tmp_path / "home"))})
     connection = duckdb.connect(str(settings.paths.database))
     try:
         # 2025-12-25 closes both markets, 2025-12-26 (Boxing Day) only HKEX: neither is a gap.
-        rows = {row.dataset: row for row in freshness.check(connection, settings, as_of=date(2025, 12, 31))}
+        rows = {row.dataset: row for row in registry.freshness(connection, settings, as_of=date(2025, 12, 31))}
         assert rows["prices"].missing == [] and rows["prices"].status == "fresh"
         assert rows["prices"].expected == date(2025, 12, 31)
         assert rows["cpi"].expected == date(2025, 11, 1)  # November 2025 CPI counts as released on 2025-12-15
         connection.execute("delete from raw.prices where ticker = 'NVDA' and trade_date = '2025-12-29'")
-        rows = {row.dataset: row for row in freshness.check(connection, settings, as_of=date(2025, 12, 31))}
+        rows = {row.dataset: row for row in registry.freshness(connection, settings, as_of=date(2025, 12, 31))}
         assert rows["prices"].missing == ["NVDA 2025-12-29"] and rows["prices"].status == "stale"
     finally:
         connection.close()

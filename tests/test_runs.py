@@ -151,7 +151,7 @@ def test_a_run_asked_to_wait_takes_the_lock_once_it_is_free(tmp_path: Path) -> N
     import threading
     import time
 
-    from flows.daily import PipelineBusy, _RunLock
+    from flows.warehouse.lock import PipelineBusy, RunLock
 
     lock_path = tmp_path / "gapwatch.lock"
     holder = open(lock_path, "w")
@@ -159,10 +159,11 @@ def test_a_run_asked_to_wait_takes_the_lock_once_it_is_free(tmp_path: Path) -> N
     holder.flush()
     fcntl.flock(holder, fcntl.LOCK_EX)
     with pytest.raises(PipelineBusy, match="pid 4242.*after waiting 1 s"):
-        _RunLock(lock_path, wait_seconds=1).__enter__()
+        with RunLock(lock_path, wait_seconds=1):
+            pass
     threading.Timer(1.5, lambda: (fcntl.flock(holder, fcntl.LOCK_UN), holder.close())).start()
     started = time.monotonic()
-    with _RunLock(lock_path, wait_seconds=30):
+    with RunLock(lock_path, wait_seconds=30):
         assert time.monotonic() - started >= 1.0
         assert f"pid {__import__('os').getpid()}" in lock_path.read_text()
 

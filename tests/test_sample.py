@@ -8,9 +8,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from flows.datasets import registry
 from flows.settings import load_settings
 from flows.sources.sample.generator import PriceWindow, generate_fundamentals, generate_fx, generate_prices
-from flows.validation import validate_frame
+from flows.validation.gx import validate_frame
 
 SETTINGS = load_settings({})
 START = SETTINGS.sample.start_date
@@ -75,7 +76,7 @@ def test_the_scaler_adds_synthetic_tickers_and_history_that_validate() -> None:
     assert {s.exchange for s in synthetic} == {"XNYS", "XNAS", "XHKG"}
     prices = _prices(date(2026, 11, 20), settings=scaled, start=scaled.sample.start_date)
     assert set(prices["ticker"]) == set(scaled.universe.tickers)
-    report = validate_frame("prices", prices, settings=scaled, as_of=date(2026, 11, 20))
+    report = validate_frame(registry.get("prices"), prices, settings=scaled, as_of=date(2026, 11, 20))
     assert report.success, [failure.describe() for failure in report.failures]
 
 

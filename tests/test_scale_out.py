@@ -24,9 +24,12 @@ import pytest
 from live_server import DELISTED, RecordedSources, _handler, serve_recordings
 
 from conftest import Home
-from flows import live
-from flows.runners import DaskMapper, mapper_for
+from flows.datasets import registry
+from flows.datasets.base import ExtractRequest
+from flows.ingest import live
+from flows.ingest.runners import DaskMapper, mapper_for
 from flows.settings import ConfigError, Settings, load_settings
+from flows.sources import fetch
 
 AS_OF = date(2026, 11, 20)
 UNIVERSE = Path(__file__).parent / "fixtures" / "live_universe.yaml"
@@ -156,7 +159,8 @@ def live_settings(base_url: str, **extra: str) -> Settings:
 
 
 def extract(settings: Settings, folder: Path, dataset: str = "prices", **kwargs: Any) -> live.LiveExtract:
-    return live.extract_live(dataset, settings=settings, cursors={}, as_of=AS_OF, start=None, folder=folder, **kwargs)
+    request = ExtractRequest(settings, AS_OF)
+    return live.extract_live(registry.get(dataset), request, folder=folder, **kwargs)
 
 
 def landed(folder: Path) -> dict[str, bytes]:
@@ -264,7 +268,7 @@ def test_concurrency_and_runner_settings() -> None:
         2,
         2,
     ]
-    assert live_defaults.task_runner == "threads" and mapper_for(live_defaults) is live.map_on_threads
+    assert live_defaults.task_runner == "threads" and mapper_for(live_defaults) is fetch.map_on_threads
     dask = load_settings({"GAPWATCH_TASK_RUNNER": "dask", "GAPWATCH_DASK_ADDRESS": "tcp://10.0.0.5:8786"}).live
     assert mapper_for(dask) == DaskMapper(address="tcp://10.0.0.5:8786", n_workers=2)
     with pytest.raises(ConfigError, match="GAPWATCH_TASK_RUNNER"):
@@ -316,7 +320,7 @@ def test_fetch_tasks_run_on_dask_workers_under_cluster_wide_limits(
 def test_without_an_address_the_fetches_run_on_a_temporary_local_cluster(
     tmp_path: Path, scale_settings: Settings
 ) -> None:
-    from flows import runners
+    from flows.ingest import runners
 
     recorder = Recorder()
     try:
@@ -334,14 +338,14 @@ def test_without_an_address_the_fetches_run_on_a_temporary_local_cluster(
 def thread_runner_rows(home: Path, base_url: str, tables: dict[str, str]) -> dict[str, list[tuple]]:
     """The baseline: every dataset through the same steps (extract, land, validate, load) on the thread runner,
     without Prefect or dbt."""
-    from flows import ingest
-    from flows.warehouse import Warehouse
+    from flows.ingest import steps as ingest
+    from flows.warehouse.database import Warehouse
 
     settings = load_settings({**live_env(base_url), "GAPWATCH_HOME": str(home)})
     warehouse = Warehouse(settings)
     try:
         for dataset in tables:
-            ingest.ingest(dataset, settings=settings, warehouse=warehouse, as_of=AS_OF, run_id="threads")
+            ingest.ingest(registry.get(dataset), settings=settings, warehouse=warehouse, as_of=AS_OF, run_id="threads")
     finally:
         warehouse.close()
     return {table: Home(home).query(f"{ROWS.format(table=table)} order by {key}") for table, key in tables.items()}

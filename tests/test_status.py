@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from conftest import Home
 from flows.cli import app
-from flows.settings import DATASETS
+from flows.datasets.registry import names as dataset_names
 
 RUN_KEYS = {"run_id", "as_of", "source", "status", "outcome", "started_at", "finished_at", "duration_seconds", "error"}
 LOAD_KEYS = {
@@ -83,7 +83,7 @@ def test_status_json_has_the_documented_shape(warehouse: Home) -> None:
     )
     assert run["duration_seconds"] > 0 and run["error"] is None
     assert report["freshness_as_of"] == summary.as_of.isoformat()
-    assert [entry["dataset"] for entry in report["datasets"]] == list(DATASETS)
+    assert [entry["dataset"] for entry in report["datasets"]] == dataset_names()
     expected_freshness = {row.dataset: row for row in summary.freshness}
     for entry, load in zip(report["datasets"], summary.loads, strict=True):
         assert set(entry) == {"dataset", "freshness", "last_good_as_of", "last_load", "quarantined_rows"}
@@ -116,7 +116,7 @@ def test_status_on_an_empty_home_creates_nothing(tmp_path: Path) -> None:
     report = json.loads(_status(home, "--json"))
     assert report["warehouse"]["state"] == "missing" and report["last_run"] is None
     assert report["recent_runs"] == [] and report["published"]["state"] == "not_published"
-    assert [entry["last_load"] for entry in report["datasets"]] == [None] * len(DATASETS)
+    assert [entry["last_load"] for entry in report["datasets"]] == [None] * len(dataset_names())
     assert not home.path.exists()
 
 
@@ -161,7 +161,7 @@ def test_status_reports_busy_when_another_process_writes_the_file(tmp_path: Path
 
 
 def test_a_run_waits_for_a_status_reader_but_not_for_another_run(tmp_path: Path) -> None:
-    from flows.daily import PipelineBusy, _RunLock
+    from flows.warehouse.lock import PipelineBusy, RunLock
 
     lock_path = tmp_path / "gapwatch.lock"
     lock_path.write_text("pid 4242 since test")
@@ -169,13 +169,14 @@ def test_a_run_waits_for_a_status_reader_but_not_for_another_run(tmp_path: Path)
     fcntl.flock(reader, fcntl.LOCK_SH)  # what `gapwatch status` holds while it reads
     threading.Timer(1.0, lambda: (fcntl.flock(reader, fcntl.LOCK_UN), reader.close())).start()
     started = time.monotonic()
-    with _RunLock(lock_path):
+    with RunLock(lock_path):
         assert time.monotonic() - started >= 0.9
     with open(lock_path) as other_run:
         fcntl.flock(other_run, fcntl.LOCK_EX)
         started = time.monotonic()
         with pytest.raises(PipelineBusy, match="pid"):
-            _RunLock(lock_path).__enter__()
+            with RunLock(lock_path):
+                pass
         assert time.monotonic() - started < 2
 
 

@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 
 from conftest import AS_OF, Home
-from flows import ingest
+from flows.datasets import registry
+from flows.datasets.base import Batch, Dataset
+from flows.ingest import steps as ingest
 from flows.settings import ConfigError, load_settings
-from flows.validation import DatasetValidationError, validate_frame
-from flows.warehouse import Warehouse
+from flows.validation.gx import DatasetValidationError, validate_frame
+from flows.warehouse.database import Warehouse
 
 GOOD_ROW = {
     "ticker": "0700.HK", "trade_date": date(2026, 11, 19), "open": 400.0, "high": 405.0, "low": 398.0,
@@ -51,21 +53,21 @@ def _batch(*changes: dict) -> pd.DataFrame:  # type: ignore[type-arg]
 )
 def test_bad_price_rows_are_named(rows: pd.DataFrame, rule: str, shown: str) -> None:
     settings = load_settings({})
-    report = validate_frame("prices", rows, settings=settings, as_of=AS_OF)
+    report = validate_frame(registry.get("prices"), rows, settings=settings, as_of=AS_OF)
     assert not report.success
     described = "\n".join(failure.describe() for failure in report.failures)
     assert rule in described and shown in described
 
 
 def test_good_rows_pass() -> None:
-    report = validate_frame("prices", _batch({}), settings=load_settings({}), as_of=AS_OF)
+    report = validate_frame(registry.get("prices"), _batch({}), settings=load_settings({}), as_of=AS_OF)
     # 39 GX expectations in expectations/prices.json plus the unique-column-names schema rule
     assert report.success and report.evaluated == 40
 
 
 def test_repeated_column_names_reject_the_batch_naming_them() -> None:
     rows = _batch({}).rename(columns={"open": "high"})
-    report = validate_frame("prices", rows, settings=load_settings({}), as_of=AS_OF)
+    report = validate_frame(registry.get("prices"), rows, settings=load_settings({}), as_of=AS_OF)
     assert not report.success
     [schema] = [failure for failure in report.blocking if "column_names_to_be_unique" in failure.rule]
     assert schema.examples == [{"repeated_column": "high"}] and "repeated: high" in schema.describe()
@@ -75,7 +77,7 @@ def test_repeated_column_names_reject_the_batch_naming_them() -> None:
 
 def test_an_int_beyond_int64_is_a_type_error_not_a_crash() -> None:
     rows = _batch({"volume": 10**400})
-    report = validate_frame("prices", rows, settings=load_settings({}), as_of=AS_OF)
+    report = validate_frame(registry.get("prices"), rows, settings=load_settings({}), as_of=AS_OF)
     described = "\n".join(failure.describe() for failure in report.blocking)
     assert not report.success and "gx_types_ok" in described and "(401 chars)" in described
 
@@ -88,21 +90,23 @@ def test_ingest_of_a_bad_batch_raises_and_loads_nothing(tmp_path: Path, warehous
         count_before = store.cursor().execute("select count(*) from raw.prices").fetchone()[0]
         bad = _batch({}, {"ticker": "NVDA", "currency": "HKD", "exchange": "XNAS"})
 
-        def extract_bad(dataset: str, **_: object) -> ingest.Batch:
-            return ingest.Batch(dataset, "sample", bad, None, AS_OF)
+        def extract_bad(dataset: Dataset, **_: object) -> Batch:
+            return Batch(dataset.name, "sample", bad, None, AS_OF)
 
-        with pytest.raises(DatasetValidationError) as caught:
+        with pytest.raises(ingest.IngestFailed) as caught:
             ingest.ingest(
-                "prices", settings=settings, warehouse=store, as_of=AS_OF, run_id="test",
+                registry.get("prices"), settings=settings, warehouse=store, as_of=AS_OF, run_id="test",
                 steps=ingest.Steps(extract=extract_bad),
             )  # fmt: skip
+        rejected = caught.value.__cause__
+        assert isinstance(rejected, DatasetValidationError) and caught.value.result.load_id == rejected.load_id
         message = str(caught.value)
-        load_id = caught.value.load_id
+        load_id = rejected.load_id
         assert f"Validation failed for dataset 'prices' (load {load_id}" in message
         assert "gx_currency_matches_listing" in message and "currency=HKD" in message and "ticker=NVDA" in message
         assert "Nothing from this batch was loaded" in message
         assert store.cursor().execute("select count(*) from raw.prices").fetchone()[0] == count_before
-        landing = caught.value.landing_path
+        landing = rejected.landing_path
         assert landing is not None and landing.exists() and len(pd.read_parquet(landing)) == 2
         assert store.cursor().execute(
             "select status, validation_success from audit.loads where load_id = ?", [load_id]
@@ -133,7 +137,7 @@ def test_policy_event_rules() -> None:
              "title": "t", "source_url": "javascript:alert(1)", "source": "curated"},
         ]
     )  # fmt: skip
-    report = validate_frame("policy_events", frame, settings=settings, as_of=AS_OF)
+    report = validate_frame(registry.get("policy_events"), frame, settings=settings, as_of=AS_OF)
     described = "\n".join(failure.describe() for failure in report.failures)
     assert "column=region" in described and "Mars" in described
     assert "column=source_url" in described and "column=event_id" in described and "../../etc/passwd" in described
@@ -148,7 +152,7 @@ def test_cpi_rules() -> None:
              "release_date": date(2026, 6, 15), "is_release_date_estimated": True, "source": "bls_cpi_package"},
         ]
     )  # fmt: skip
-    report = validate_frame("cpi", frame, settings=load_settings({}), as_of=AS_OF)
+    report = validate_frame(registry.get("cpi"), frame, settings=load_settings({}), as_of=AS_OF)
     described = "\n".join(failure.describe() for failure in report.failures)
     assert "gx_is_month_start" in described and "column=value" in described
 
@@ -202,12 +206,14 @@ def test_a_malformed_payload_is_landed_and_named(tmp_path: Path, warehouse: Home
     store = Warehouse(settings)
     try:
         before = store.cursor().execute("select count(*) from raw.policy_events").fetchone()
-        with pytest.raises(ingest.PayloadError) as caught:
-            ingest.ingest("policy_events", settings=settings, warehouse=store, as_of=AS_OF, run_id="t")
+        with pytest.raises(ingest.IngestFailed) as caught:
+            ingest.ingest(registry.get("policy_events"), settings=settings, warehouse=store, as_of=AS_OF, run_id="t")
+        assert isinstance(caught.value.__cause__, ingest.PayloadError)
         message = str(caught.value)
-        assert "policy_events" in message and caught.value.load_id in message and problem in message
+        load_id = caught.value.result.load_id
+        assert "policy_events" in message and load_id in message and problem in message
         assert store.cursor().execute("select count(*) from raw.policy_events").fetchone() == before
-        landed = list((settings.paths.landing / "policy_events").rglob(f"{caught.value.load_id}.csv"))
+        landed = list((settings.paths.landing / "policy_events").rglob(f"{load_id}.csv"))
         assert len(landed) == 1 and landed[0].read_bytes() == payload
     finally:
         store.close()

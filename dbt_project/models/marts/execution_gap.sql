@@ -43,6 +43,7 @@
     incremental_strategy='delete+insert',
     unique_key=['ticker', 'fiscal_period_end'],
     on_schema_change='append_new_columns',
+    meta={'publish': {'parquet_partition_by': 'fiscal_period_end'}},
 ) }}
 
 {%- set clip = var('zscore_clip', 3) %}

@@ -25,8 +25,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from flows import progress
 from flows.calendars import sessions
+from flows.ops import progress
 from flows.settings import SampleSettings, Security, Universe
 
 SOURCE = "sample"

@@ -28,7 +28,7 @@ import pandas as pd
 
 from flows.settings import ConfigError, Settings
 
-CALENDAR_FILE = Path(__file__).resolve().parent / "config" / "cpi_release_dates.csv"
+CALENDAR_FILE = Path(__file__).resolve().parents[1] / "config" / "cpi_release_dates.csv"
 RELEASE_COLUMNS = ("release_date", "is_release_date_estimated")
 
 

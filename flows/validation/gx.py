@@ -2,9 +2,10 @@
 
 Suites are committed JSON files in ``expectations/`` (one per dataset). GX
 runs on a pandas batch (GX 1.x through SQLAlchemy on DuckDB is broken, see
-README). Checks GX cannot express by itself -- "is this a trading session of
-the listing's exchange", "is this after --as-of" -- are computed here as
-boolean ``gx_*`` columns and asserted by the suite.
+docs). Checks GX cannot express by itself -- "is this a trading session of
+the listing's exchange", "is this after --as-of" -- are computed by the
+dataset's module as boolean ``gx_*`` columns (plus ``gx_types_ok`` from its
+table's declared types) and asserted by the suite.
 
 GX is imported lazily: it costs seconds and only this step needs it.
 """
@@ -13,9 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
-import warnings
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from flows import cpi_release
-from flows.calendars import is_session
+from flows.datasets.base import CheckContext, Dataset
+from flows.datasets.checks import types_ok
 from flows.settings import Settings
 
 EXAMPLE_ROWS = 5
@@ -109,136 +108,12 @@ class DatasetValidationError(RuntimeError):
         )
 
 
-def load_suite_document(settings: Settings, dataset: str) -> dict[str, Any]:
-    path = settings.expectations_dir / f"{dataset}.json"
+def load_suite_document(settings: Settings, dataset: Dataset) -> dict[str, Any]:
+    path = settings.expectations_dir / dataset.suite_file
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise FileNotFoundError(f"No expectation suite for dataset '{dataset}': expected {path}.") from None
-
-
-def _to_timestamps(values: pd.Series) -> pd.Series:
-    """Dates as timestamps, NaT where a value is not a date. Bad input (text in a date column) makes pandas
-    warn that it cannot infer a format; the type rule reports those rows, so the warning is noise here."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
-        return pd.to_datetime(values, errors="coerce")
-
-
-def _not_after(values: pd.Series, limit: date) -> pd.Series:
-    stamps = _to_timestamps(values)
-    return stamps.notna() & (stamps <= pd.Timestamp(limit))
-
-
-def _released_after_reference_month(periods: pd.Series, released: pd.Series) -> pd.Series:
-    """True where the release date falls after the reference month ended (CPI cannot come out earlier)."""
-    releases = _to_timestamps(released)
-    after = []
-    for period, release in zip(periods, releases, strict=True):
-        if pd.isna(period) or pd.isna(release):
-            after.append(False)
-            continue
-        following = cpi_release.following_month(period.date())
-        after.append(following is not None and release.date() >= following)
-    return pd.Series(after, index=periods.index, dtype=bool)
-
-
-JUMP_LIMIT = 0.6  # a one-day move larger than 60% (split-adjusted) is held back as suspect
-
-
-def _no_unexplained_jump(frame: pd.DataFrame, last_closes: dict[str, float]) -> pd.Series:
-    """True unless close moved more than JUMP_LIMIT against the previous close without a split explaining it.
-
-    The previous close of a ticker's first row in the batch is the last one stored in the warehouse.
-    """
-    if not {"ticker", "trade_date", "close", "split_ratio"} <= set(frame.columns):
-        return pd.Series(True, index=frame.index)
-    ordered = frame.assign(_date=_to_timestamps(frame["trade_date"])).sort_values(["ticker", "_date"])
-    close = pd.to_numeric(ordered["close"], errors="coerce")
-    previous = close.groupby(ordered["ticker"]).shift()
-    previous = previous.fillna(ordered["ticker"].map(last_closes))
-    ratio = close * pd.to_numeric(ordered["split_ratio"], errors="coerce") / previous
-    suspect = (ratio - 1).abs() > JUMP_LIMIT
-    return (~suspect.fillna(False)).reindex(frame.index)
-
-
-def _matches_listing(frame: pd.DataFrame, listing: dict[str, tuple[str, str]]) -> pd.Series:
-    """True where the row's (currency, exchange) is its ticker's listing; vectorised, with a per-row fallback
-    for columns pandas cannot map (unhashable values in a malformed batch)."""
-    try:
-        tickers = frame["ticker"].astype(object)
-        currency = tickers.map({ticker: pair[0] for ticker, pair in listing.items()})
-        exchange = tickers.map({ticker: pair[1] for ticker, pair in listing.items()})
-        matches = (currency == frame["currency"].astype(object)) & (exchange == frame["exchange"].astype(object))
-        return matches.fillna(False).astype(bool)
-    except TypeError:
-        return pd.Series(
-            [
-                listing.get(ticker) == (currency, exchange)
-                for ticker, currency, exchange in zip(
-                    frame["ticker"], frame["currency"], frame["exchange"], strict=True
-                )
-            ],
-            index=frame.index,
-            dtype=bool,
-        )
-
-
-NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
-    "prices": ("open", "high", "low", "close", "adj_close", "volume", "dividend", "split_ratio"),
-    "fx_rates": ("usd_per_unit",),
-    "fundamentals": (
-        "fiscal_year",
-        "fiscal_quarter",
-        "revenue",
-        "operating_income",
-        "net_income",
-        "rd_expense",
-        "capex",
-        "shares_outstanding",
-        "period_months",
-    ),  # fmt: skip
-    "cpi": ("value",),
-    "policy_events": (),
-}
-DATE_COLUMNS = (
-    "trade_date",
-    "rate_date",
-    "fiscal_period_end",
-    "report_date",
-    "period_date",
-    "release_date",
-    "event_date",
-)
-
-
-def _is_number(value: Any) -> bool:
-    """A value that converts to a float (ints beyond float range do not; text as pandas reads it)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return False
-    return not isinstance(value, str) or not math.isnan(number)
-
-
-def _numeric_ok(values: pd.Series) -> pd.Series:
-    try:
-        return values.isna() | pd.to_numeric(values, errors="coerce").notna()
-    except (OverflowError, TypeError, ValueError):  # e.g. a Python int beyond int64 and float in an object column
-        return values.isna() | values.map(_is_number).astype(bool)
-
-
-def _types_ok(dataset: str, frame: pd.DataFrame) -> pd.Series:
-    """True where every numeric column holds a number (or nothing) and every date column a date (or nothing)."""
-    ok = pd.Series(True, index=frame.index)
-    for column in NUMERIC_COLUMNS.get(dataset, ()):
-        if column in frame.columns:
-            ok &= _numeric_ok(frame[column])
-    for column in DATE_COLUMNS:
-        if column in frame.columns:
-            values = frame[column]
-            ok &= values.isna() | _to_timestamps(values).notna()
-    return ok
+        raise FileNotFoundError(f"No expectation suite for dataset '{dataset.name}': expected {path}.") from None
 
 
 DUPLICATE_COLUMNS_RULE = (
@@ -273,41 +148,13 @@ def _duplicate_column_failure(frame: pd.DataFrame) -> RuleFailure | None:
 
 
 def derive_checks(
-    dataset: str, frame: pd.DataFrame, *, settings: Settings, as_of: date, last_closes: dict[str, float] | None = None
+    dataset: Dataset, frame: pd.DataFrame, *, settings: Settings, as_of: date, history: Any = None
 ) -> pd.DataFrame:
-    """Add the boolean ``gx_*`` columns the suite of ``dataset`` asserts."""
+    """``frame`` with the boolean ``gx_*`` columns its suite asserts: the declared types, then the dataset's own."""
     checked = frame.copy()
-    checked["gx_types_ok"] = _types_ok(dataset, frame)
-    universe = settings.universe
-    if dataset == "prices" and {"ticker", "trade_date", "exchange", "currency"} <= set(frame.columns):
-        on_calendar = pd.Series(False, index=frame.index)
-        for exchange, rows in frame.groupby("exchange", sort=False):
-            if exchange in {s.exchange for s in universe.securities}:
-                on_calendar[rows.index] = is_session(str(exchange), rows["trade_date"])
-        checked["gx_on_exchange_calendar"] = on_calendar
-        checked["gx_not_after_as_of"] = _not_after(frame["trade_date"], as_of)
-        listing = {s.ticker: (s.currency, s.exchange) for s in universe.securities}
-        checked["gx_no_unexplained_jump"] = _no_unexplained_jump(frame, last_closes or {})
-        checked["gx_currency_matches_listing"] = _matches_listing(frame, listing)
-    elif dataset == "fx_rates" and "rate_date" in frame.columns:
-        stamps = _to_timestamps(frame["rate_date"])
-        checked["gx_is_weekday"] = stamps.dt.dayofweek < 5
-        checked["gx_not_after_as_of"] = _not_after(frame["rate_date"], as_of)
-    elif dataset == "fundamentals" and {"ticker", "report_date", "currency"} <= set(frame.columns):
-        checked["gx_not_after_as_of"] = _not_after(frame["report_date"], as_of)
-        reporting = {s.ticker: s.reporting_currency for s in universe.securities}
-        checked["gx_currency_matches_reporting"] = [
-            reporting.get(ticker) == currency
-            for ticker, currency in zip(frame["ticker"], frame["currency"], strict=True)
-        ]
-    elif dataset == "cpi" and "period_date" in frame.columns:
-        stamps = _to_timestamps(frame["period_date"])
-        checked["gx_is_month_start"] = stamps.dt.day == 1
-        released = frame["release_date"] if "release_date" in frame.columns else pd.Series(None, index=frame.index)
-        checked["gx_not_after_as_of"] = _not_after(released, as_of)
-        checked["gx_released_after_reference_month"] = _released_after_reference_month(stamps, released)
-    elif dataset == "policy_events" and "event_date" in frame.columns:
-        checked["gx_not_after_as_of"] = _not_after(frame["event_date"], as_of)
+    checked["gx_types_ok"] = types_ok(dataset.table, frame)
+    for name, values in dataset.derive_checks(frame, CheckContext(settings, as_of, history)).items():
+        checked[name] = values
     return checked
 
 
@@ -399,36 +246,35 @@ def _write_data_docs(context: Any, outcome: Any, *, settings: Settings, dataset:
 
 
 def validate_frame(
-    dataset: str,
+    dataset: Dataset,
     frame: pd.DataFrame,
     *,
     settings: Settings,
     as_of: date,
-    last_closes: dict[str, float] | None = None,
+    history: Any = None,
     load_id: str | None = None,
 ) -> ValidationReport:
-    """Run the dataset's suite on ``frame`` (plus derived checks) and report failures with example rows."""
+    """Run the dataset's suite on ``frame`` (plus derived checks) and report failures with example rows.
+
+    ``history`` is what the dataset's history look-up returned for this batch (e.g. the last stored closes).
+    """
     import great_expectations as gx
 
     document = load_suite_document(settings, dataset)
     suite = gx.ExpectationSuite(name=document["name"], expectations=document["expectations"], meta=document.get("meta"))
     duplicate_columns = _duplicate_column_failure(frame)
     checked = derive_checks(
-        dataset,
-        with_unique_columns(frame.reset_index(drop=True)),
-        settings=settings,
-        as_of=as_of,
-        last_closes=last_closes,
+        dataset, with_unique_columns(frame.reset_index(drop=True)), settings=settings, as_of=as_of, history=history
     )
     context = _context()
     with _gx_lock:
-        source_name = f"batch_{dataset}"
+        source_name = f"batch_{dataset.name}"
         try:
             datasource = context.data_sources.get(source_name)
-            asset = datasource.get_asset(dataset)
+            asset = datasource.get_asset(dataset.name)
         except (KeyError, ValueError, LookupError):
             datasource = context.data_sources.add_pandas(source_name)
-            asset = datasource.add_dataframe_asset(dataset)
+            asset = datasource.add_dataframe_asset(dataset.name)
         try:
             definition = asset.get_batch_definition("whole")
         except (KeyError, ValueError, LookupError):
@@ -440,7 +286,7 @@ def validate_frame(
         result_format={"result_format": "COMPLETE", "partial_unexpected_count": EXAMPLE_ROWS},
     )
     if load_id is not None:
-        _write_data_docs(context, outcome, settings=settings, dataset=dataset, load_id=load_id)
+        _write_data_docs(context, outcome, settings=settings, dataset=dataset.name, load_id=load_id)
     failures = [duplicate_columns] if duplicate_columns else []
     outcomes = [(DUPLICATE_COLUMNS_RULE, "critical", duplicate_columns is None, None)]
     for result in outcome.results:
@@ -476,20 +322,11 @@ def validate_frame(
             )
         )
     return ValidationReport(
-        dataset=dataset,
-        suite_path=settings.expectations_dir / f"{dataset}.json",
+        dataset=dataset.name,
+        suite_path=settings.expectations_dir / dataset.suite_file,
         success=bool(outcome.success) and duplicate_columns is None,
         evaluated=int(outcome.statistics.get("evaluated_expectations", 0)) + 1,
         failures=failures,
         raw=outcome.to_json_dict(),
         outcomes=outcomes,
     )
-
-
-def cpi_month_is_released(period_date: date, *, as_of: date, lag_days: int) -> bool:
-    """Is the CPI for the month starting ``period_date`` treated as published on ``as_of``?
-
-    The BLS release calendar decides where it knows the date, else day
-    ``lag_days`` of the next month (see ``flows.cpi_release``).
-    """
-    return cpi_release.is_released(period_date, as_of=as_of, lag_days=lag_days)

@@ -1,12 +1,17 @@
-"""Plain-text run summary (terminal), markdown run summary (Prefect artifact), run outcomes."""
+"""The run summary: what one run did (:class:`RunSummary`), as terminal text and as markdown (Prefect artifact);
+run outcomes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
 
-from flows.progress import seconds
-from flows.settings import Settings
+from flows.datasets.base import Freshness
+from flows.ops.progress import seconds
+from flows.warehouse.audit import LoadResult
+from flows.warehouse.dbt import DbtResult
 
 SAMPLE_BANNER = (
     "NOTE: prices, FX and fundamentals are SAMPLE DATA (synthetic, source = 'sample'), not market data. "
@@ -25,11 +30,6 @@ SAMPLE_BANNER = (
 OUTCOMES = ("succeeded", "partial", "failed", "skipped", "running", "interrupted")
 
 
-def is_degraded(status: str | None, rows_quarantined: int | None) -> bool:
-    """A load that loaded, but not everything: some keys failed or rows were quarantined."""
-    return status == "partial" or bool(rows_quarantined)
-
-
 def run_outcome(*, failed: bool, skipped: bool = False, degraded_loads: int = 0) -> str:
     """The outcome of a finished run (see OUTCOMES)."""
     if skipped:
@@ -45,8 +45,59 @@ def validation_text(evaluated: int | None, failed: int | None) -> str:
     return f"{evaluated - (failed or 0)}/{evaluated} passed"
 
 
-def render_summary(summary: Any) -> str:
-    """The terminal summary of a ``flows.daily.RunSummary``."""
+@dataclass
+class RunSummary:
+    """What one run did: its loads, the dbt build, the published marts, errors and warnings."""
+
+    run_id: str
+    as_of: date
+    source: str
+    home: Path
+    loads: list[LoadResult] = field(default_factory=list)
+    dbt: DbtResult | None = None
+    mart_rows: dict[str, int] = field(default_factory=dict)
+    published_path: Path | None = None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    freshness: list[Freshness] = field(default_factory=list)
+    replay_of: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    skipped: str | None = None  # why a scheduled run ingested nothing (both markets closed)
+    alert: str | None = None  # what happened to the webhook alert, when one was due
+    alert_delivered: bool | None = None  # None: no alert was due
+    flow_run_id: str | None = None
+    report_path: Path | None = None  # the HTML report written after publishing
+    up_to_date: bool = False  # nothing new loaded and the project unchanged: dbt and publish were skipped
+
+    @property
+    def success(self) -> bool:
+        return not self.errors
+
+    @property
+    def outcome(self) -> str:
+        """succeeded | partial | failed | skipped (see OUTCOMES)."""
+        degraded = sum(load.is_degraded for load in self.loads)
+        return run_outcome(failed=not self.success, skipped=bool(self.skipped), degraded_loads=degraded)
+
+    @property
+    def failed_rules(self) -> dict[str, list[str]]:
+        """Per load id, the rules that failed."""
+        return {load.load_id: load.failed_rules for load in self.loads if load.failed_rules}
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def is_sample(self) -> bool:
+        return any(load.source == "sample" for load in self.loads)
+
+
+def render_summary(summary: RunSummary) -> str:
+    """The terminal summary of a run."""
     lines = [f"gapwatch run {summary.run_id} as of {summary.as_of} (source: {summary.source})"]
     if summary.skipped:
         return "\n".join([*lines, "", f"run skipped: {summary.skipped}"])
@@ -59,7 +110,7 @@ def render_summary(summary: Any) -> str:
     for load in summary.loads:
         checks = (
             "unchanged (validated when loaded)"
-            if getattr(load, "unchanged", False)
+            if load.unchanged
             else validation_text(load.expectations_evaluated, load.expectations_failed)
         )
         lines.append(
@@ -71,7 +122,7 @@ def render_summary(summary: Any) -> str:
         lines += [f"  {row.describe()}" for row in summary.freshness]
     if summary.dbt is not None:
         lines += ["", summary.dbt.describe()]
-    elif getattr(summary, "up_to_date", False):
+    elif summary.up_to_date:
         lines += ["", "marts up to date: nothing new since the last build (dbt and publish skipped)"]
     if summary.mart_rows:
         lines += ["", "marts (rows):"] + [f"  marts.{name:<24}{rows:>10}" for name, rows in summary.mart_rows.items()]
@@ -116,7 +167,7 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[object]], *, right: It
     return lines
 
 
-def render_markdown(summary: Any) -> str:
+def render_markdown(summary: RunSummary) -> str:
     """The run summary as markdown: the Prefect artifact ``gapwatch-run-summary`` shown in the UI."""
     outcome = summary.outcome
     lines = [f"# gapwatch run `{summary.run_id}`: {outcome}", ""]
@@ -161,7 +212,7 @@ def render_markdown(summary: Any) -> str:
         )
     if summary.dbt is not None:
         dbt_line = summary.dbt.describe()
-    elif getattr(summary, "up_to_date", False):
+    elif summary.up_to_date:
         dbt_line = "skipped: nothing new since the last build, the marts are current"
     else:
         dbt_line = "dbt not run"
@@ -178,10 +229,3 @@ def render_markdown(summary: Any) -> str:
     if summary.errors:
         lines += ["## Errors", ""] + ["```", *summary.errors, "```", ""]
     return "\n".join(lines)
-
-
-def render_status(settings: Settings) -> str:
-    """Kept for callers of the old name: the text of ``gapwatch status``."""
-    from flows import status
-
-    return status.render_text(status.collect(settings))

@@ -8,7 +8,7 @@ Prefect nor Great Expectations. It never blocks a run and never waits for one:
   with the lock holder; the published marts are still shown.
 - Otherwise status holds the lock *shared* for the moment it reads, so no run
   opens the file meanwhile (a run starting then waits for it, see
-  ``flows.daily._RunLock``).
+  ``flows.warehouse.lock.RunLock``).
 - Anything else holding the DuckDB file (dbt by hand) also gives ``busy``.
 
 ``--json`` prints one document (``schema_version`` 1; dates ``YYYY-MM-DD``,
@@ -24,7 +24,7 @@ added, never renamed or removed, within a schema version)::
       "last_run": RUN | null,
       "recent_runs": [RUN, ...],                  # newest first, at most 5 (last_run included)
       "freshness_as_of": "YYYY-MM-DD" | null,     # the last run's as-of, or --as-of
-      "datasets": [DATASET, ...],                 # always the five datasets, in pipeline order
+      "datasets": [DATASET, ...],                 # always every registered dataset, in pipeline order
       "quarantine": {"held_rows": int, "by_dataset": {dataset: {"quarantined": int, "rejected": int}}},
       "published": {"path": str, "state": "published" | "not_published" | "error",
                     "published_at": timestamp | null, "message": str | null,
@@ -47,18 +47,16 @@ added, never renamed or removed, within a schema version)::
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from flows.progress import seconds
-from flows.settings import DATASETS, Settings
-from flows.summary import run_outcome, validation_text
+from flows.datasets import registry
+from flows.ops.progress import seconds
+from flows.ops.summary import run_outcome, validation_text
+from flows.settings import Settings
+from flows.warehouse import audit, lock
 
 SCHEMA_VERSION = 1
 RECENT_RUNS = 5
@@ -81,24 +79,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-@contextmanager
-def _reading(lock_file: Path) -> Iterator[str | None]:
-    """Hold the run lock shared while reading; yield None, or the holder's text when a run holds it."""
-    if not lock_file.exists():  # no run ever started here; nothing to coordinate with (and status creates nothing)
-        yield None
-        return
-    with open(lock_file) as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield handle.read().strip() or "holder unknown"
-            return
-        try:
-            yield None
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _empty_dataset(name: str) -> dict[str, Any]:
     return {
         "dataset": name,
@@ -109,120 +89,76 @@ def _empty_dataset(name: str) -> dict[str, Any]:
     }
 
 
-def _run_record(row: tuple, *, degraded: int) -> dict[str, Any]:
-    run_id, as_of, source, status, started_at, finished_at, error = row
-    if status == "running":
+def _run_record(run: audit.RunRow) -> dict[str, Any]:
+    if run.status == "running":
         outcome = "interrupted"  # status reads only while no run holds the lock: this process is gone
-    elif status in {"succeeded", "failed", "skipped"}:
-        outcome = run_outcome(failed=status == "failed", skipped=status == "skipped", degraded_loads=degraded)
+    elif run.status in {"succeeded", "failed", "skipped"}:
+        outcome = run_outcome(
+            failed=run.status == "failed", skipped=run.status == "skipped", degraded_loads=run.degraded_loads
+        )
     else:
-        outcome = status
-    end = finished_at
+        outcome = run.status
+    took = (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
     return {
-        "run_id": run_id,
-        "as_of": _day(as_of),
-        "source": source,
-        "status": status,
+        "run_id": run.run_id,
+        "as_of": _day(run.as_of),
+        "source": run.source,
+        "status": run.status,
         "outcome": outcome,
-        "started_at": _timestamp(started_at),
-        "finished_at": _timestamp(finished_at),
-        "duration_seconds": round((end - started_at).total_seconds(), 1) if end and started_at else None,
-        "error": error,
+        "started_at": _timestamp(run.started_at),
+        "finished_at": _timestamp(run.finished_at),
+        "duration_seconds": round(took, 1) if took is not None else None,
+        "error": run.error,
     }
 
 
-def _tables(connection: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = connection.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall()
-    return {row[0] for row in rows}
+def _load_record(load: audit.LoadRow) -> dict[str, Any]:
+    return {
+        "load_id": load.load_id,
+        "run_id": load.run_id,
+        "as_of": _day(load.as_of),
+        "source": load.source,
+        "status": load.status,
+        "started_at": _timestamp(load.started_at),
+        "rows_extracted": load.rows_extracted,
+        "rows_loaded": load.rows_loaded,
+        "rows_quarantined": load.rows_quarantined,
+        "failed_keys": load.failed_keys,
+        "validation": {
+            "success": load.validation_success,
+            "rules_evaluated": load.expectations_evaluated,
+            "rules_passed": load.expectations_evaluated - load.expectations_failed,
+            "rules_failed": load.expectations_failed,
+            "failed_rules": list(load.failed_rules),
+        },
+        "error": load.error.splitlines()[0] if load.error else None,
+        "landing_path": load.landing_path,
+    }
 
 
 def _read_warehouse(
     connection: duckdb.DuckDBPyConnection, settings: Settings, *, as_of: date | None, report: dict[str, Any]
 ) -> None:
-    from flows import freshness
-
-    tables = _tables(connection)
-    if "audit.runs" in tables:
-        degraded_sql = (
-            "(select count(*) from audit.loads as loads where loads.run_id = runs.run_id "
-            "and (loads.status = 'partial' or coalesce(loads.rows_quarantined, 0) > 0))"
-            if "audit.loads" in tables
-            else "0"
-        )
-        runs = connection.execute(
-            f"select run_id, as_of, source, status, started_at, finished_at, error, {degraded_sql} "
-            "from audit.runs as runs order by started_at desc limit ?",
-            [RECENT_RUNS],
-        ).fetchall()
-        report["recent_runs"] = [_run_record(row[:7], degraded=row[7]) for row in runs]
-        report["last_run"] = report["recent_runs"][0] if runs else None
-    datasets = {name: _empty_dataset(name) for name in DATASETS}
-    if "audit.loads" in tables:
-        key_failures = (
-            "(select count(*) from audit.key_failures as failures where failures.load_id = loads.load_id)"
-            if "audit.key_failures" in tables
-            else "0"
-        )
-        loads = connection.execute(
-            "select dataset, load_id, run_id, as_of, source, status, started_at, rows_extracted, rows_loaded, "
-            f"coalesce(rows_quarantined, 0), {key_failures}, validation_success, expectations_evaluated, "
-            "expectations_failed, error, landing_path, "
-            "max(as_of) filter (where status in ('succeeded', 'partial')) over (partition by dataset) "
-            "from audit.loads as loads "
-            "qualify row_number() over (partition by dataset order by started_at desc) = 1"
-        ).fetchall()
-        load_ids = [row[1] for row in loads]
-        failed_rules: dict[str, list[str]] = {}
-        if "audit.validations" in tables and load_ids:
-            failed_rules = dict(
-                connection.execute(
-                    "select load_id, list(distinct rule order by rule) from audit.validations "
-                    "where not success and list_contains(?, load_id) group by load_id",
-                    [load_ids],
-                ).fetchall()
-            )
-        for row in loads:
-            (dataset, load_id, run_id, load_as_of, source, status, started_at, extracted, loaded, quarantined,
-             failed_keys, success, evaluated, failed, error, landing, last_good) = row  # fmt: skip
-            entry = datasets.setdefault(dataset, _empty_dataset(dataset))
-            entry["last_good_as_of"] = _day(last_good)
-            entry["last_load"] = {
-                "load_id": load_id,
-                "run_id": run_id,
-                "as_of": _day(load_as_of),
-                "source": source,
-                "status": status,
-                "started_at": _timestamp(started_at),
-                "rows_extracted": extracted,
-                "rows_loaded": loaded,
-                "rows_quarantined": quarantined,
-                "failed_keys": failed_keys,
-                "validation": {
-                    "success": success,
-                    "rules_evaluated": evaluated or 0,
-                    "rules_passed": (evaluated or 0) - (failed or 0),
-                    "rules_failed": failed or 0,
-                    "failed_rules": list(failed_rules.get(load_id, [])),
-                },
-                "error": error.splitlines()[0] if error else None,
-                "landing_path": landing,
-            }
-    held_total = 0
-    by_dataset: dict[str, dict[str, int]] = {}
-    if "audit.quarantine" in tables:
-        for dataset, status, count in connection.execute(
-            "select dataset, status, count(*) from audit.quarantine "
-            "where status <> 'released' group by all order by all"
-        ).fetchall():
-            datasets.setdefault(dataset, _empty_dataset(dataset))["quarantined_rows"][status] = count
-            by_dataset.setdefault(dataset, {"quarantined": 0, "rejected": 0})[status] = count
-            held_total += count
-    report["quarantine"] = {"held_rows": held_total, "by_dataset": by_dataset}
+    datasets = {name: _empty_dataset(name) for name in registry.names()}
+    if audit.has_audit_tables(connection):
+        report["recent_runs"] = [_run_record(run) for run in audit.recent_runs(connection, limit=RECENT_RUNS)]
+        report["last_run"] = report["recent_runs"][0] if report["recent_runs"] else None
+        for load in audit.latest_loads(connection):
+            entry = datasets.setdefault(load.dataset, _empty_dataset(load.dataset))
+            entry["last_good_as_of"] = _day(load.last_good_as_of)
+            entry["last_load"] = _load_record(load)
+        held = audit.held_counts(connection)
+        for dataset, counts in held.items():
+            datasets.setdefault(dataset, _empty_dataset(dataset))["quarantined_rows"].update(counts)
+        report["quarantine"] = {
+            "held_rows": sum(sum(counts.values()) for counts in held.values()),
+            "by_dataset": held,
+        }
     freshness_as_of = as_of or (date.fromisoformat(report["last_run"]["as_of"]) if report["last_run"] else None)
-    if freshness_as_of and {"raw.prices", "raw.securities"} <= tables:
+    if freshness_as_of and audit.has_audit_tables(connection):
         report["freshness_as_of"] = freshness_as_of.isoformat()
         try:
-            checked = freshness.check(connection, settings, as_of=freshness_as_of)
+            checked = registry.freshness(connection, settings, as_of=freshness_as_of)
         except ValueError as exc:  # CalendarRangeError: an --as-of beyond the bundled calendars
             report["warehouse"]["message"] = f"freshness not checked: {exc}"
             checked = []
@@ -277,7 +213,7 @@ def collect(settings: Settings, *, as_of: date | None = None) -> dict[str, Any]:
         "last_run": None,
         "recent_runs": [],
         "freshness_as_of": None,
-        "datasets": [_empty_dataset(name) for name in DATASETS],
+        "datasets": [_empty_dataset(name) for name in registry.names()],
         "quarantine": {"held_rows": 0, "by_dataset": {}},
         "published": None,
     }
@@ -286,7 +222,7 @@ def collect(settings: Settings, *, as_of: date | None = None) -> dict[str, Any]:
         warehouse["state"] = "missing"
         warehouse["message"] = f"No warehouse at {database} yet; run `gapwatch run` first."
     else:
-        with _reading(settings.paths.lock_file) as holder:
+        with lock.shared(settings.paths.lock_file) as holder:
             if holder is not None:
                 warehouse["state"] = "busy"
                 warehouse["lock_holder"] = holder

@@ -1,6 +1,6 @@
 """The benchmark: the daily pipeline at a grid of sample sizes against the floor of the same work in DuckDB.
 
-``make bench`` (``python -m flows.bench``) runs, for every cell (total tickers x years of history) of the
+``make bench`` (``python tests/benchmark.py``) runs, for every cell (total tickers x years of history) of the
 scalable sample, three real ``gapwatch run`` processes on a fresh GAPWATCH_HOME:
 
   (a) full   a full build from empty, as of FULL_AS_OF
@@ -32,19 +32,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+from prefect_server import running_prefect_server
 
+from flows.datasets import registry
 from flows.settings import REPO_ROOT, load_settings
+from flows.warehouse import schema
+from flows.warehouse.schema import SECURITIES
 
 FULL_AS_OF = date(2026, 11, 19)
 INCREMENTAL_AS_OF = date(2026, 11, 20)
-RAW_TABLES = ("prices", "fx_rates", "fundamentals", "cpi", "policy_events")
 DEFAULT_TICKERS = (50, 500)
 DEFAULT_YEARS = (1, 5)
 LARGE_TICKERS = (50, 500, 5000)
@@ -197,26 +198,15 @@ def _export_loaded_rows(database: Path, run_id: str, folder: Path) -> dict[str, 
     connection = duckdb.connect(str(database), read_only=True)
     exported = {}
     try:
-        for table in ("securities", *RAW_TABLES):
-            path = folder / f"{table}.parquet"
-            loads = "select load_id from audit.loads where run_id = ?"
-            where = "true" if table == "securities" else f"load_id in ({loads})"
-            params = [] if table == "securities" else [run_id]
-            connection.execute(f"copy (select * from raw.{table} where {where}) to '{path}' (format parquet)", params)
-            exported[table] = path
+        loads = "select load_id from audit.loads where run_id = ?"
+        tables = [(SECURITIES, "true", []), *((d.table, f"load_id in ({loads})", [run_id]) for d in registry.DATASETS)]
+        for table, where, params in tables:
+            path = folder / f"{table.name}.parquet"
+            connection.execute(f"copy (select * from {table.name} where {where}) to '{path}' (format parquet)", params)
+            exported[table.name] = path
     finally:
         connection.close()
     return exported
-
-
-KEYS = {
-    "securities": ("ticker",),
-    "prices": ("ticker", "trade_date"),
-    "fx_rates": ("currency", "rate_date"),
-    "fundamentals": ("ticker", "fiscal_period_end", "period_months", "report_date"),
-    "cpi": ("series_id", "period_date"),
-    "policy_events": ("event_id",),
-}
 
 
 def _model_nodes(manifest: dict) -> list[dict]:
@@ -276,14 +266,15 @@ def floor_seconds(*, base: Path | None, rows: dict[str, Path], target: Path, wor
     connection = duckdb.connect(str(database), config=config)
     try:
         if base is None:
-            connection.execute((REPO_ROOT / "flows" / "ddl.sql").read_text())
+            schema.ensure(connection)
         started = time.perf_counter()
+        keys_of = {table.name: table.keys for table in (SECURITIES, *(d.table for d in registry.DATASETS))}
         for table, path in rows.items():
-            keys = " and ".join(f"stored.{key} = incoming.{key}" for key in KEYS[table])
+            keys = " and ".join(f"stored.{key} = incoming.{key}" for key in keys_of[table])
             connection.execute(f"create or replace temp table incoming as select * from read_parquet('{path}')")
             if base is not None:
-                connection.execute(f"delete from raw.{table} as stored using incoming where {keys}")
-            connection.execute(f"insert into raw.{table} by name select * from incoming")
+                connection.execute(f"delete from {table} as stored using incoming where {keys}")
+            connection.execute(f"insert into {table} by name select * from incoming")
         for statement in statements:
             connection.execute(statement)
         return time.perf_counter() - started
@@ -371,65 +362,6 @@ def _row(result: Result) -> str:
     )
 
 
-@contextmanager
-def running_prefect_server(workdir: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """A long-lived ``prefect server start`` on a free loopback port, with its own PREFECT_HOME
-    (``workdir/prefect_home``, its log in ``server.log`` there) and analytics off; yields the API URL.
-    Stopped with SIGINT (killed if it does not stop within 30 s)."""
-    import signal
-    import socket
-
-    import httpx
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    home = workdir / "prefect_home"
-    home.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        **(extra_env or {}),
-    }
-    env.pop("PREFECT_API_URL", None)
-    prefect = Path(sys.executable).with_name("prefect")
-    with (home / "server.log").open("w") as log:
-        server = subprocess.Popen(
-            [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}/api"
-        try:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                if server.poll() is not None:
-                    raise RuntimeError(f"The Prefect server exited with {server.returncode}; see {home / 'server.log'}")
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.5)
-            else:
-                raise RuntimeError(
-                    f"The Prefect server did not answer on {url} within 180 s; see {home / 'server.log'}"
-                )
-            yield url
-        finally:
-            if server.poll() is None:
-                server.send_signal(signal.SIGINT)
-                try:
-                    server.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
-
-
 def startup_costs(root: Path) -> dict[str, float]:
     """What a run costs before any work: the process start, and a temporary Prefect server vs a running one.
 
@@ -453,7 +385,7 @@ def startup_costs(root: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flows.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tests/benchmark.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickers", type=lambda text: tuple(int(v) for v in text.split(",")), default=None)
     parser.add_argument("--years", type=lambda text: tuple(int(v) for v in text.split(",")), default=None)
     parser.add_argument("--large", action="store_true", help="the whole grid: 50/500/5000 tickers x 1/5/20 years")

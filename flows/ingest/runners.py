@@ -1,8 +1,8 @@
 """Where the per-key fetches of live extraction run: a thread pool, or Prefect tasks on Dask.
 
-``GAPWATCH_TASK_RUNNER`` picks the mapper :func:`flows.live.extract_live` uses:
+``GAPWATCH_TASK_RUNNER`` picks the mapper :func:`flows.ingest.live.extract_live` uses:
 
-- ``threads`` (default): :func:`flows.live.map_on_threads`, one pool per source with
+- ``threads`` (default): :func:`flows.sources.fetch.map_on_threads`, one pool per source with
   ``GAPWATCH_<SOURCE>_CONCURRENCY`` threads, limits shared by the whole process.
 - ``dask``: :class:`DaskMapper`. Every key becomes a ``fetch-key`` Prefect task submitted to a
   ``prefect_dask.DaskTaskRunner``: on the scheduler at ``GAPWATCH_DASK_ADDRESS``, or, when it is
@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from flows.live import Fetched, KeyJob, KeyMapper, SourceClients, fetch_key, map_on_threads
 from flows.settings import LiveSettings
+from flows.sources.fetch import KeyMapper, SourceClients, fetch_key, map_on_threads
 from flows.sources.http import SourceLimits
+from flows.sources.jobs import Fetched, KeyJob
 
 FETCH_TASK_NAME = "fetch-key"
 LOCAL_CLUSTER_THREADS_PER_WORKER = 4  # the fetches wait on the network, not the CPU
@@ -131,19 +132,27 @@ class DaskMapper:
 
 @contextmanager
 def _outside_the_calling_task() -> Iterator[None]:
-    """Submit as children of the flow run, not of the task calling us (the daily flow's ``extract``).
+    """Submit as children of the flow run, not of the task calling us (the daily flow's ``extract``), and
+    without the flow run's parameters.
 
-    A task submitted to Dask carries the serialized Prefect context, and a task run's context
-    holds that task's parameters -- for ``extract`` the open DuckDB warehouse, which cannot be
-    pickled and must not leave this process anyway.
+    A task submitted to Dask carries the serialized Prefect context: a task run's context holds that
+    task's parameters, a flow run's context the flow's -- for ``extract`` and the ingest subflows the run
+    context with the open DuckDB warehouse, which cannot be pickled and must not leave this process anyway.
+    The fetch task needs neither.
     """
-    from prefect.context import TaskRunContext
+    from prefect.context import FlowRunContext, TaskRunContext
 
-    token = TaskRunContext.__var__.set(None)  # type: ignore[arg-type]
+    flow_run = FlowRunContext.get()
+    task_token = TaskRunContext.__var__.set(None)  # type: ignore[arg-type]
+    flow_token = (
+        FlowRunContext.__var__.set(flow_run.model_copy(update={"parameters": {}})) if flow_run is not None else None
+    )
     try:
         yield
     finally:
-        TaskRunContext.__var__.reset(token)
+        if flow_token is not None:
+            FlowRunContext.__var__.reset(flow_token)
+        TaskRunContext.__var__.reset(task_token)
 
 
 # --- on the workers --------------------------------------------------------------------------------

@@ -1,0 +1,70 @@
+"""One run of the pipeline as one object, passed explicitly to every task and subflow of ``flows.daily``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from flows.ingest.steps import Steps
+from flows.ops.summary import RunSummary
+from flows.settings import Settings
+from flows.warehouse.database import Warehouse, utcnow
+from flows.warehouse.lock import RunLock
+
+
+def new_run_id() -> str:
+    return f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+class RunContext:
+    """The settings, identity, dates, summary, lock, steps and (while it is open) warehouse of one run.
+
+    Deliberately not a dataclass: Prefect records flow parameters through FastAPI's
+    ``jsonable_encoder``, which would deep-copy a dataclass -- the open DuckDB connection
+    included. An object with ``__slots__`` cannot be encoded and is recorded as
+    ``<RunContext>``; it is still passed to the subflows and tasks as it is.
+    """
+
+    __slots__ = ("settings", "run_id", "as_of", "start", "summary", "lock", "steps", "warehouse")
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        as_of: date,
+        run_id: str | None = None,
+        start: date | None = None,
+        replay_of: str | None = None,
+        wait_seconds: float = 0.0,
+        steps: Steps | None = None,
+    ) -> None:
+        self.settings = settings
+        self.run_id = run_id or new_run_id()
+        self.as_of = as_of
+        self.start = start  # a backfill: every dataset re-extracts [start, as_of]
+        self.summary = RunSummary(
+            run_id=self.run_id,
+            as_of=as_of,
+            source="replay" if replay_of else settings.source,
+            home=settings.paths.home,
+            replay_of=replay_of,
+        )
+        self.lock = RunLock(settings.paths.lock_file, wait_seconds=wait_seconds)
+        self.steps = steps or Steps()
+        self.warehouse: Warehouse | None = None  # open between taking the lock and the end of the run
+
+    def open_warehouse(self) -> Warehouse:
+        """(Re)open the warehouse file; dbt needs it closed while it builds (see ``close_warehouse``)."""
+        self.close_warehouse()
+        self.warehouse = Warehouse(self.settings)
+        return self.warehouse
+
+    def close_warehouse(self) -> None:
+        if self.warehouse is not None:
+            self.warehouse.close()
+            self.warehouse = None
+
+    def require_warehouse(self) -> Warehouse:
+        if self.warehouse is None:
+            raise RuntimeError(f"Run {self.run_id}: the warehouse is not open (the run has not taken its lock).")
+        return self.warehouse

@@ -1,0 +1,244 @@
+"""What a dataset is: the types every ``flows/datasets/<name>.py`` module fills in.
+
+A :class:`Dataset` declares, in one place, everything the pipeline needs to
+know about one raw dataset:
+
+- its **table** (``raw.<name>``: columns with DuckDB types, natural key, the
+  date column that bounds a batch) -- the warehouse creates it from this;
+- its **family** (the ingest subflow it runs in: prices and FX travel together);
+- its **cursor** (the key column of its high-water marks, and which ``source``
+  values count in each mode);
+- its **sample extract** (the embedded default) and its **live plan** (which
+  registered fetcher and parser serve each key, see ``flows.sources.registry``),
+  plus an optional **combine** step over the parsed keys and a **prepare** step
+  applied to every extraction, replays included;
+- its **derived checks** (boolean ``gx_*`` columns its GX suite
+  ``expectations/<name>.json`` asserts), with an optional look-up of stored
+  history they need;
+- its **freshness rule**.
+
+The registry (``flows.datasets.registry``) lists the datasets; nothing outside
+``flows/datasets/`` branches on a dataset's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from flows.settings import Settings
+    from flows.sources.jobs import KeyFailure, KeyJob
+
+LOAD_COLUMNS = ("load_id", "loaded_at")  # describe a load, not the data: added to every raw table
+NUMERIC_TYPES = frozenset({"double", "bigint", "integer"})
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # a DuckDB type: varchar, date, timestamp, double, bigint, integer, boolean
+    nullable: bool = True
+    comment: str = ""
+    default: str | None = None  # a SQL literal
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
+
+
+@dataclass(frozen=True)
+class Table:
+    """A raw table: its data columns in order (``load_id`` and ``loaded_at`` are added by the warehouse)."""
+
+    name: str  # schema-qualified, e.g. raw.prices
+    columns: tuple[Column, ...]
+    keys: tuple[str, ...]  # the natural key: one stored row per key
+    date_column: str  # the date that bounds a batch (high-water marks, "rows dated within the batch")
+    comment: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @property
+    def numeric_columns(self) -> list[str]:
+        return [column.name for column in self.columns if column.is_numeric]
+
+    @property
+    def date_columns(self) -> list[str]:
+        return [column.name for column in self.columns if column.type == "date"]
+
+    @property
+    def timestamp_columns(self) -> list[str]:
+        return [column.name for column in self.columns if column.type == "timestamp"]
+
+    def create_sql(self) -> str:
+        """``create table if not exists`` with the data columns, then ``load_id`` and ``loaded_at``."""
+        definitions = ",\n    ".join(
+            f"{column.name} {column.type}"
+            + ("" if column.nullable else " not null")
+            + (f" default {column.default}" if column.default is not None else "")
+            for column in (*self.columns, *LOAD_COLUMN_DEFINITIONS)
+        )
+        return f"create table if not exists {self.name} (\n    {definitions}\n)"
+
+    def add_column_sql(self, column: Column) -> str:
+        """Adds ``column`` to a table an older version created without it (no ``not null``: old rows lack it)."""
+        default = f" default {column.default}" if column.default is not None else ""
+        return f"alter table {self.name} add column if not exists {column.name} {column.type}{default}"
+
+
+LOAD_COLUMN_DEFINITIONS = (
+    Column("load_id", "varchar", nullable=False, comment="the load that last wrote the row"),
+    Column("loaded_at", "timestamp", nullable=False, comment="when that load wrote it (UTC)"),
+)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a dataset's high-water marks come from: the key column, and the ``source`` values that count."""
+
+    key: str
+    sample: tuple[str, ...] = ("sample",)  # empty: the sample extract reads from a fixed start, no cursor
+    live: tuple[str, ...] = ()
+
+    def sources(self, mode: str) -> tuple[str, ...]:
+        return self.live if mode == "live" else self.sample
+
+
+@dataclass(frozen=True)
+class ExtractRequest:
+    """What one extraction is asked for."""
+
+    settings: Settings
+    as_of: date
+    start: date | None = None  # a backfill: extract [start, as_of], whatever is stored
+    cursors: Mapping[str, date] = field(default_factory=dict)  # high-water mark per key (empty on a backfill)
+    load_id: str = ""
+
+    def window_starts(self, keys: Iterable[str], *, default: date, lookback_days: int | None = None) -> dict[str, date]:
+        """Where each key's extraction starts: its high-water mark minus the look-back, else ``default``.
+
+        On a backfill every key starts at ``start``.
+        """
+        if self.start is not None:
+            return dict.fromkeys(keys, self.start)
+        lookback = timedelta(days=self.settings.lookback_days if lookback_days is None else lookback_days)
+        return {key: max(default, self.cursors[key] - lookback) if key in self.cursors else default for key in keys}
+
+    def first_start(self, *, default: date, lookback_days: int) -> date:
+        """One start for the whole dataset: the earliest high-water mark minus the look-back, else ``default``."""
+        if self.start is not None:
+            return self.start
+        cursor = min(self.cursors.values(), default=None)
+        return max(default, cursor - timedelta(days=lookback_days)) if cursor else default
+
+
+@dataclass
+class Batch:
+    """What one extraction produced, before anything is written to the warehouse."""
+
+    dataset: str
+    source: str
+    frame: pd.DataFrame
+    window_start: date | None
+    window_end: date
+    payload: bytes | None = None  # the raw payload as received, when the source has one
+    payload_suffix: str = ".parquet"
+    landed: Path | None = None  # set when the extractor already landed its payloads (live sources)
+    parse_error: str | None = None  # the raw payload could not be parsed at all (it is still landed)
+    keys: list[str] = field(default_factory=list)
+    failures: list[KeyFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    """The requests one live extraction needs, in the order they are landed and parsed."""
+
+    source: str  # the label recorded as the load's source, e.g. 'yahoo' or 'sec_edgar+yahoo'
+    jobs: list[KeyJob]
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What derived checks may use besides the batch."""
+
+    settings: Settings
+    as_of: date
+    history: Any = None  # what the dataset's history look-up returned (e.g. last stored closes)
+
+
+DerivedChecks = Callable[[pd.DataFrame, CheckContext], dict[str, Any]]
+HistoryLookup = Callable[["duckdb.DuckDBPyConnection", pd.DataFrame], Any]
+
+
+def no_checks(frame: pd.DataFrame, context: CheckContext) -> dict[str, Any]:
+    return {}
+
+
+@dataclass
+class Freshness:
+    dataset: str
+    latest: date | None
+    expected: date | None
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.latest is None:
+            return "empty"
+        if self.missing or (self.expected and self.latest < self.expected):
+            return "stale"
+        return "fresh"
+
+    def describe(self) -> str:
+        text = f"{self.dataset:<15}{self.status:<7} latest {self.latest}  expected {self.expected or '-'}"
+        if self.missing:
+            shown = ", ".join(self.missing[:6]) + (
+                f" and {len(self.missing) - 6} more" if len(self.missing) > 6 else ""
+            )
+            text += f"  missing: {shown}"
+        return text
+
+
+class FreshnessRule(Protocol):
+    """A dataset's freshness rule: what it holds, what it should hold by the as-of date (flows.datasets.freshness)."""
+
+    def check(
+        self, connection: duckdb.DuckDBPyConnection, *, name: str, table: Table, settings: Settings, as_of: date
+    ) -> Freshness: ...
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    family: str  # the ingest subflow (ingest-<family>) it runs in
+    description: str
+    table: Table
+    extract_sample: Callable[[ExtractRequest], Batch]
+    plan_live: Callable[[ExtractRequest], LivePlan]
+    freshness: FreshnessRule
+    cursor: Cursor | None = None
+    derive_checks: DerivedChecks = no_checks
+    history: HistoryLookup | None = None  # stored rows the derived checks compare the batch with
+    combine: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # after the parsed keys are concatenated
+    prepare: Callable[[pd.DataFrame, Settings, date], pd.DataFrame] | None = None  # every extraction, replays too
+    payload_parser: str | None = None  # parser of a single landed payload file (e.g. the curated CSV)
+
+    @property
+    def suite_file(self) -> str:
+        return f"{self.name}.json"
+
+    def prepared(self, batch: Batch, *, settings: Settings, as_of: date) -> Batch:
+        """``batch`` after the dataset's prepare step (a no-op for most datasets)."""
+        if self.prepare is not None:
+            batch.frame = self.prepare(batch.frame, settings, as_of)
+        return batch

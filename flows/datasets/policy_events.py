@@ -1,0 +1,116 @@
+"""Dated policy events (``raw.policy_events``): the curated calendar of real events, plus, live, the Federal
+Register's rules of one agency (BIS export controls by default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from flows.datasets.base import Batch, CheckContext, Column, Cursor, Dataset, ExtractRequest, LivePlan, Table
+from flows.datasets.checks import not_after
+from flows.datasets.freshness import LatestOnly
+from flows.sources.curated import reader as curated_reader
+from flows.sources.jobs import KeyJob
+from flows.sources.registry import LOCAL
+
+TABLE = Table(
+    "raw.policy_events",
+    (
+        Column("event_id", "varchar", nullable=False, comment="stable slug, e.g. '2022-10-07-bis-advanced-computing'"),
+        Column("event_date", "date", nullable=False),
+        Column(
+            "category",
+            "varchar",
+            nullable=False,
+            comment="regulation | export_control | monetary_policy | diplomacy | inflation_release",
+        ),
+        Column("region", "varchar", nullable=False, comment="US | CN | JP | US-CN | US-JP | global"),
+        Column("title", "varchar", nullable=False),
+        Column("source_url", "varchar", nullable=False),
+        Column("source", "varchar", nullable=False, comment="'curated' | 'federal_register'"),
+    ),
+    keys=("event_id",),
+    date_column="event_date",
+    comment="Dated policy events: export controls, platform regulation, FOMC decisions, meetings, CPI releases.",
+)
+
+# Live: the Federal Register window starts this long before the newest stored document.
+LIVE_LOOKBACK_DAYS = 30
+
+
+def extract_sample(request: ExtractRequest) -> Batch:
+    """The curated calendar (events up to the as-of date); its raw CSV is landed as it is."""
+    payload = curated_reader.read_payload(request.settings.policy_events_file)
+    try:
+        frame, problem = curated_reader.parse_events(payload, until=request.as_of), None
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
+        frame, problem = pd.DataFrame(), f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+    return Batch(
+        "policy_events",
+        curated_reader.SOURCE,
+        frame,
+        None,
+        request.as_of,
+        payload=payload,
+        payload_suffix=".csv",
+        parse_error=problem,
+    )
+
+
+def plan_live(request: ExtractRequest) -> LivePlan:
+    """The curated calendar (a local payload) and the Federal Register's documents since the newest stored."""
+    settings = request.settings
+    live = settings.live
+    first = request.first_start(default=settings.sample.start_date, lookback_days=LIVE_LOOKBACK_DAYS)
+    curated = curated_reader.read_payload(settings.policy_events_file)
+    jobs = [
+        KeyJob(
+            "curated",
+            "curated_csv",
+            {"until": request.as_of.isoformat()},
+            LOCAL,
+            "payload",
+            {"payload": curated},
+            ".csv",
+        ),
+        KeyJob(
+            f"federal_register:{live.fedreg_agency}",
+            "fedreg_documents",
+            {"agency": live.fedreg_agency, "term": live.fedreg_term, "start": first.isoformat()},
+            "federal_register",
+            "fedreg_documents",
+            {"agency": live.fedreg_agency, "term": live.fedreg_term or None, "start": first, "end": request.as_of},
+        ),
+    ]
+    return LivePlan("curated+federal_register", jobs)
+
+
+def combine(frame: pd.DataFrame) -> pd.DataFrame:
+    """Curated events first; fetched documents only where they are new (curated wins)."""
+    from flows.sources.federal_register.parser import merge_with_curated
+
+    curated = frame[frame["source"] == curated_reader.SOURCE]
+    fetched = frame[frame["source"] != curated_reader.SOURCE]
+    return merge_with_curated(curated, fetched)
+
+
+def derive_checks(frame: pd.DataFrame, context: CheckContext) -> dict[str, Any]:
+    if "event_date" not in frame.columns:
+        return {}
+    return {"gx_not_after_as_of": not_after(frame["event_date"], context.as_of)}
+
+
+DATASET = Dataset(
+    name="policy_events",
+    family="policy_events",
+    description="dated policy events (the curated calendar; live, plus the Federal Register)",
+    table=TABLE,
+    cursor=Cursor("source", sample=(), live=("federal_register",)),
+    extract_sample=extract_sample,
+    plan_live=plan_live,
+    combine=combine,
+    derive_checks=derive_checks,
+    payload_parser="curated_csv",
+    freshness=LatestOnly(column="event_date"),
+)

@@ -1,0 +1,74 @@
+"""The registry: every dataset gapwatch ingests, in pipeline order.
+
+Adding a dataset is a module in this folder (see ``flows.datasets.base``), its
+GX suite ``expectations/<name>.json``, its dbt staging model, and one line
+here. The pipeline, validation, quarantine, freshness, status and the benchmark
+iterate this list; none of them names a dataset.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from flows.datasets import cpi, fundamentals, fx_rates, policy_events, prices
+from flows.datasets.base import Dataset, Freshness
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from flows.settings import Settings
+
+DATASETS: tuple[Dataset, ...] = (
+    prices.DATASET,
+    fx_rates.DATASET,
+    fundamentals.DATASET,
+    cpi.DATASET,
+    policy_events.DATASET,
+)
+
+_BY_NAME = {dataset.name: dataset for dataset in DATASETS}
+
+
+def names() -> list[str]:
+    return [dataset.name for dataset in DATASETS]
+
+
+def get(name: str) -> Dataset:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"Unknown dataset {name!r}; the datasets are {', '.join(names())}.") from None
+
+
+def families() -> dict[str, tuple[Dataset, ...]]:
+    """Ingest subflows: family -> its datasets, in pipeline order."""
+    grouped: dict[str, list[Dataset]] = {}
+    for dataset in DATASETS:
+        grouped.setdefault(dataset.family, []).append(dataset)
+    return {family: tuple(members) for family, members in grouped.items()}
+
+
+def dataset_of_load(load_id: str) -> Dataset:
+    """The dataset a load id belongs to (load ids are '<dataset>-<timestamp>-<hex>')."""
+    for name in sorted(_BY_NAME, key=len, reverse=True):
+        if load_id.startswith(f"{name}-"):
+            return _BY_NAME[name]
+    raise ValueError(f"{load_id!r} is not a gapwatch load id (expected '<dataset>-<timestamp>-<hex>').")
+
+
+def freshness(connection: duckdb.DuckDBPyConnection, settings: Settings, *, as_of: date) -> list[Freshness]:
+    """Every dataset's freshness rule, checked as of ``as_of`` (a table the warehouse does not hold yet -- a
+    dataset newer than the last run -- is empty)."""
+    held = {
+        name
+        for (name,) in connection.execute(
+            "select table_schema || '.' || table_name from information_schema.tables"
+        ).fetchall()
+    }
+    return [
+        dataset.freshness.check(connection, name=dataset.name, table=dataset.table, settings=settings, as_of=as_of)
+        if dataset.table.name in held and "raw.securities" in held
+        else Freshness(dataset.name, None, None)
+        for dataset in DATASETS
+    ]

@@ -1,0 +1,2 @@
+"""Ingesting a dataset: extract, land, validate, load (``steps``); live extraction (``live``) and where its
+fetches run (``runners``)."""

@@ -1,0 +1,1 @@
+"""Operating gapwatch: progress, the run summary, status, alerts and the scheduled deployment."""

@@ -1,0 +1,1 @@
+"""Validating batches before they load: the GX suites (``gx``) and the quarantine of rows they hold back."""

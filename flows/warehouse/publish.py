@@ -1,0 +1,309 @@
+"""Publishing the marts for BI readers: a DuckDB copy swapped in atomically, and Parquet with a views file.
+
+What to publish incrementally, and how to partition it, comes from dbt's own
+manifest (``<home>/dbt_target/manifest.json``, written by the build that made
+the marts): a mart materialized ``incremental`` is refreshed by its
+``unique_key``; a mart whose config has ``meta.publish.parquet_partition_by``
+is written as Parquet partitioned by year of that column. Nothing here repeats
+the dbt project.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from flows.warehouse.database import MART_SCHEMA, Warehouse, column_types, utcnow
+from flows.warehouse.sql import quote_literal
+
+logger = logging.getLogger(__name__)
+
+WATERMARK = "inputs_loaded_through"  # every row of an incremental model: the newest raw load it reflects
+PUBLISH_TARGET = "publish_target"
+PARQUET_VERSIONS_KEPT = 2
+
+
+@dataclass(frozen=True)
+class MartLayout:
+    """How one mart is published, as its dbt model declares it."""
+
+    unique_key: tuple[str, ...] | None = None  # incremental (delete+insert by this key); None: copied whole
+    partition_by: str | None = None  # Parquet partitioned by year of this date column; None: one file
+
+
+def mart_layouts(manifest: Path) -> dict[str, MartLayout]:
+    """Per mart (model in the marts schema), its layout from dbt's manifest; {} when there is none to read."""
+    try:
+        nodes = json.loads(manifest.read_text())["nodes"]
+    except (OSError, ValueError, KeyError):
+        logger.warning("No readable dbt manifest at %s: every mart is published whole, unpartitioned.", manifest)
+        return {}
+    layouts = {}
+    for node in nodes.values():
+        if node.get("resource_type") != "model" or node.get("schema") != MART_SCHEMA:
+            continue
+        config = node.get("config") or {}
+        key = config.get("unique_key") if config.get("materialized") == "incremental" else None
+        publish = (config.get("meta") or {}).get("publish") or {}
+        layouts[node.get("alias") or node["name"]] = MartLayout(
+            unique_key=(tuple([key]) if isinstance(key, str) else tuple(key)) if key else None,
+            partition_by=publish.get("parquet_partition_by"),
+        )
+    return layouts
+
+
+def publish(warehouse: Warehouse) -> Path:
+    """Copy the marts into a separate database for BI readers, swapped in atomically; then the Parquet copy.
+
+    The copy is built beside the published file and renamed over it, so a
+    reader opening the published path sees either the old or the new file,
+    never a half-written one, and never holds a lock the pipeline needs.
+
+    When a published file exists, the copy starts from it (a file copy): the
+    incremental marts receive only the rows dbt rebuilt since
+    (``inputs_loaded_through`` newer than the copy's newest), checked against
+    the warehouse afterwards; every other mart is recreated.
+    """
+    settings = warehouse.settings
+    layouts = mart_layouts(settings.paths.dbt_target / "manifest.json")
+    published = settings.paths.published_database
+    published.parent.mkdir(parents=True, exist_ok=True)
+    staging = published.with_name(f".{published.name}.{os.getpid()}.tmp")
+    _remove_database_file(staging)
+    with warehouse.transaction() as cursor:
+        tables = [
+            name
+            for (name,) in cursor.execute(
+                "select table_name from information_schema.tables where table_catalog = current_database() "
+                "and table_schema = ? and table_type = 'BASE TABLE' order by table_name",
+                [MART_SCHEMA],
+            ).fetchall()
+        ]
+    try:
+        if published.exists():
+            shutil.copyfile(published, staging)
+        cursor = warehouse.cursor()
+        try:
+            cursor.execute(f"attach {quote_literal(staging)} as {PUBLISH_TARGET}")
+            try:
+                _publish_tables(cursor, tables, layouts)
+                cursor.execute(f"checkpoint {PUBLISH_TARGET}")  # every change in the file itself, none in a WAL
+                warehouse.fault_point("publish:duckdb")
+            finally:
+                cursor.execute(f"detach {PUBLISH_TARGET}")
+        finally:
+            cursor.close()
+        os.replace(staging, published)
+    except BaseException:
+        _remove_database_file(staging)
+        raise
+    publish_parquet(warehouse, tables, layouts)
+    return published
+
+
+def _remove_database_file(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.with_name(f"{path.name}.wal").unlink(missing_ok=True)
+
+
+def _publish_tables(cursor: duckdb.DuckDBPyConnection, tables: list[str], layouts: dict[str, MartLayout]) -> None:
+    """Bring the attached staging copy's marts to the warehouse's: refresh incrementally where possible,
+    recreate the rest, drop the marts the warehouse no longer has."""
+    cursor.execute(f"create schema if not exists {PUBLISH_TARGET}.{MART_SCHEMA}")
+    staged = {
+        name
+        for (name,) in cursor.execute(
+            "select table_name from information_schema.tables where table_catalog = ? and table_schema = ?",
+            [PUBLISH_TARGET, MART_SCHEMA],
+        ).fetchall()
+    }
+    for name in sorted(staged - set(tables)):
+        cursor.execute(f'drop table {PUBLISH_TARGET}.{MART_SCHEMA}."{name}"')
+    for name in tables:
+        keys = layouts.get(name, MartLayout()).unique_key
+        if name in staged and keys and _refresh_rows(cursor, name, keys):
+            continue
+        target = f'{PUBLISH_TARGET}.{MART_SCHEMA}."{name}"'
+        if name in staged:
+            cursor.execute(f"drop table {target}")
+            cursor.execute(f"checkpoint {PUBLISH_TARGET}")  # its blocks are free for the new copy to reuse
+        cursor.execute(f'create table {target} as select * from {MART_SCHEMA}."{name}"')
+
+
+def _refresh_rows(cursor: duckdb.DuckDBPyConnection, name: str, keys: tuple[str, ...]) -> bool:
+    """Replace, by key, the staged rows of an incremental mart that dbt rebuilt since they were published.
+
+    False (recreate the table instead) when the mart has no WATERMARK, its columns changed, more than
+    half of it was rebuilt, or the result does not hold the warehouse's rows build for build.
+    """
+    source, target = f'{MART_SCHEMA}."{name}"', f'{PUBLISH_TARGET}.{MART_SCHEMA}."{name}"'
+    columns = column_types(cursor, source)
+    if WATERMARK not in dict(columns) or column_types(cursor, target) != columns:
+        return False
+    (published_through,) = cursor.execute(f"select max({WATERMARK}) from {target}").fetchone()
+    if published_through is None:
+        return False
+    rebuilt, total = cursor.execute(
+        f"select count(*) filter (where {WATERMARK} > ?), count(*) from {source}", [published_through]
+    ).fetchone()
+    if rebuilt * 2 > total:
+        return False
+    if rebuilt:
+        cursor.execute(
+            f"create or replace temp table publish_rebuilt as select * from {source} where {WATERMARK} > ?",
+            [published_through],
+        )
+        matches = " and ".join(f'staged."{key}" = rebuilt."{key}"' for key in keys)
+        cursor.execute(f"delete from {target} as staged using publish_rebuilt as rebuilt where {matches}")
+        cursor.execute(f"insert into {target} select * from publish_rebuilt")
+        cursor.execute("drop table publish_rebuilt")
+    if _rows_per_build(cursor, target) != _rows_per_build(cursor, source):
+        logger.warning("The published copy of %s differs from the warehouse after a refresh; copying it whole.", name)
+        return False
+    return True
+
+
+def _rows_per_build(cursor: duckdb.DuckDBPyConnection, relation: str) -> list[tuple]:
+    """Row count per WATERMARK value: a cheap check that a copy holds the same builds' rows as its source."""
+    return cursor.execute(f"select {WATERMARK}, count(*) from {relation} group by all order by all").fetchall()
+
+
+def publish_parquet(warehouse: Warehouse, tables: list[str], layouts: dict[str, MartLayout]) -> Path:
+    """Write the marts as Parquet under published/parquet/<version>/ plus a views database over them.
+
+    ``published/marts_parquet.duckdb`` holds one view per mart reading the newest
+    version; it is built beside and renamed over, and the previous version's
+    files are kept, so a reader holding the old views still reads complete files.
+
+    A partitioned mart with ``inputs_loaded_through`` is written incrementally
+    against the version the views read: the years holding rows rebuilt since
+    (or new years) are rewritten, the other years' files are hard links to the
+    previous version's; a mismatch with the warehouse afterwards rewrites it whole.
+    """
+    root = warehouse.settings.paths.published_dir / "parquet"
+    views = warehouse.settings.paths.published_dir / "marts_parquet.duckdb"
+    previous = _published_parquet_folders(views, root)
+    version = root / utcnow().strftime("%Y%m%dT%H%M%S%f")
+    version.mkdir(parents=True)
+    cursor = warehouse.cursor()
+    try:
+        for name in tables:
+            column = layouts.get(name, MartLayout()).partition_by
+            if column:
+                base = previous.get(name)
+                if base is None or not _write_changed_years(cursor, name, column, version / name, base):
+                    shutil.rmtree(version / name, ignore_errors=True)
+                    _write_years(cursor, name, column, version / name)
+            else:
+                (version / name).mkdir()
+                target = quote_literal(version / name / "data.parquet")
+                cursor.execute(f'copy {MART_SCHEMA}."{name}" to {target} (format parquet)')
+    finally:
+        cursor.close()
+    warehouse.fault_point("publish:parquet")
+    staging = views.with_name(f".{views.name}.{os.getpid()}.tmp")
+    staging.unlink(missing_ok=True)
+    connection = duckdb.connect(str(staging))
+    try:
+        connection.execute(f"create schema {MART_SCHEMA}")
+        for name in tables:
+            files = quote_literal(f"{version / name}/**/*.parquet")
+            connection.execute(
+                f'create view {MART_SCHEMA}."{name}" as select * from read_parquet({files}, hive_partitioning = true)'
+            )
+    finally:
+        connection.close()
+    os.replace(staging, views)
+    # the newest versions and the one the views read until now (newer ones may be unfinished, after a crash)
+    versions = sorted(path for path in root.iterdir() if path.is_dir())
+    kept = {*versions[-PARQUET_VERSIONS_KEPT:], *(folder.parent for folder in previous.values())}
+    for old in versions:
+        if old not in kept:
+            shutil.rmtree(old, ignore_errors=True)
+    return version
+
+
+def _published_parquet_folders(views: Path, root: Path) -> dict[str, Path]:
+    """Per mart, the folder (under ``root``) of the Parquet version the views database reads."""
+    if not views.exists():
+        return {}
+    try:
+        connection = duckdb.connect(str(views), read_only=True)
+        try:
+            definitions = connection.execute(
+                "select view_name, sql from duckdb_views() where schema_name = ?", [MART_SCHEMA]
+            ).fetchall()
+        finally:
+            connection.close()
+    except duckdb.Error:
+        return {}
+    folders: dict[str, Path] = {}
+    for name, sql in definitions:
+        match = re.search(r"read_parquet\('((?:[^']|'')+)/\*\*/\*\.parquet'", sql)
+        if match and Path(match[1].replace("''", "'")).name == name:
+            folder = root / Path(match[1].replace("''", "'")).parent.name / name  # this home's copy, even if moved
+            if folder.is_dir():
+                folders[name] = folder
+    return folders
+
+
+def _write_years(
+    cursor: duckdb.DuckDBPyConnection, name: str, column: str, folder: Path, years: list[int] | None = None
+) -> None:
+    """COPY a mart partitioned by year of ``column`` into ``folder``/year=YYYY/ (all years, or ``years``)."""
+    where = "" if years is None else f'where year("{column}") in ({", ".join(map(str, years))})'
+    cursor.execute(
+        f'copy (select *, year("{column}") as year from {MART_SCHEMA}."{name}" {where}) '
+        f"to {quote_literal(folder)} (format parquet, partition_by (year))"
+    )
+
+
+def _write_changed_years(cursor: duckdb.DuckDBPyConnection, name: str, column: str, folder: Path, base: Path) -> bool:
+    """Write the years of a mart rebuilt since ``base`` (the previous version's folder), hard-link the others.
+
+    False (write it whole instead) when the mart has no WATERMARK, its columns changed, the previous
+    folder holds anything but year=YYYY partitions, or the result does not match the warehouse.
+    """
+    source = f'{MART_SCHEMA}."{name}"'
+    base_files = f"read_parquet({quote_literal(f'{base}/**/*.parquet')}, hive_partitioning = true)"
+    columns = column_types(cursor, f'select *, year("{column}") as year from {source}')
+    if WATERMARK not in dict(columns) or column_types(cursor, f"select * from {base_files}") != columns:
+        return False
+    partitions = {path.name.removeprefix("year="): path for path in base.iterdir()}
+    if not all(re.fullmatch(r"\d+", year) and path.is_dir() for year, path in partitions.items()):
+        return False
+    (published_through,) = cursor.execute(f"select max({WATERMARK}) from {base_files}").fetchone()
+    years = {year for (year,) in cursor.execute(f'select distinct year("{column}") from {source}').fetchall()}
+    if published_through is None or None in years:
+        return False
+    rebuilt = cursor.execute(
+        f'select distinct year("{column}") from {source} where {WATERMARK} > ?', [published_through]
+    ).fetchall()
+    written = {year for (year,) in rebuilt} | {year for year in years if str(year) not in partitions}
+    folder.mkdir()
+    if written:
+        _write_years(cursor, name, column, folder, sorted(written))
+    for year in sorted(years - written):
+        for file in partitions[str(year)].rglob("*"):
+            if file.is_file():
+                _link_or_copy(file, folder / file.relative_to(base))
+    copied = f"read_parquet({quote_literal(f'{folder}/**/*.parquet')})"
+    if _rows_per_build(cursor, copied) != _rows_per_build(cursor, source):
+        logger.warning("The Parquet version of %s differs from the warehouse; writing it whole.", name)
+        return False
+    return True
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
