@@ -217,3 +217,18 @@ def test_a_malformed_payload_is_landed_and_named(tmp_path: Path, warehouse: Home
         assert len(landed) == 1 and landed[0].read_bytes() == payload
     finally:
         store.close()
+
+
+def test_an_extraction_that_finds_nothing_loads_nothing_and_passes(tmp_path: Path) -> None:
+    """A window before the history (CPI as of 2019: the cpi package reader returns no rows and no columns) is
+    nothing to load, not schema drift: the batch gets the table's columns, passes its suite, loads 0 rows."""
+    settings = load_settings({"GAPWATCH_HOME": str(tmp_path / "home")})
+    store = Warehouse(settings)
+    try:
+        result = ingest.ingest(registry.get("cpi"), settings=settings, warehouse=store, as_of=date(1990, 1, 31),
+                               run_id="t")  # fmt: skip
+        assert (result.status, result.rows_extracted, result.rows_loaded) == ("succeeded", 0, 0)
+        assert result.validation_success and result.expectations_failed == 0 and result.expectations_evaluated > 10
+        assert store.cursor().execute("select count(*) from raw.cpi").fetchone() == (0,)
+    finally:
+        store.close()

@@ -238,7 +238,13 @@ class Dataset:
         return f"{self.name}.json"
 
     def prepared(self, batch: Batch, *, settings: Settings, as_of: date) -> Batch:
-        """``batch`` after the dataset's prepare step (a no-op for most datasets)."""
+        """``batch`` after the dataset's prepare step (a no-op for most datasets).
+
+        An extraction that found nothing -- no rows and no columns (no keys to fetch, a window before the
+        history) -- becomes an empty frame with the table's columns: nothing to load, not schema drift.
+        """
         if self.prepare is not None:
             batch.frame = self.prepare(batch.frame, settings, as_of)
+        if batch.frame.empty and batch.frame.columns.empty:
+            batch.frame = pd.DataFrame(columns=self.table.column_names)
         return batch
