@@ -13,10 +13,18 @@ from flows.ops.progress import seconds
 from flows.warehouse.audit import LoadResult
 from flows.warehouse.dbt import DbtResult
 
-SAMPLE_BANNER = (
-    "NOTE: prices, FX and fundamentals are SAMPLE DATA (synthetic, source = 'sample'), not market data. "
-    "CPI is real BLS data; policy events are a curated real calendar."
-)
+
+def sample_banner(loads: Iterable[LoadResult]) -> str | None:
+    """The warning a run that loaded sample data prints: which datasets are synthetic, which are real."""
+    loads = list(loads)
+    sample = [load.dataset for load in loads if load.source == "sample"]
+    if not sample:
+        return None
+    real = [f"{load.dataset} ({load.source})" for load in loads if load.source != "sample"]
+    return (
+        f"NOTE: {', '.join(sample)} are SAMPLE DATA (synthetic, source = 'sample'), not market data."
+        + (f" Real: {', '.join(real)}." if real else "")
+    )
 
 # What a run's outcome can be (audit.runs keeps succeeded / failed / skipped / running):
 #   succeeded    every dataset loaded completely; marts rebuilt, tested and published
@@ -91,10 +99,6 @@ class RunSummary:
             return None
         return (self.finished_at - self.started_at).total_seconds()
 
-    @property
-    def is_sample(self) -> bool:
-        return any(load.source == "sample" for load in self.loads)
-
 
 def render_summary(summary: RunSummary) -> str:
     """The terminal summary of a run."""
@@ -103,8 +107,9 @@ def render_summary(summary: RunSummary) -> str:
         return "\n".join([*lines, "", f"run skipped: {summary.skipped}"])
     if summary.replay_of:
         lines.append(f"replay of load {summary.replay_of} from its landing files (no network)")
-    if summary.is_sample:
-        lines.append(SAMPLE_BANNER)
+    banner = sample_banner(summary.loads)
+    if banner:
+        lines.append(banner)
     lines.append("")
     lines.append(f"{'dataset':<15}{'source':<26}{'extracted':>10}{'loaded':>9}  validation")
     for load in summary.loads:
@@ -179,8 +184,9 @@ def render_markdown(summary: RunSummary) -> str:
         return "\n".join([*lines, f"Skipped: {summary.skipped}. Nothing was ingested.", ""])
     if summary.replay_of:
         lines += [f"Replay of load `{summary.replay_of}` from its landing files (no network).", ""]
-    if summary.is_sample:
-        lines += [f"> {SAMPLE_BANNER}", ""]
+    banner = sample_banner(summary.loads)
+    if banner:
+        lines += [f"> {banner}", ""]
     lines += ["## Datasets", ""]
     lines += _table(
         ["dataset", "source", "extracted", "loaded", "quarantined", "validation", "failed rules", "status", "load id"],
