@@ -54,7 +54,7 @@ def test_live_run_end_to_end_then_replay(tmp_path: Path) -> None:
     loads = {load.dataset: load for load in summary.loads}
     assert {d: loads[d].source for d in loads} == {
         "prices": "yahoo", "fx_rates": "yahoo", "fundamentals": "sec_edgar+yahoo",
-        "cpi": "bls_api", "policy_events": "curated+federal_register",
+        "cpi": "bls_api", "policy_events": "curated+federal_register", "sec_filings": "sec_edgar",
     }  # fmt: skip
     # The delisted symbol failed alone; the other seven tickers loaded and the run still succeeded.
     assert loads["prices"].status == "partial"
@@ -88,6 +88,19 @@ def test_live_run_end_to_end_then_replay(tmp_path: Path) -> None:
     fedreg = home.query("select event_id from raw.policy_events where source = 'federal_register' order by 1")
     assert fedreg == [("fr-2024-28270",), ("fr-2025-00636",)]
     assert home.query("select count(*) from raw.policy_events where source = 'curated'")[0][0] >= 30
+    # The SEC filing index: what the server's submissions documents list, acceptance times converted from
+    # EDGAR's New York clock to UTC; every filing from the history's start on (older pages only when needed).
+    columns = "cik, accession_number, form, filing_date, accepted_at"
+    stored = home.query(f"select {columns} from raw.sec_filings order by all")
+    served = [
+        (row.cik, row.accession_number, row.form, row.filing_date, row.accepted_at.to_pydatetime())
+        for row in sources.filings.itertuples()
+    ]
+    assert stored and set(stored) <= set(served)
+    start = settings.sample.start_date
+    assert {row for row in served if row[3] >= start} <= set(stored)
+    filers = {ticker for (ticker,) in home.query("select distinct ticker from raw.sec_filings")}
+    assert filers == {"NVDA", "MSFT", "BABA"}
     # Marts built from live rows, labelled by their source.
     labels = home.query(
         "select distinct data_source from marts.relative_performance where series_type = 'security'", published=True
@@ -110,6 +123,11 @@ def test_live_run_end_to_end_then_replay(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "replay of load" in result.output
     assert home.query("select ticker, trade_date, close, adj_close from raw.prices order by all") == prices_before
+    # ... and the filing index from its landed submissions pages.
+    with home:
+        result = CliRunner().invoke(app, ["replay", "--load-id", loads["sec_filings"].load_id])
+    assert result.exit_code == 0, result.output
+    assert home.query(f"select {columns} from raw.sec_filings order by all") == stored
 
 
 def test_too_many_failed_keys_fail_the_run_but_keep_the_good_rows(tmp_path: Path) -> None:

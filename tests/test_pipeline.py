@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from flows.datasets import registry
 from flows.sources.sample.generator import SPENDERS_WITHOUT_RESULTS
 
 
 def test_every_dataset_loaded_and_validated(warehouse) -> None:
     loads = {load.dataset: load for load in warehouse.summary.loads}
-    assert set(loads) == {"prices", "fx_rates", "fundamentals", "cpi", "policy_events"}
+    assert list(loads) == registry.names()  # every registered dataset, in pipeline order
     for load in loads.values():
         assert load.status == "succeeded"
         assert load.rows_loaded > 0
@@ -29,7 +30,7 @@ def test_every_dataset_loaded_and_validated(warehouse) -> None:
 
 
 def test_sample_rows_are_labelled_everywhere(warehouse) -> None:
-    for table in ("raw.prices", "raw.fx_rates", "raw.fundamentals"):
+    for table in ("raw.prices", "raw.fx_rates", "raw.fundamentals", "raw.sec_filings"):
         assert warehouse.query(f"select distinct source from {table}") == [("sample",)]
     assert warehouse.query("select distinct source from raw.cpi") == [("bls_cpi_package",)]
     assert warehouse.query("select distinct source from raw.policy_events") == [("curated",)]

@@ -13,11 +13,12 @@ from typer.testing import CliRunner
 from conftest import AS_OF, Home
 from flows.calendars import sessions
 from flows.cli import app
+from flows.datasets import registry
 
 pytestmark = pytest.mark.usefixtures("prefect_server")  # these tests run Prefect flows
 
 MARTS = ("relative_performance", "execution_gap", "policy_event_impact", "policy_event_group_impact", "inflation")
-RAW = ("prices", "fx_rates", "fundamentals", "cpi", "policy_events")
+RAW = tuple(registry.names())
 
 
 def _contents(home: Home, table: str, *, exclude: tuple[str, ...] = (), published: bool = False) -> list[tuple]:

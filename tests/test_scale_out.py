@@ -365,6 +365,7 @@ def test_the_daily_flow_on_dask_loads_what_the_thread_runner_loads(tmp_path: Pat
         "fundamentals": "ticker, fiscal_period_end, report_date, source",
         "cpi": "series_id, period_date",
         "policy_events": "event_id",
+        "sec_filings": "cik, accession_number",
     }
     with serve_recordings(settings, as_of=AS_OF) as (base_url, _), distributed.Client(dask_cluster) as client:
         expected = thread_runner_rows(tmp_path / "threads", base_url, tables)
@@ -379,9 +380,9 @@ def test_the_daily_flow_on_dask_loads_what_the_thread_runner_loads(tmp_path: Pat
     assert summary.success, "\n".join(summary.errors)
     assert any(DELISTED in warning and "404" in warning for warning in summary.warnings)
     # one fetch-key task per key -- 8 tickers, 2 FX pairs, 5 companies, 1 BLS request, curated + Federal
-    # Register -- each run by one of the cluster's two workers
+    # Register, 3 SEC filers' submissions -- each run by one of the cluster's two workers
     fetches = [task for task in stream.data if task["key"].startswith("fetch_on_worker")]
-    assert len(fetches) == 18
+    assert len(fetches) == 21
     assert {task["worker"] for task in fetches} <= set(dask_cluster.scheduler.workers)
     loaded = {table: home.query(f"{ROWS.format(table=table)} order by {key}") for table, key in tables.items()}
     assert all(loaded.values())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from flows.datasets import cpi, fundamentals, fx_rates, policy_events, prices
+from flows.datasets import cpi, fundamentals, fx_rates, policy_events, prices, sec_filings
 from flows.datasets.base import Dataset, Freshness
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ DATASETS: tuple[Dataset, ...] = (
     fundamentals.DATASET,
     cpi.DATASET,
     policy_events.DATASET,
+    sec_filings.DATASET,
 )
 
 _BY_NAME = {dataset.name: dataset for dataset in DATASETS}
