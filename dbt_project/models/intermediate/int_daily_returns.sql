@@ -7,9 +7,10 @@
 --       price move with the split undone, without dividends
 --   daily_return_usd = adj_close_usd / previous adj_close_usd - 1: the total
 --       return of a US-dollar investor (price and currency)
--- Incremental: only dates on or after the earliest price or FX date loaded
--- since the last build are recomputed; each ticker's last earlier row (kept
--- in this table) supplies the previous close and the trading-day count.
+-- Incremental (boundary daily_series, macros/incremental_boundaries.sql): only
+-- dates on or after the earliest price or FX date loaded since the last build
+-- are recomputed; each ticker's last earlier row (kept in this table) supplies
+-- the previous close and the trading-day count.
 
 {{ config(
     materialized='incremental',
@@ -18,8 +19,7 @@
     on_schema_change='append_new_columns',
 ) }}
 
-{%- set inputs = [(ref('stg_raw__prices'), 'trade_date'), (ref('stg_raw__fx_rates'), 'rate_date')] %}
-{%- set recompute_from = recompute_from_date(inputs) %}
+{%- set recompute_from = date_literal(daily_series_start()) %}
 
 with prices_usd as (
     select * from {{ ref('int_prices_converted_to_usd') }}
@@ -113,7 +113,7 @@ with_security as (
         returns.daily_return_usd,
         returns.data_source,
         returns.load_id,
-        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
+        {{ inputs_loaded_through(daily_series_inputs()) }} as inputs_loaded_through,
     from returns
     left join securities
         on returns.ticker = securities.ticker

@@ -10,9 +10,10 @@
 -- null unless all four of its quarters have a value for that measure.
 -- Limitation: a restatement of an earlier quarter creates a vintage of that
 -- quarter only; the TTMs of later quarters pick it up at their next report.
--- Incremental by company: a build recomputes every vintage of the tickers
--- with fundamentals loaded since its last build (a company's vintages depend
--- on its own reports only), and nothing on a day without new fundamentals.
+-- Incremental by company (boundary fundamental_reports,
+-- macros/incremental_boundaries.sql): a build recomputes every vintage of the
+-- tickers with fundamentals loaded since its last build (a company's vintages
+-- depend on its own reports only), and nothing on a day without new fundamentals.
 
 {{ config(
     materialized='incremental',
@@ -22,15 +23,11 @@
 ) }}
 
 {%- set measures = ['revenue', 'operating_income', 'net_income', 'rd_expense', 'capex'] %}
-{%- set inputs = [(ref('stg_raw__fundamentals'), 'report_date')] %}
 
 with quarters as (
     select * from {{ ref('int_fundamental_quarters') }}
     {%- if is_incremental() and tracks_changes(this) %}
-    where ticker in (
-        select distinct ticker from {{ ref('stg_raw__fundamentals') }}
-        where {{ loaded_since_last_build() }}
-    )
+    where {{ fundamental_reports_changed_tickers() }}
     {%- endif %}
 ),
 
@@ -118,7 +115,7 @@ with_vintage as (
         {% endfor -%}
         quarters.data_source,
         ttm_sums.ttm_load_ids as load_id,
-        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
+        {{ inputs_loaded_through(fundamental_reports_inputs()) }} as inputs_loaded_through,
     from quarters
     inner join ttm_sums
         on quarters.ticker = ttm_sums.ticker

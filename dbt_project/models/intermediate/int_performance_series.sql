@@ -10,7 +10,8 @@
 --             accumulated as an exact fixed-point sum of ln(1 + return)
 --             (log_level_fixed_point), so an incremental build continues it
 --             from the stored level and matches a full rebuild bit for bit.
--- Incremental like int_daily_returns: dates on or after the earliest price or
+-- Incremental like int_daily_returns (boundary daily_series,
+-- macros/incremental_boundaries.sql): dates on or after the earliest price or
 -- FX date loaded since the last build are recomputed.
 
 {{ config(
@@ -20,9 +21,7 @@
     on_schema_change='append_new_columns',
 ) }}
 
-{%- set inputs = [(ref('stg_raw__prices'), 'trade_date'), (ref('stg_raw__fx_rates'), 'rate_date')] %}
-
-{%- set recompute_from = recompute_from_date(inputs) %}
+{%- set recompute_from = date_literal(daily_series_start()) %}
 
 with daily_returns as (
     select * from {{ ref('int_daily_returns') }}
@@ -150,7 +149,7 @@ final as (
         benchmark_ticker,
         data_source,
         load_id,
-        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
+        {{ inputs_loaded_through(daily_series_inputs()) }} as inputs_loaded_through,
     from unioned
 )
 

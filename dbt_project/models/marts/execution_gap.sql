@@ -27,7 +27,8 @@
 -- the quarter is provisional (zscores_known_from_date null) and nothing
 -- downstream uses it.
 
--- Incremental by calendar quarter (the z-scores' cross-section): a build
+-- Incremental by calendar quarter (the z-scores' cross-section; boundary
+-- execution_gap, macros/incremental_boundaries.sql): a build
 -- recomputes every quarter that a raw row loaded since its last build can
 -- change - each quarter with a row whose fiscal period ends on or after the
 -- earliest price or FX date or fiscal period end of a new fundamental (a
@@ -46,13 +47,8 @@
 ) }}
 
 {%- set clip = var('zscore_clip', 3) %}
-{%- set inputs = [
-    (ref('stg_raw__prices'), 'trade_date'),
-    (ref('stg_raw__fx_rates'), 'rate_date'),
-    (ref('stg_raw__fundamentals'), 'fiscal_period_end'),
-] %}
-{%- set recompute_from = recompute_from_date(inputs) %}
-{%- set reports_from = recompute_from_date([(ref('stg_raw__fundamentals'), 'report_date')]) %}
+{%- set recompute_from = date_literal(execution_gap_start()) %}
+{%- set reports_from = date_literal(execution_gap_reports_start()) %}
 
 with fundamentals_ttm as (
     select * from {{ ref('int_fundamentals_ttm') }}
@@ -371,7 +367,7 @@ final as (
         reward_zscore - results_zscore as reward_gap,
         data_source,
         load_id,
-        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
+        {{ inputs_loaded_through(execution_gap_inputs()) }} as inputs_loaded_through,
     from composites
 )
 

@@ -20,7 +20,8 @@
 --                zscores_known_from_date): no look-ahead.
 -- Spread rows: each return measure of basket:china_tech minus that of
 -- basket:us_ai_leader on the dates both have a value.
--- Incremental: rows dated on or after the earliest date touched by a price,
+-- Incremental (boundary relative_performance, macros/incremental_boundaries.sql):
+-- rows dated on or after the earliest date touched by a price,
 -- FX, CPI or fundamental row loaded since the last build are recomputed, from
 -- a context of the preceding var incremental_context_days (450) calendar
 -- days (enough for 252-row and 12-month windows); base levels and the running
@@ -35,13 +36,6 @@
     on_schema_change='append_new_columns',
 ) }}
 
-{%- set inputs = [
-    (ref('stg_raw__prices'), 'trade_date'),
-    (ref('stg_raw__fx_rates'), 'rate_date'),
-    (ref('stg_raw__cpi_observations'), 'release_date'),
-    (ref('stg_raw__fundamentals'), 'report_date'),
-] %}
-{%- set context_days = var('incremental_context_days', 450) %}
 
 {%- set base_date = var('performance_base_date', none) %}
 {%- set min_beta_days = var('beta_min_observations', 200) %}
@@ -51,9 +45,9 @@
 {%- set beta_days = var('beta_days', 252) %}
 {%- set year_days = var('annualization_days', 252) %}
 
-{%- set start = recompute_start(inputs) %}
+{%- set start = relative_performance_start() %}
 {%- set recompute_from = date_literal(start) %}
-{%- set context_from = date_literal(start, days_before=context_days) %}
+{%- set context_from = daily_series_context_from(start) %}
 
 -- read by several CTEs below, each taking a few columns: not materialized, so each scan reads only those
 with all_series as not materialized (
@@ -502,7 +496,7 @@ final as (
         known_reward_gap,
         data_source,
         load_id,
-        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
+        {{ inputs_loaded_through(relative_performance_inputs()) }} as inputs_loaded_through,
     from every_series
     where trade_date >= {{ recompute_from }}
 )
