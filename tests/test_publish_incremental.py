@@ -374,11 +374,11 @@ def test_incremental_keys_match_the_dbt_models() -> None:
 
     models = Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "marts"
     incremental = {}
-    for model in sorted(models.glob("*.sql")):
+    for model in sorted(models.rglob("*.sql")):  # models/marts/<mart>/<mart>.sql
         sql = model.read_text()
         if re.search(r"materialized\s*=\s*'incremental'", sql):
             keys = re.search(r"unique_key\s*=\s*\[([^\]]*)\]", sql)
             assert keys, model
             incremental[model.stem] = tuple(re.findall(r"'([^']+)'", keys[1]))
     assert incremental == {name: INCREMENTAL_KEYS.get(name) for name in incremental}
-    assert {name for name in INCREMENTAL_KEYS if not (models / f"{name}.sql").exists()} == set()
+    assert {name for name in INCREMENTAL_KEYS if not any(models.rglob(f"{name}.sql"))} == set()

@@ -8,10 +8,11 @@
     computed against the calling model's own table; see recompute_start in
     macros/incremental.sql, which also explains the stamps).
 
-    daily_series          int_daily_returns, int_performance_series: a price
-                          (trade_date) or an FX fixing (rate_date) changes
-                          the daily series from its own date on. Models with
-                          252-row or 12-month windows read
+    daily_series          int_daily_returns, int_baskets_equal_weighted,
+                          int_performance_rolling_windows, int_performance_returns:
+                          a price (trade_date) or an FX fixing (rate_date)
+                          changes the daily series from its own date on.
+                          Models with 252-row or 12-month windows read
                           var incremental_context_days before the start as
                           context (daily_series_context_from).
     relative_performance  the mart relative_performance: the daily series,
@@ -30,7 +31,7 @@
                           (macros/event_study.sql).
 -#}
 
-{#- daily_series: the daily price series and what is computed from them date by date -#}
+{#- daily_series: int_daily_returns, int_baskets_equal_weighted, int_performance_rolling_windows, int_performance_returns -#}
 {% macro daily_series_inputs() -%}
     {{ return([(ref('stg_raw__prices'), 'trade_date'), (ref('stg_raw__fx_rates'), 'rate_date')]) }}
 {%- endmacro %}

@@ -1,12 +1,5 @@
--- Close-to-close returns per listing over the listing's own trading days (a
--- holiday is simply absent, so the next day's return spans it). The first
--- row of each ticker has null returns.
---   total return (daily_return_local) = adj_close / previous adj_close - 1:
---       the vendor's adjusted close carries splits and reinvested dividends
---   price return = close * split_ratio / previous close - 1: the as-traded
---       price move with the split undone, without dividends
---   daily_return_usd = adj_close_usd / previous adj_close_usd - 1: the total
---       return of a US-dollar investor (price and currency)
+-- Close-to-close returns per listing over the listing's own trading days.
+-- Formulas: docs blocks formula_int_daily_returns_* (_prices__docs.md).
 -- Incremental (boundary daily_series, macros/incremental_boundaries.sql): only
 -- dates on or after the earliest price or FX date loaded since the last build
 -- are recomputed; each ticker's last earlier row (kept in this table) supplies
