@@ -24,7 +24,9 @@
                           touched, and, when reports arrived
                           (execution_gap_reports_start), the quarters whose
                           z-scores were not known before the earliest new
-                          report_date.
+                          report_date; int_quarterly_market_rewards, by row:
+                          the rows whose fiscal period ends on or after that
+                          earliest date.
     fundamental_reports   int_fundamentals_ttm, by company: every vintage of
                           the companies with fundamentals loaded since.
     policy event study    by event: decided in policy_event_impact

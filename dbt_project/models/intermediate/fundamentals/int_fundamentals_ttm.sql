@@ -1,15 +1,7 @@
 -- Trailing-twelve-month (TTM) fundamentals AS KNOWN at each report: one row
 -- per ticker, fiscal quarter and report_date (every version of a quarter is
 -- a "vintage", valid from its report_date until the next version's).
--- For a vintage of quarter q known at date d, every quarter q-7 .. q takes
--- its latest version with report_date <= d (so a restatement published
--- later never leaks back), and
---     <measure>_ttm          = sum over quarters q-3 .. q
---     <measure>_ttm_year_ago = sum over quarters q-7 .. q-4
--- by the fiscal quarter index (fiscal_year * 4 + fiscal_quarter). A TTM is
--- null unless all four of its quarters have a value for that measure.
--- Limitation: a restatement of an earlier quarter creates a vintage of that
--- quarter only; the TTMs of later quarters pick it up at their next report.
+-- Formula: docs block formula_int_fundamentals_ttm_ttm (_fundamentals__docs.md).
 -- Incremental by company (boundary fundamental_reports,
 -- macros/incremental_boundaries.sql): a build recomputes every vintage of the
 -- tickers with fundamentals loaded since its last build (a company's vintages
