@@ -29,8 +29,10 @@
                           earliest date.
     fundamental_reports   int_fundamentals_ttm, by company: every vintage of
                           the companies with fundamentals loaded since.
-    policy event study    by event: decided in policy_event_impact
-                          (macros/event_study.sql).
+    policy event study    by event: int_policy_event_days decides which
+                          events to recompute (macros/event_study.sql);
+                          policy_event_impact recomputes the events that
+                          model rewrote (event_study_events_to_rebuild).
 -#}
 
 {#- daily_series: int_daily_returns, int_baskets_equal_weighted, int_performance_rolling_windows, int_performance_returns -#}
