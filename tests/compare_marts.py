@@ -15,6 +15,7 @@ dataset in ``audit.loads``), and ``inputs_loaded_through`` and ``loaded_at`` bec
 whose load wrote that raw ``loaded_at`` -- so the pattern of which build wrote which row is compared too.
 
     python tests/compare_marts.py --before-rev main                   # main vs the working tree
+    python tests/compare_marts.py --before-rev $(git merge-base main HEAD)   # the branch point instead
     python tests/compare_marts.py --before-rev HEAD~3 --after-rev HEAD
     python tests/compare_marts.py --before-rev main --export-dir /tmp/ref   # keep both builds as Parquet
     python tests/compare_marts.py --before /tmp/ref/before --after /path/to/gapwatch.duckdb
@@ -33,6 +34,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +50,7 @@ LOAD_ID = "load_id"
 STAMPS = ("inputs_loaded_through", "loaded_at")  # raw loaded_at values, labelled by run
 FLOATS = {"DOUBLE", "FLOAT", "REAL"}
 EXAMPLES = 3
+STOP_SECONDS = 15  # an interrupted run gets this long to stop before it is killed
 EXAMPLE_POOL = 500  # rows fetched per side to pair each example with its most similar counterpart
 TELEMETRY_OFF = {
     "DO_NOT_TRACK": "1",
@@ -85,9 +88,23 @@ def run_pipeline(checkout: Path, home: Path, as_of: str, *, source: str | None) 
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"
         ),
     }
-    completed = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        tail = "\n".join(((completed.stdout or "") + (completed.stderr or "")).strip().splitlines()[-30:])
+    # its own process group: an interrupted comparison stops the run and what it started (Prefect's server)
+    process = subprocess.Popen(
+        command, cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        output, _ = process.communicate()
+    except BaseException:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:  # a flow run can outlive SIGTERM
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        raise
+    if process.returncode != 0:
+        tail = "\n".join((output or "").strip().splitlines()[-30:])
         raise BuildError(f"gapwatch run --as-of {as_of} of {checkout} on {home} failed:\n{tail}")
 
 
@@ -360,7 +377,12 @@ def compare_scenario(
     return differing
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so the finally blocks remove the temporary worktree and stop the runs
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = argparse.ArgumentParser(
         prog="compare_marts.py",
         description=__doc__.split("\n\n")[0],
@@ -382,12 +404,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the builds (<workdir>/before, <workdir>/after)")
     arguments = parser.parse_args(argv)
     as_ofs = arguments.as_of or list(DEFAULT_AS_OF)
-
     workdir = arguments.workdir or Path(tempfile.mkdtemp(prefix="compare_marts."))
     workdir.mkdir(parents=True, exist_ok=True)
-    checkouts: list[Checkout] = []
+    try:
+        try:
+            sides, labels = build_sides(arguments, workdir, as_ofs)
+        except BuildError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        differing = compare_sides(sides, labels, workdir, as_ofs, export_dir=arguments.export_dir)
+    finally:
+        if arguments.keep:
+            print(f"\nbuilds kept in {workdir}")
+        elif not arguments.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\nresult: {'identical' if not differing else f'{differing} relation(s) differ'}")
+    return 1 if differing else 0
+
+
+def build_sides(
+    arguments: argparse.Namespace, workdir: Path, as_ofs: list[str]
+) -> tuple[dict[str, dict[str, Path]], dict[str, str]]:
+    """Each side's scenarios (scenario -> warehouse or export) and label: given paths, or builds of a revision
+    (in a temporary worktree, removed afterwards, also when interrupted) or of the working tree."""
     sides: dict[str, dict[str, Path]] = {}
     labels: dict[str, str] = {}
+    checkouts: list[Checkout] = []
     try:
         for side, rev, path in (
             ("before", arguments.before_rev, arguments.before),
@@ -401,14 +443,22 @@ def main(argv: list[str] | None = None) -> int:
             labels[side] = checkout.label
             print(f"building {side}: {checkout.label}", flush=True)
             sides[side] = build_scenarios(checkout.path, workdir / side, as_ofs, source=arguments.source)
-    except BuildError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     finally:
         for checkout in checkouts:
             remove_checkout(checkout)
+    return sides, labels
 
-    names = [name for name in sides["before"] if name in sides["after"]]
+
+def compare_sides(
+    sides: dict[str, dict[str, Path]],
+    labels: dict[str, str],
+    workdir: Path,
+    as_ofs: list[str],
+    *,
+    export_dir: Path | None,
+) -> int:
+    """Compare the scenarios both sides have (or their single builds); the number of relations that differ."""
+    names: list[str | None] = [name for name in sides["before"] if name in sides["after"]]
     if not names and len(sides["before"]) == len(sides["after"]) == 1:
         names = [None]  # one build on each side: compare them whatever their names
     connection = duckdb.connect(str(workdir / "comparison.duckdb"))
@@ -426,23 +476,18 @@ def main(argv: list[str] | None = None) -> int:
             before_relations = load_side(connection, before_location, "before")
             after_relations = load_side(connection, after_location, "after")
             differing += compare_scenario(connection, before_relations, after_relations)
-            if arguments.export_dir:
+            if export_dir:
                 for side, relations in (("before", before_relations), ("after", after_relations)):
-                    export(connection, relations, arguments.export_dir / side / (name or "warehouse"))
+                    export(connection, relations, export_dir / side / (name or "warehouse"))
             for relation in [*before_relations.values(), *after_relations.values()]:
                 connection.execute(f'drop table "{relation.table}"')
     finally:
         connection.close()
         (workdir / "comparison.duckdb").unlink(missing_ok=True)
-        if arguments.keep:
-            print(f"\nbuilds kept in {workdir}")
-        elif not arguments.workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
     missing = sorted(set(sides["before"]) ^ set(sides["after"])) if names != [None] else []
     if missing:
         print(f"\nscenarios on one side only (not compared): {', '.join(missing)}")
-    print(f"\nresult: {'identical' if not differing else f'{differing} relation(s) differ'}")
-    return 1 if differing else 0
+    return differing
 
 
 if __name__ == "__main__":
