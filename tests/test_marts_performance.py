@@ -1,7 +1,7 @@
 """relative_performance and execution_gap on the session warehouse: formulas re-derived independently,
 no look-ahead, and a restatement that must not leak into the point-in-time marts.
 
-The dbt unit tests (dbt_project/models/**/_*__models.yml) prove each formula on hand-computed rows; these
+The dbt unit tests (dbt_project/models/**/_*__unit_tests.yml) prove each formula on hand-computed rows; these
 tests check the same formulas at full size against numpy and against each other.
 """
 

@@ -57,16 +57,34 @@
 {%- endmacro %}
 
 {#-
-    Change tracking of policy_event_impact (see the model's header).
+    Change tracking of the event study (the boundary is decided in
+    int_policy_event_days; see its header).
 
     event_study_inputs_loaded_through(events, returns): the newest loaded_at
     of the policy events and the newest inputs_loaded_through of the returns
-    (int_daily_returns, itself change-tracked): the watermark each row carries.
+    (int_daily_returns, itself change-tracked): the watermark each row of
+    int_policy_event_days carries.
 
     event_study_delete_vanished_rows(target, events, returns): the post-hook
-    that deletes the rows of events no longer in the raw table or no longer
-    dated within the price history, and of tickers no longer listed (an
-    incremental build only inserts, it never sees what disappeared).
+    of int_policy_event_days that deletes the rows of events no longer in the
+    raw table or no longer dated within the price history, and of tickers no
+    longer listed (an incremental build only inserts, it never sees what
+    disappeared).
+
+    event_study_events_to_rebuild(event_days): for a model that follows
+    int_policy_event_days (policy_event_impact), the event_ids to recompute:
+    those with a row written into `event_days` since this model's last build
+    (its newest inputs_loaded_through), or with a row this model lacks. A
+    list of strings, run when the model runs, or none for every event (a full
+    build, or a table without change tracking).
+
+    event_study_event_filter(events): that choice as a predicate on event_id,
+    with the ids as literals, so DuckDB pushes it through the event-study
+    views into their scans (a subquery would not be pushed).
+
+    event_study_delete_rows_without_event_day(target, event_days): the
+    follower's post-hook: deletes its rows whose (event_id, ticker) is no
+    longer in int_policy_event_days.
 -#}
 {% macro event_study_inputs_loaded_through(events, returns) -%}
     greatest(
@@ -89,5 +107,49 @@
         from {{ returns }}
         where ticker is not null
             and group_name != 'benchmark'
+    )
+{%- endmacro %}
+
+{% macro event_study_events_to_rebuild(event_days) -%}
+    {%- if not (is_incremental() and tracks_changes(this)) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select distinct event_days.event_id
+        from {{ event_days }} as event_days
+        where event_days.inputs_loaded_through > (select max(inputs_loaded_through) from {{ this }})
+            or (select max(inputs_loaded_through) from {{ this }}) is null
+            or not exists (
+                select 1
+                from {{ this }} as stored
+                where stored.event_id = event_days.event_id
+                    and stored.ticker = event_days.ticker
+            )
+        order by 1
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | list) }}
+{%- endmacro %}
+
+{% macro event_study_event_filter(events) -%}
+    {%- if events is none -%}
+        true
+    {%- elif events | length == 0 -%}
+        false
+    {%- else -%}
+        event_id in (
+            {%- for event_id in events %}
+            '{{ event_id | replace("'", "''") }}'{{ "," if not loop.last }}
+            {%- endfor %}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro event_study_delete_rows_without_event_day(target, event_days) -%}
+    delete from {{ target }} as stored
+    where not exists (
+        select 1
+        from {{ event_days }} as event_days
+        where event_days.event_id = stored.event_id
+            and event_days.ticker = stored.ticker
     )
 {%- endmacro %}

@@ -1,7 +1,7 @@
 {#-
-    Helpers of the incremental models (int_daily_returns,
-    int_performance_series, int_fundamentals_ttm, execution_gap,
-    relative_performance, policy_event_impact).
+    Helpers of the incremental models. Which inputs each model watches is
+    decided once per boundary in macros/incremental_boundaries.sql; this file
+    holds the mechanics every boundary uses.
 
     Change detection. Every row of an incremental model carries
     `inputs_loaded_through`: the newest raw `loaded_at` among the model's
@@ -75,12 +75,11 @@
     9999-12-31 when nothing was loaded since the last build; 0001-01-01
     (everything) on a full build and when the existing table predates change
     tracking (it has no inputs_loaded_through column).
-    recompute_start(inputs): that date (a Python date), for a model that needs
-    it more than once; date_literal(start, days_before=n): it as a SQL date
+    recompute_start(inputs): that date (a Python date; the boundaries' *_start
+    macros call it); date_literal(start, days_before=n): it as a SQL date
     literal, moved n days earlier (the context a rolling window needs) unless
-    it is one of the two bounds; recompute_from_date(inputs, days_before=n):
-    both in one. A literal, not a subquery, so DuckDB pushes the filter below
-    joins (an ASOF join in particular) and into the scans.
+    it is one of the two bounds. A literal, not a subquery, so DuckDB pushes
+    the filter below joins (an ASOF join in particular) and into the scans.
 -#}
 {% macro recompute_start(inputs) -%}
     {%- if is_incremental() and tracks_changes(this) -%}
@@ -95,10 +94,6 @@
         {%- set start = start - modules.datetime.timedelta(days=days_before) -%}
     {%- endif -%}
     date '{{ start.isoformat()[:10] }}'
-{%- endmacro %}
-
-{% macro recompute_from_date(inputs, days_before=0) -%}
-    {{ date_literal(recompute_start(inputs), days_before) }}
 {%- endmacro %}
 
 {#- Sample standard deviation from a count, an exact sum and an exact sum of squares (doubles). -#}

@@ -1,15 +1,7 @@
--- Daily prices with the FX fixing in force at the listing's close (ASOF join).
--- A daily fixing is stamped with the date it closed (late in the London /
--- New York day), so:
---   - US listings (close 16:00 New York) use the fixing dated on or before
---     the trade date;
---   - listings whose market closes before that day's fixing (var
---     fx_fixing_lag_days, default XHKG: 1) use the last fixing dated at least
---     that many days before the trade date, i.e. the latest rate already
---     known at their close.
--- A market holiday without a fixing falls back to the previous fixing. USD
--- listings use a rate of 1; a listing with no earlier fixing keeps a null
--- rate (and a null adj_close_usd) instead of an invented one.
+-- Daily prices with the FX fixing in force at the listing's close (ASOF join),
+-- one row per ticker and trade_date. Formulas: docs blocks
+-- formula_int_prices_converted_to_usd_usd_per_unit and
+-- formula_int_prices_converted_to_usd_adj_close_usd (_prices__docs.md).
 
 {%- set lag_days = var('fx_fixing_lag_days', {'XHKG': 1}) %}
 

@@ -1,13 +1,9 @@
 -- Group-level average cumulative abnormal return (CAR) around each policy
 -- event, with a cross-sectional t-test. One row per event and group
--- (china_tech, us_ai_leader), from the security-level market-model CARs in
--- policy_event_impact. For each CAR window, over the group's securities with
--- a CAR in that window:
---   n       = number of securities with a CAR
---   mean    = sum(CAR) / n
---   sd      = sqrt(sum((CAR - mean)^2) / (n - 1))    (sample standard deviation)
---   t-stat  = mean / (sd / sqrt(n)); null when n < 2 or sd = 0
--- Sums are ordered by ticker, so rebuilds are bit-identical.
+-- (china_tech, us_ai_leader), from the security-level CARs in
+-- policy_event_impact. Formula: docs block formula_policy_event_group_impact_t_test
+-- (_policy_event_group_impact__docs.md). Sums are ordered by ticker, so
+-- rebuilds are bit-identical.
 
 {%- set car_windows = event_study_car_windows() %}
 

@@ -1,14 +1,8 @@
 -- Quarterly fundamentals, one row per ticker, fiscal quarter and report
 -- (every version of a figure is kept: a restatement is a new report_date).
--- Quarter rows come from the source's quarterly figures (period_months = 3).
--- Where a fiscal year has an annual row (period_months = 12) but no quarterly
--- Q4 row, Q4 is derived from year-to-date arithmetic:
---     Q4 = FY - (Q1 + Q2 + Q3)
--- for every flow measure (revenue, operating income, net income, R&D,
--- capex), using the latest version of Q1-Q3 known when the annual figure was
--- reported; the derived quarter is known from the annual report_date, and it
--- is null for a measure unless all four inputs have a value. Shares
--- outstanding are a point-in-time count: Q4 takes the fiscal-year-end count.
+-- Quarter rows come from the source's quarterly figures (period_months = 3);
+-- a missing Q4 is derived from the fiscal year: docs block
+-- formula_int_fundamental_quarters_q4_from_annual (_fundamentals__docs.md).
 
 with fundamentals as (
     select * from {{ ref('stg_raw__fundamentals') }}

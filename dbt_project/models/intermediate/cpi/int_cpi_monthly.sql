@@ -3,9 +3,10 @@
 -- day the month's CPI was published. Months never published (October 2025)
 -- are kept with null index levels and a null release_date.
 --
--- Contract: relative_performance ASOF-joins this model on
--- release_date <= trade_date to use only the CPI known on each trade date;
--- month_date, release_date and headline_nsa_index keep these names.
+-- Release date: docs block formula_int_cpi_monthly_release_date (_cpi__docs.md).
+-- Contract: int_cpi_known_daily ASOF-joins this model on release_date <= date
+-- to give the CPI known on each date; month_date, release_date and
+-- headline_nsa_index keep these names.
 
 with cpi_observations as (
     select * from {{ ref('stg_raw__cpi_observations') }}

@@ -1,15 +1,9 @@
--- Close-to-close returns per listing over the listing's own trading days (a
--- holiday is simply absent, so the next day's return spans it). The first
--- row of each ticker has null returns.
---   total return (daily_return_local) = adj_close / previous adj_close - 1:
---       the vendor's adjusted close carries splits and reinvested dividends
---   price return = close * split_ratio / previous close - 1: the as-traded
---       price move with the split undone, without dividends
---   daily_return_usd = adj_close_usd / previous adj_close_usd - 1: the total
---       return of a US-dollar investor (price and currency)
--- Incremental: only dates on or after the earliest price or FX date loaded
--- since the last build are recomputed; each ticker's last earlier row (kept
--- in this table) supplies the previous close and the trading-day count.
+-- Close-to-close returns per listing over the listing's own trading days.
+-- Formulas: docs blocks formula_int_daily_returns_* (_prices__docs.md).
+-- Incremental (boundary daily_series, macros/incremental_boundaries.sql): only
+-- dates on or after the earliest price or FX date loaded since the last build
+-- are recomputed; each ticker's last earlier row (kept in this table) supplies
+-- the previous close and the trading-day count.
 
 {{ config(
     materialized='incremental',
@@ -18,8 +12,7 @@
     on_schema_change='append_new_columns',
 ) }}
 
-{%- set inputs = [(ref('stg_raw__prices'), 'trade_date'), (ref('stg_raw__fx_rates'), 'rate_date')] %}
-{%- set recompute_from = recompute_from_date(inputs) %}
+{%- set recompute_from = date_literal(daily_series_start()) %}
 
 with prices_usd as (
     select * from {{ ref('int_prices_converted_to_usd') }}
@@ -113,7 +106,7 @@ with_security as (
         returns.daily_return_usd,
         returns.data_source,
         returns.load_id,
-        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
+        {{ inputs_loaded_through(daily_series_inputs()) }} as inputs_loaded_through,
     from returns
     left join securities
         on returns.ticker = securities.ticker

@@ -1,16 +1,9 @@
 -- US CPI inflation, one row per calendar month from the first to the last
 -- observed month, including never-published months (October 2025) whose
--- values stay null. For each of the four series (headline/core x NSA/SA):
---   mom_pct = 100 * (index - index of the previous calendar month) / that index
---   yoy_pct = 100 * (index - index of the same month a year earlier) / that index
--- i.e. 100 * (index / base - 1), written so that one rounding happens at the
--- end. Every comparison is a date join (month - 1 month, month - 12 months),
--- never lag(), so a change that needs a missing month is null.
--- The figures BLS quotes in its headline (YoY not seasonally adjusted, MoM
--- seasonally adjusted) are repeated as headline_/core_ yoy_pct and mom_pct,
--- and rounded to one decimal as published (*_1dp).
--- "Previous print" = the latest earlier month BLS published (September 2025
--- for November 2025), found with an ASOF join on month_date.
+-- values stay null. Formulas: docs blocks formula_inflation_*
+-- (_inflation__docs.md): MoM and YoY by date join (never lag(), so a change
+-- that needs a missing month is null), the figures BLS quotes, the regime and
+-- the change versus the previous print (ASOF join on month_date).
 
 with cpi_monthly as (
     select * from {{ ref('int_cpi_monthly') }}

@@ -1,18 +1,11 @@
 -- Trailing-twelve-month (TTM) fundamentals AS KNOWN at each report: one row
 -- per ticker, fiscal quarter and report_date (every version of a quarter is
 -- a "vintage", valid from its report_date until the next version's).
--- For a vintage of quarter q known at date d, every quarter q-7 .. q takes
--- its latest version with report_date <= d (so a restatement published
--- later never leaks back), and
---     <measure>_ttm          = sum over quarters q-3 .. q
---     <measure>_ttm_year_ago = sum over quarters q-7 .. q-4
--- by the fiscal quarter index (fiscal_year * 4 + fiscal_quarter). A TTM is
--- null unless all four of its quarters have a value for that measure.
--- Limitation: a restatement of an earlier quarter creates a vintage of that
--- quarter only; the TTMs of later quarters pick it up at their next report.
--- Incremental by company: a build recomputes every vintage of the tickers
--- with fundamentals loaded since its last build (a company's vintages depend
--- on its own reports only), and nothing on a day without new fundamentals.
+-- Formula: docs block formula_int_fundamentals_ttm_ttm (_fundamentals__docs.md).
+-- Incremental by company (boundary fundamental_reports,
+-- macros/incremental_boundaries.sql): a build recomputes every vintage of the
+-- tickers with fundamentals loaded since its last build (a company's vintages
+-- depend on its own reports only), and nothing on a day without new fundamentals.
 
 {{ config(
     materialized='incremental',
@@ -22,15 +15,11 @@
 ) }}
 
 {%- set measures = ['revenue', 'operating_income', 'net_income', 'rd_expense', 'capex'] %}
-{%- set inputs = [(ref('stg_raw__fundamentals'), 'report_date')] %}
 
 with quarters as (
     select * from {{ ref('int_fundamental_quarters') }}
     {%- if is_incremental() and tracks_changes(this) %}
-    where ticker in (
-        select distinct ticker from {{ ref('stg_raw__fundamentals') }}
-        where {{ loaded_since_last_build() }}
-    )
+    where {{ fundamental_reports_changed_tickers() }}
     {%- endif %}
 ),
 
@@ -118,7 +107,7 @@ with_vintage as (
         {% endfor -%}
         quarters.data_source,
         ttm_sums.ttm_load_ids as load_id,
-        {{ inputs_loaded_through(inputs) }} as inputs_loaded_through,
+        {{ inputs_loaded_through(fundamental_reports_inputs()) }} as inputs_loaded_through,
     from quarters
     inner join ttm_sums
         on quarters.ticker = ttm_sums.ticker

@@ -1,0 +1,88 @@
+{#-
+    The incremental boundaries, each decided here once. A boundary names the
+    raw inputs whose newly loaded rows decide what a build recomputes, and
+    the date column of each that says from when on a row can change the
+    models sharing it. Every model of a boundary calls its macros:
+    `<boundary>_inputs()` for the `inputs_loaded_through` stamp and
+    `<boundary>_start()` for the earliest date to recompute (a Python date,
+    computed against the calling model's own table; see recompute_start in
+    macros/incremental.sql, which also explains the stamps).
+
+    daily_series          int_daily_returns, int_baskets_equal_weighted,
+                          int_performance_rolling_windows, int_performance_returns:
+                          a price (trade_date) or an FX fixing (rate_date)
+                          changes the daily series from its own date on.
+                          Models with 252-row or 12-month windows read
+                          var incremental_context_days before the start as
+                          context (daily_series_context_from).
+    relative_performance  the mart relative_performance: the daily series,
+                          the CPI known from a print's release_date and the
+                          execution gap known from a report_date.
+    execution_gap         the mart execution_gap, by calendar quarter: the
+                          quarters with a row whose fiscal period ends on or
+                          after the earliest price, FX or fiscal_period_end
+                          touched, and, when reports arrived
+                          (execution_gap_reports_start), the quarters whose
+                          z-scores were not known before the earliest new
+                          report_date; int_quarterly_market_rewards, by row:
+                          the rows whose fiscal period ends on or after that
+                          earliest date.
+    fundamental_reports   int_fundamentals_ttm, by company: every vintage of
+                          the companies with fundamentals loaded since.
+    policy event study    by event: int_policy_event_days decides which
+                          events to recompute (macros/event_study.sql);
+                          policy_event_impact recomputes the events that
+                          model rewrote (event_study_events_to_rebuild).
+-#}
+
+{#- daily_series: int_daily_returns, int_baskets_equal_weighted, int_performance_rolling_windows, int_performance_returns -#}
+{% macro daily_series_inputs() -%}
+    {{ return([(ref('stg_raw__prices'), 'trade_date'), (ref('stg_raw__fx_rates'), 'rate_date')]) }}
+{%- endmacro %}
+
+{% macro daily_series_start() -%}
+    {{ return(recompute_start(daily_series_inputs())) }}
+{%- endmacro %}
+
+{#- The first date a windowed model reads: var incremental_context_days before `start` (see date_literal). -#}
+{% macro daily_series_context_from(start) -%}
+    {{ date_literal(start, days_before=var('incremental_context_days', 450)) }}
+{%- endmacro %}
+
+{#- relative_performance: the daily series, CPI by release date, fundamentals by report date -#}
+{% macro relative_performance_inputs() -%}
+    {{ return(daily_series_inputs() + [
+        (ref('stg_raw__cpi_observations'), 'release_date'),
+        (ref('stg_raw__fundamentals'), 'report_date'),
+    ]) }}
+{%- endmacro %}
+
+{% macro relative_performance_start() -%}
+    {{ return(recompute_start(relative_performance_inputs())) }}
+{%- endmacro %}
+
+{#- execution_gap: prices, FX and fundamentals by the fiscal period end they can move; new reports by report_date -#}
+{% macro execution_gap_inputs() -%}
+    {{ return(daily_series_inputs() + [(ref('stg_raw__fundamentals'), 'fiscal_period_end')]) }}
+{%- endmacro %}
+
+{% macro execution_gap_start() -%}
+    {{ return(recompute_start(execution_gap_inputs())) }}
+{%- endmacro %}
+
+{% macro execution_gap_reports_start() -%}
+    {{ return(recompute_start([(ref('stg_raw__fundamentals'), 'report_date')])) }}
+{%- endmacro %}
+
+{#- fundamental_reports: int_fundamentals_ttm, by company -#}
+{% macro fundamental_reports_inputs() -%}
+    {{ return([(ref('stg_raw__fundamentals'), 'report_date')]) }}
+{%- endmacro %}
+
+{#- A predicate on `ticker`: true for the companies whose fundamentals were loaded since the last build. -#}
+{% macro fundamental_reports_changed_tickers() -%}
+    ticker in (
+        select distinct ticker from {{ ref('stg_raw__fundamentals') }}
+        where {{ loaded_since_last_build() }}
+    )
+{%- endmacro %}

@@ -1,0 +1,115 @@
+-- Every company's fiscal quarters AS FIRST REPORTED (the vintage of
+-- int_fundamentals_ttm known at the quarter's first report_date, earlier
+-- quarters as known on that date), non-benchmark companies only, with what
+-- the execution gap compares: the calendar quarter of the cross-section, the
+-- dates of the market-reward windows, the FX fixing at the period end and
+-- the TTM investment and results ratios. Formulas: docs blocks
+-- formula_execution_gap_* (marts/execution_gap/_execution_gap__docs.md). A
+-- view: one row per company and quarter, a few thousand rows.
+
+with fundamentals_ttm as (
+    select * from {{ ref('int_fundamentals_ttm') }}
+),
+
+securities as (
+    select * from {{ ref('stg_raw__securities') }}
+),
+
+fx_rates as (
+    select * from {{ ref('stg_raw__fx_rates') }}
+),
+
+first_reports as (
+    select * from fundamentals_ttm
+    where is_first_report and group_name != 'benchmark'
+),
+
+with_period_starts as (
+    select
+        first_reports.*,
+        securities.benchmark_ticker,
+        coalesce(
+            lag(fiscal_period_end) over ticker_quarters,
+            cast(fiscal_period_end - interval 3 month as date)
+        ) as quarter_start_candidate,
+        lag(fiscal_quarter_index) over ticker_quarters as previous_fiscal_quarter_index,
+        cast(date_trunc('quarter', fiscal_period_end + interval 45 day) - interval 1 day as date)
+            as calendar_quarter_end,
+    from first_reports
+    left join securities
+        on first_reports.ticker = securities.ticker
+    window ticker_quarters as (partition by first_reports.ticker order by fiscal_quarter_index)
+),
+
+with_reward_dates as (
+    select
+        * exclude (quarter_start_candidate, previous_fiscal_quarter_index),
+        case
+            when previous_fiscal_quarter_index = fiscal_quarter_index - 1 then quarter_start_candidate
+            else cast(fiscal_period_end - interval 3 month as date)
+        end as quarter_start_date,
+        cast(fiscal_period_end - interval 12 month as date) as year_start_date,
+    from with_period_starts
+),
+
+with_fx as (
+    select
+        with_reward_dates.*,
+        case
+            when with_reward_dates.reporting_currency = 'USD' then 1.0
+            else fx_rates.usd_per_unit
+        end as usd_per_unit_period_end,
+    from with_reward_dates
+    asof left join fx_rates
+        on with_reward_dates.reporting_currency = fx_rates.currency
+        and with_reward_dates.fiscal_period_end >= fx_rates.rate_date
+),
+
+ratios as (
+    select
+        ticker,
+        group_name,
+        fiscal_period_end,
+        fiscal_year,
+        fiscal_quarter,
+        calendar_quarter_end,
+        report_date,
+        is_restated,
+        latest_report_date,
+        is_derived_from_annual,
+        reporting_currency,
+        usd_per_unit_period_end,
+        revenue_ttm * usd_per_unit_period_end as revenue_ttm_usd,
+        operating_income_ttm * usd_per_unit_period_end as operating_income_ttm_usd,
+        rd_expense_ttm * usd_per_unit_period_end as rd_ttm_usd,
+        capex_ttm * usd_per_unit_period_end as capex_ttm_usd,
+        (rd_expense_ttm + capex_ttm) * usd_per_unit_period_end as ai_investment_ttm_usd,
+        100 * (rd_expense_ttm + capex_ttm) / nullif(revenue_ttm, 0) as investment_intensity_pct,
+        100 * rd_expense_ttm / nullif(revenue_ttm, 0) as rd_intensity_pct,
+        100 * capex_ttm / nullif(revenue_ttm, 0) as capex_intensity_pct,
+        100 * ((rd_expense_ttm + capex_ttm) / nullif(rd_expense_ttm_year_ago + capex_ttm_year_ago, 0) - 1)
+            as investment_growth_yoy_pct,
+        100 * (rd_expense_ttm / nullif(rd_expense_ttm_year_ago, 0) - 1) as rd_growth_yoy_pct,
+        100 * (capex_ttm / nullif(capex_ttm_year_ago, 0) - 1) as capex_growth_yoy_pct,
+        100 * (revenue_ttm / nullif(revenue_ttm_year_ago, 0) - 1) as revenue_growth_yoy_pct,
+        100 * operating_income_ttm / nullif(revenue_ttm, 0) as operating_margin_pct,
+        100 * operating_income_ttm / nullif(revenue_ttm, 0)
+            - 100 * operating_income_ttm_year_ago / nullif(revenue_ttm_year_ago, 0) as operating_margin_change_pp,
+        case
+            when (rd_expense_ttm + capex_ttm) - (rd_expense_ttm_year_ago + capex_ttm_year_ago) > 0
+                then (operating_income_ttm - operating_income_ttm_year_ago)
+                    / ((rd_expense_ttm + capex_ttm) - (rd_expense_ttm_year_ago + capex_ttm_year_ago))
+        end as incremental_return_on_investment,
+        benchmark_ticker,
+        quarter_start_date,
+        year_start_date,
+        data_source,
+        load_id,
+    from with_fx
+),
+
+final as (
+    select * from ratios
+)
+
+select * from final

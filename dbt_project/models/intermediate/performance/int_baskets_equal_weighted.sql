@@ -1,0 +1,90 @@
+-- The equal-weight, daily-rebalanced baskets (basket:china_tech,
+-- basket:us_ai_leader): one row per basket and trading day of any member.
+-- Formulas: docs blocks formula_int_baskets_equal_weighted_daily_return_usd
+-- and formula_int_baskets_equal_weighted_level_usd (_performance__docs.md).
+-- Incremental (boundary daily_series, macros/incremental_boundaries.sql): dates
+-- on or after the earliest price or FX date loaded since the last build are
+-- recomputed; the level continues from the exact log level stored before them.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['series_id', 'trade_date'],
+    on_schema_change='append_new_columns',
+) }}
+
+{%- set recompute_from = date_literal(daily_series_start()) %}
+
+with daily_returns as (
+    select * from {{ ref('int_daily_returns') }}
+    where trade_date >= {{ recompute_from }}
+),
+
+basket_members as (
+    select * from daily_returns
+    where group_name in ('china_tech', 'us_ai_leader')
+),
+
+basket_daily as (
+    select
+        'basket:' || group_name as series_id,
+        group_name,
+        trade_date,
+        -- ordered so the float sum runs in the same order on every build (bit-identical rebuilds)
+        avg(daily_return_usd order by ticker) as daily_return_usd,
+        count(daily_return_usd) as member_count,
+        {{ group_benchmark_ticker('group_name') }} as benchmark_ticker,
+        string_agg(distinct data_source, ',' order by data_source) as data_source,
+        string_agg(distinct load_id, ',' order by load_id) as load_id,
+    from basket_members
+    group by group_name, trade_date
+),
+
+{% if is_incremental() %}
+log_levels_before as (
+    select
+        series_id,
+        arg_max(log_level_fixed_point, trade_date) as log_level_fixed_point_before,
+    from {{ this }}
+    where trade_date < {{ recompute_from }}
+    group by series_id
+),
+{% endif %}
+
+log_levels as (
+    select
+        basket_daily.*,
+        {% if is_incremental() -%}
+        coalesce(log_levels_before.log_level_fixed_point_before, 0)
+        {%- else -%}
+        cast(0 as hugeint)
+        {%- endif %}
+            + sum({{ fixed_point('ln(1 + coalesce(basket_daily.daily_return_usd, 0))') }}) over (
+                partition by basket_daily.series_id
+                order by basket_daily.trade_date
+                rows between unbounded preceding and current row
+            ) as log_level_fixed_point,
+    from basket_daily
+    {% if is_incremental() -%}
+    left join log_levels_before
+        on basket_daily.series_id = log_levels_before.series_id
+    {%- endif %}
+),
+
+final as (
+    select
+        series_id,
+        group_name,
+        trade_date,
+        daily_return_usd,
+        member_count,
+        round(exp({{ from_fixed_point('log_level_fixed_point') }}), 12) as level_usd,
+        log_level_fixed_point,
+        benchmark_ticker,
+        data_source,
+        load_id,
+        {{ inputs_loaded_through(daily_series_inputs()) }} as inputs_loaded_through,
+    from log_levels
+)
+
+select * from final

@@ -1,0 +1,204 @@
+-- Day 0 of every policy event dated within the price history for every
+-- non-benchmark listing: one row per event and listing, with the listing's
+-- trading-day number of day 0 (relative days are offsets from it) and the
+-- trade date of the last window day. Docs blocks
+-- formula_int_policy_event_days_event_trade_date and
+-- formula_int_policy_event_days_window_end_date (_policy_events__docs.md).
+--
+-- The event study's incremental boundary is decided here, by event
+-- (delete+insert on event_id, ticker): docs block
+-- int_policy_event_days_change_tracking (_policy_events__docs.md). The
+-- downstream event-study models are views, and policy_event_impact recomputes
+-- the events this table rewrote. The post-hook deletes the rows of events and
+-- listings gone upstream (macros/event_study.sql).
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['event_id', 'ticker'],
+    on_schema_change='append_new_columns',
+    post_hook="{{ event_study_delete_vanished_rows(this, ref('stg_raw__policy_events'), ref('int_daily_returns')) }}",
+) }}
+
+{%- set car_end = event_study_car_windows() | map(attribute='end') | max %}
+{#- an incremental build needs the change-tracking columns; a table built before them is rebuilt whole #}
+{%- set stored_columns = (adapter.get_columns_in_relation(this) | map(attribute='name') | list) if is_incremental() else [] %}
+{%- set is_incremental_build = 'inputs_loaded_through' in stored_columns and 'window_end_date' in stored_columns %}
+
+-- not materialized: each use scans only its columns and rows
+with policy_events as not materialized (
+    select * from {{ ref('stg_raw__policy_events') }}
+),
+
+daily_returns as not materialized (
+    select * from {{ ref('int_daily_returns') }}
+),
+
+price_history as (
+    select
+        min(trade_date) as first_trade_date,
+        max(trade_date) as last_trade_date,
+    from daily_returns
+),
+
+events_in_history as (
+    select policy_events.*
+    from policy_events
+    cross join price_history
+    where policy_events.event_date between price_history.first_trade_date and price_history.last_trade_date
+),
+
+listings as (
+    select
+        ticker,
+        any_value(group_name) as group_name,
+        any_value(benchmark_ticker) as benchmark_ticker,
+        min(trade_date) as first_trade_date,
+        max(trade_date) as last_trade_date,
+    from daily_returns
+    where group_name != 'benchmark'
+    group by ticker
+),
+
+{% if is_incremental_build %}
+-- change tracking (docs block int_policy_event_days_change_tracking): W, d and the events to recompute
+watermark as (
+    select max(inputs_loaded_through) as loaded_through from {{ this }}
+),
+
+changed_returns as (
+    select min(trade_date) as earliest_changed_date
+    from daily_returns
+    where inputs_loaded_through > (select loaded_through from watermark)
+),
+
+stored_rows as (
+    select
+        event_id,
+        ticker,
+        window_end_date,
+    from {{ this }}
+),
+
+affected_events as (
+    -- (a) event rows loaded since the last build (or a table without a watermark)
+    select event_id
+    from events_in_history
+    where loaded_at > (select loaded_through from watermark)
+        or (select loaded_through from watermark) is null
+
+    union
+
+    -- (b) rows whose horizon reaches the earliest rebuilt return
+    select stored_rows.event_id
+    from stored_rows
+    inner join events_in_history
+        on stored_rows.event_id = events_in_history.event_id
+    inner join listings
+        on stored_rows.ticker = listings.ticker
+    where (select earliest_changed_date from changed_returns) <= case
+        when stored_rows.window_end_date is not null then stored_rows.window_end_date
+        when events_in_history.event_date >= listings.first_trade_date then listings.last_trade_date
+    end
+
+    union
+
+    -- (c) event-listing pairs without a row yet
+    select events_in_history.event_id
+    from events_in_history
+    cross join listings
+    where not exists (
+        select 1
+        from stored_rows
+        where stored_rows.event_id = events_in_history.event_id
+            and stored_rows.ticker = listings.ticker
+    )
+),
+
+study_events as (
+    select events_in_history.*
+    from events_in_history
+    where events_in_history.event_id in (select event_id from affected_events)
+),
+{% else %}
+study_events as (
+    select * from events_in_history
+),
+{% endif %}
+
+event_listings as (
+    select
+        study_events.event_id,
+        study_events.event_date,
+        study_events.category,
+        study_events.region,
+        study_events.title,
+        study_events.data_source as event_source,
+        listings.ticker,
+        listings.group_name,
+        listings.benchmark_ticker,
+        listings.first_trade_date,
+    from study_events
+    cross join listings
+),
+
+-- the listings' trading days on or after the earliest event date studied (day 0 candidates)
+listing_days as (
+    select
+        ticker,
+        trade_date,
+        trading_day_number,
+    from daily_returns
+    where group_name != 'benchmark'
+        and trade_date >= (select min(event_date) from study_events)
+),
+
+-- day 0: first trading day of the listing on or after the event date; none
+-- when the listing only started trading after the event
+event_days as (
+    select
+        event_listings.* exclude (first_trade_date),
+        case
+            when event_listings.event_date >= event_listings.first_trade_date
+                then listing_days.trade_date
+        end as event_trade_date,
+        case
+            when event_listings.event_date >= event_listings.first_trade_date
+                then listing_days.trading_day_number
+        end as event_trading_day_number,
+    from event_listings
+    asof left join listing_days
+        on event_listings.ticker = listing_days.ticker
+        and listing_days.trade_date >= event_listings.event_date
+),
+
+-- the trade date of the last window day (relative day car_end), once it has traded
+with_window_end as (
+    select
+        event_days.*,
+        window_end.trade_date as window_end_date,
+    from event_days
+    left join daily_returns as window_end
+        on event_days.ticker = window_end.ticker
+        and event_days.event_trading_day_number + {{ car_end }} = window_end.trading_day_number
+),
+
+final as (
+    select
+        event_id,
+        event_date,
+        category,
+        region,
+        title,
+        event_source,
+        ticker,
+        group_name,
+        benchmark_ticker,
+        event_trade_date,
+        event_trading_day_number,
+        window_end_date,
+        {{ event_study_inputs_loaded_through('policy_events', 'daily_returns') }} as inputs_loaded_through,
+    from with_window_end
+)
+
+select * from final
