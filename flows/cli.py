@@ -296,17 +296,50 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+# The documentation site's sources (a checkout: pip install -e .); `gapwatch docs` builds it at run time.
+DOCS_CONFIG = Path(__file__).resolve().parents[1] / "docs" / "mkdocs.yml"
+# /dbt/ of the served site: a page that opens the single-file dbt docs (from disk too)
+_DBT_INDEX = (
+    '<!doctype html><html><head><meta charset="utf-8"><title>gapwatch dbt docs</title>'
+    '<meta http-equiv="refresh" content="0; url=static_index.html"></head>'
+    '<body><a href="static_index.html">gapwatch dbt docs</a></body></html>\n'
+)
+
+
 def docs_server(directory: Path, *, port: int) -> ThreadingHTTPServer:
-    """A local (127.0.0.1) static file server for the generated dbt docs site."""
+    """A local (127.0.0.1) static file server for the built documentation: the site at /, the dbt docs at /dbt/."""
     return ThreadingHTTPServer(("127.0.0.1", port), partial(_QuietHandler, directory=str(directory)))
+
+
+def build_docs_site(site: Path, *, dbt_page: Path) -> Path:
+    """``mkdocs build`` of docs/mkdocs.yml into ``site``, then the dbt docs' single-file page into ``site/dbt/``.
+
+    Returns the dbt page's path in the site. Raises RuntimeError with mkdocs' output when the build fails.
+    """
+    import subprocess
+
+    command = [sys.executable, "-m", "mkdocs", "build", "--clean", "--quiet", "-f", str(DOCS_CONFIG), "-d", str(site)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        output = "\n".join(((completed.stdout or "") + (completed.stderr or "")).strip().splitlines()[-30:])
+        raise RuntimeError(f"mkdocs build -f {DOCS_CONFIG} failed:\n{output}")
+    target = site / "dbt"
+    target.mkdir(parents=True, exist_ok=True)
+    placed = target / dbt_page.name
+    placed.write_bytes(dbt_page.read_bytes())
+    (target / "index.html").write_text(_DBT_INDEX)
+    return placed
 
 
 @app.command()
 def docs(
     port: int = typer.Option(8080, "--port", help="Serve on http://127.0.0.1:PORT."),
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="--no-serve: only generate and print the path."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="--no-serve: only build and print the two paths."),
 ) -> None:
-    """Build the dbt documentation site (models, columns, tests, lineage, exposures) and serve it locally."""
+    """Build the documentation site and the dbt docs (models, columns, tests, lineage, exposures); serve both locally.
+
+    The site is written to <GAPWATCH_HOME>/docs_site/ and the dbt docs to its dbt/ folder; both open from disk.
+    """
     _prepare(None)
     from flows.warehouse import dbt as dbt_runner
     from flows.warehouse.lock import PipelineBusy, RunLock
@@ -315,22 +348,37 @@ def docs(
     if not settings.paths.database.exists():
         typer.secho(f"No warehouse at {settings.paths.database} yet; run `gapwatch run` first.", fg="red", err=True)
         raise typer.Exit(1)
+    if not DOCS_CONFIG.is_file():
+        typer.secho(
+            f"No documentation sources at {DOCS_CONFIG}: gapwatch docs builds the site from a checkout "
+            "(`pip install -e .` in it).",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1)
     try:
         with RunLock(settings.paths.lock_file):  # dbt opens the warehouse file: not while a run writes it
             variables = json.dumps(dbt_runner.build_variables(settings))
-            result = dbt_runner.run_dbt(settings, "docs", "generate", "--vars", variables)
+            result = dbt_runner.run_dbt(settings, "docs", "generate", "--static", "--vars", variables)
     except PipelineBusy as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1) from None
     if not result.success:
         typer.secho(f"dbt docs generate failed:\n{result.output_tail}", fg="red", err=True)
         raise typer.Exit(1)
-    index = settings.paths.dbt_target / "index.html"
-    typer.echo(f"dbt docs generated: {index}")
+    site = settings.paths.home / "docs_site"
+    try:
+        dbt_page = build_docs_site(site, dbt_page=settings.paths.dbt_target / "static_index.html")
+    except RuntimeError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"documentation site: {site / 'index.html'}")
+    typer.echo(f"dbt docs: {dbt_page}")
     if not serve:
         return
-    server = docs_server(settings.paths.dbt_target, port=port)
-    typer.echo(f"Serving the dbt docs at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)")
+    server = docs_server(site, port=port)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    typer.echo(f"Serving the documentation at {url}/ and the dbt docs at {url}/dbt/ (Ctrl-C to stop)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

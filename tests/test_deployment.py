@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -200,29 +201,77 @@ def test_a_served_run_on_a_closed_day_completes_without_ingesting(served: tuple[
     assert status["last_run"]["outcome"] == "skipped"
 
 
-def test_docs_generates_the_dbt_site_without_serving(tmp_path: Path, warehouse: Home) -> None:
-    home = Home(tmp_path / "home")
+@pytest.fixture(scope="module")
+def docs_home(tmp_path_factory: pytest.TempPathFactory, warehouse: Home) -> tuple[Home, Any]:
+    """`gapwatch docs --no-serve`, for real, on a copy of the session warehouse: the home and the CLI result."""
+    home = Home(tmp_path_factory.mktemp("docs") / "home")
     shutil.copytree(warehouse.path, home.path, ignore=shutil.ignore_patterns("gapwatch.lock"))
     with home:
         result = CliRunner().invoke(app, ["docs", "--no-serve"])
+    return home, result
+
+
+def test_docs_builds_the_site_and_the_dbt_docs_without_serving(docs_home: tuple[Home, Any]) -> None:
+    home, result = docs_home
     assert result.exit_code == 0, result.output
-    index = home.path / "dbt_target" / "index.html"
-    assert result.stdout.strip() == f"dbt docs generated: {index}"
+    site = home.path / "docs_site"
+    assert result.stdout.splitlines() == [
+        f"documentation site: {site / 'index.html'}",
+        f"dbt docs: {site / 'dbt' / 'static_index.html'}",
+    ]
     catalog = json.loads((home.path / "dbt_target" / "catalog.json").read_text())
     assert "model.gapwatch.relative_performance" in catalog["nodes"]
-    # what `gapwatch docs` then serves
-    server = docs_server(index.parent, port=0)
+    # what `gapwatch docs` then serves: the site at /, the dbt docs at /dbt/
+    server = docs_server(site, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        with urllib.request.urlopen(f"{base}/index.html", timeout=10) as response:
-            assert response.status == 200 and b"dbt" in response.read()
-        with urllib.request.urlopen(f"{base}/manifest.json", timeout=10) as response:
-            assert "model.gapwatch.execution_gap" in json.loads(response.read())["nodes"]
+        with urllib.request.urlopen(f"{base}/", timeout=10) as response:
+            page = response.read().decode()
+            assert response.status == 200 and "<title>gapwatch</title>" in page
+            assert 'href="dbt/static_index.html"' in page  # the navigation's link to the dbt docs
+        with urllib.request.urlopen(f"{base}/marts/execution_gap.html", timeout=10) as response:
+            assert 'id="formula_execution_gap_execution_gap"' in response.read().decode()
+        with urllib.request.urlopen(f"{base}/dbt/", timeout=10) as response:
+            assert 'url=static_index.html' in response.read().decode()
+        with urllib.request.urlopen(f"{base}/dbt/static_index.html", timeout=10) as response:
+            assert "model.gapwatch.execution_gap" in response.read().decode()  # manifest and catalog built in
     finally:
         server.shutdown()
         server.server_close()
+
+
+_EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
+
+
+def _script_and_stylesheet_references(html: str) -> list[str]:
+    """Where a page loads scripts and stylesheets from: script src, link rel=stylesheet href, CSS @import."""
+    found = re.findall(r"<script\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)", html, flags=re.IGNORECASE)
+    for tag in re.findall(r"<link\b[^>]*>", html, flags=re.IGNORECASE):
+        if re.search(r"\brel\s*=\s*[\"']?[^\"'>]*stylesheet", tag, flags=re.IGNORECASE):
+            found += re.findall(r"\bhref\s*=\s*[\"']?([^\"'\s>]+)", tag, flags=re.IGNORECASE)
+    found += re.findall(r"@import\s+(?:url\()?\s*[\"']?([^\"')\s;]+)", html, flags=re.IGNORECASE)
+    return found
+
+
+def test_the_written_docs_load_nothing_from_another_host(docs_home: tuple[Home, Any]) -> None:
+    home, result = docs_home
+    assert result.exit_code == 0, result.output
+    site = home.path / "docs_site"
+    index = (site / "index.html").read_text()
+    dbt_page = (site / "dbt" / "static_index.html").read_text()
+    assert _script_and_stylesheet_references(index)  # the theme's own bundle and stylesheet, found
+    pages = [site / "index.html", site / "dbt" / "static_index.html", *sorted((site / "marts").glob("*.html"))]
+    for page in pages:
+        external = [ref for ref in _script_and_stylesheet_references(page.read_text()) if _EXTERNAL.match(ref)]
+        assert not external, f"{page} loads from other hosts: {external}"
+    assert "fonts.googleapis.com" not in index  # theme.font: false
+    # the dbt page's usage tracker (a script from a CDN) loads only when the manifest allows it
+    assert re.search(r'"send_anonymous_usage_stats":\s*false', dbt_page)
+    assert _script_and_stylesheet_references('<link rel="stylesheet" href="https://cdn.example/x.css">') == [
+        "https://cdn.example/x.css"
+    ]
 
 
 def test_docs_without_a_warehouse_says_so(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ report of the session warehouse opened in headless Chromium (Debian's ``chromium
 Playwright's bundled driver; ``make test`` installs the browser).
 
 The browser run saves a full-page screenshot to ``tests/artifacts/report.png`` (gitignored);
-the README's ``tests/screenshots/report.png`` is a copy of it.
+the docs' ``docs/pages/assets/report.png`` (shown in the README and on the Report page) is a copy of it.
 """
 
 from __future__ import annotations
