@@ -40,8 +40,25 @@ SECURITIES = Table(
 )
 
 
+# The trading sessions of the universe's exchanges (exchange_calendars, offline), reloaded with the universe:
+# when each market opens and closes, in UTC. "Known before the close of D" is decided against close_at.
+MARKET_SESSIONS = Table(
+    "raw.market_sessions",
+    (
+        Column("exchange", "varchar", nullable=False, comment="XNYS | XNAS | XHKG (trading calendar code)"),
+        Column("session_date", "date", nullable=False),
+        Column("open_at", "timestamp", nullable=False, comment="the session's open, UTC"),
+        Column("close_at", "timestamp", nullable=False, comment="the session's close, UTC (early closes included)"),
+        Column("source", "varchar", nullable=False, comment="'exchange_calendars'"),
+    ),
+    keys=("exchange", "session_date"),
+    date_column="session_date",
+    comment="Trading sessions of the universe's exchanges, from the bundled exchange_calendars, reloaded every run.",
+)
+
+
 def raw_tables() -> list[Table]:
-    return [SECURITIES, *(dataset.table for dataset in registry.DATASETS)]
+    return [SECURITIES, MARKET_SESSIONS, *(dataset.table for dataset in registry.DATASETS)]
 
 
 def ensure(connection: duckdb.DuckDBPyConnection) -> None:
@@ -67,7 +84,8 @@ def ensure(connection: duckdb.DuckDBPyConnection) -> None:
             continue
         for column in table.columns:
             if column.name not in existing[table.name]:
-                connection.execute(table.add_column_sql(column))
+                for statement in table.add_column_sql(column):
+                    connection.execute(statement)
 
 
 def securities_rows(universe: Universe) -> list[dict[str, object]]:
