@@ -31,6 +31,7 @@ SECURITIES = Table(
         Column("reporting_currency", "varchar", comment="currency of the financial statements"),
         Column("cik", "varchar", comment="SEC CIK, 10 digits, where known"),
         Column("benchmark_ticker", "varchar", comment="benchmark used for relative/abnormal returns"),
+        Column("market_ticker", "varchar", comment="broad market proxy of the event study's market model"),
         Column("is_synthetic", "boolean", nullable=False, comment="true for tickers added by the sample scaler"),
         Column("source", "varchar", nullable=False, comment="'config'"),
     ),
@@ -100,6 +101,7 @@ def securities_rows(universe: Universe) -> list[dict[str, object]]:
             "reporting_currency": s.reporting_currency,
             "cik": s.cik,
             "benchmark_ticker": s.benchmark,
+            "market_ticker": s.market,
             "is_synthetic": s.is_synthetic,
             "source": "config",
         }
