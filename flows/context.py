@@ -8,6 +8,7 @@ from datetime import date
 from flows.ingest.steps import Steps
 from flows.ops.summary import RunSummary
 from flows.settings import Settings
+from flows.warehouse.audit import LoadResult
 from flows.warehouse.database import Warehouse, utcnow
 from flows.warehouse.lock import RunLock
 
@@ -25,7 +26,7 @@ class RunContext:
     ``<RunContext>``; it is still passed to the subflows and tasks as it is.
     """
 
-    __slots__ = ("settings", "run_id", "as_of", "start", "summary", "lock", "steps", "warehouse")
+    __slots__ = ("settings", "run_id", "as_of", "start", "summary", "lock", "steps", "warehouse", "loads")
 
     def __init__(
         self,
@@ -52,6 +53,9 @@ class RunContext:
         self.lock = RunLock(settings.paths.lock_file, wait_seconds=wait_seconds)
         self.steps = steps or Steps()
         self.warehouse: Warehouse | None = None  # open between taking the lock and the end of the run
+        # every load the ingest subflows finished, as they finish (not through Prefect's state data, which a
+        # state read back from the API does not carry)
+        self.loads: list[LoadResult] = []
 
     def open_warehouse(self) -> Warehouse:
         """(Re)open the warehouse file; dbt needs it closed while it builds (see ``close_warehouse``)."""

@@ -31,6 +31,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingResult
 from prefect.states import Completed, Failed, State
 
 from flows.calendars import closed_markets_reason
@@ -111,6 +112,7 @@ def _ingest_family(ctx: RunContext, family: str) -> list[audit.LoadResult]:
         except steps.IngestFailed as failure:
             ctx.summary.errors.append(str(failure))
             result = failure.result
+        ctx.loads.append(result)
         if result.unchanged:
             progress.note(
                 f"{dataset.name}.compare", f"unchanged: {result.rows_extracted} rows already stored, not re-validated"
@@ -279,7 +281,7 @@ async def _locked_run(ctx: RunContext) -> None:
     states = await asyncio.gather(
         *(subflow(ctx, family, return_state=True) for family, subflow in INGEST_SUBFLOWS.items())
     )
-    _collect_loads(ctx, [(state, await state.aresult(raise_on_failure=False)) for state in states])
+    _collect_loads(ctx, dict(zip(INGEST_SUBFLOWS, states, strict=True)))
     fingerprint = dbt_runner.build_fingerprint(ctx.settings)
     cursor = warehouse.cursor()
     try:
@@ -318,17 +320,17 @@ async def _locked_run(ctx: RunContext) -> None:
     )
 
 
-def _collect_loads(ctx: RunContext, returns: list[tuple[State, Any]]) -> None:
-    """The loads the subflows returned (with their final states), in pipeline order, with their warnings."""
+def _collect_loads(ctx: RunContext, states: dict[str, State]) -> None:
+    """The loads the subflows finished (``ctx.loads``), in pipeline order, with their warnings; a subflow that
+    did not complete, for another reason than a failed load it reported, is an error naming its final state."""
     summary = ctx.summary
-    loads: list[audit.LoadResult] = []
-    for state, returned in returns:
-        if isinstance(returned, list):
-            loads += returned
-        elif not summary.errors:
-            summary.errors.append(f"An ingest subflow failed: {state.message or returned}; see the Prefect logs.")
+    for family, state in states.items():
+        if not state.is_completed() and not summary.errors:
+            summary.errors.append(
+                f"The ingest-{family} subflow ended {state.type.value}: {state.message}; see the Prefect logs."
+            )
     order = registry.names()
-    summary.loads = sorted(loads, key=lambda load: order.index(load.dataset))
+    summary.loads = sorted(ctx.loads, key=lambda load: order.index(load.dataset))
     summary.warnings += [
         f"{load.dataset} {failure.key}: {failure.error}" for load in summary.loads for failure in load.failures
     ]
@@ -429,7 +431,10 @@ def run_daily(
             return_state=True,
         )
     )
-    summary = state.result(raise_on_failure=False)
+    try:
+        summary = state.result(raise_on_failure=False)
+    except MissingResult:  # a final state read back from the API carries no data
+        summary = None
     if not isinstance(summary, RunSummary):  # the flow itself crashed before it could return its summary
         settings = load_settings()
         summary = RunSummary(

@@ -67,7 +67,7 @@ def test_rerun_is_idempotent_and_as_of_adds_only_new_days(tmp_path: Path, wareho
             count * new_sessions[exchange]
             for exchange, count in home.query("select exchange, count(*) from raw.securities group by exchange")
         )
-        assert loaded["prices"] == expected_prices == 23 * 5
+        assert loaded["prices"] == expected_prices == 25 * 5  # 25 tickers (RSP and VT: market proxies)
         assert loaded["fx_rates"] == 3 * 5
         assert home.query("select count(*) - count(distinct (ticker, trade_date)) from raw.prices") == [(0,)]
 
