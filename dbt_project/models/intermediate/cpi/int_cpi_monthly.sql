@@ -35,6 +35,7 @@ pivoted as (
         -- one release per reference month (all four series come out together);
         -- max/bool_or only guard against a row written before the columns existed
         max(release_date) as release_date,
+        max(available_at) as available_at,
         bool_or(is_release_date_estimated) as is_release_date_estimated,
         string_agg(distinct data_source, ',' order by data_source) as data_source,
         string_agg(distinct load_id, ',' order by load_id) as load_id,
@@ -47,6 +48,7 @@ joined as (
         month_spine.month_date,
         pivoted.month_date is not null as is_published,
         pivoted.release_date,
+        pivoted.available_at,
         pivoted.is_release_date_estimated,
         pivoted.headline_nsa_index,
         pivoted.headline_sa_index,

@@ -32,6 +32,7 @@ changes as (
         month_date,
         is_published,
         release_date,
+        available_at,
         is_release_date_estimated,
         headline_nsa_index,
         headline_sa_index,
@@ -137,6 +138,8 @@ final as (
         previous_print_month_date,
         headline_yoy_change_vs_previous_print_pp,
         core_yoy_change_vs_previous_print_pp,
+        -- a month never published is known to be missing once the next month is out
+        coalesce(available_at, lead(available_at) over (order by month_date)) as known_at,
         data_source,
         load_id,
     from with_previous_print

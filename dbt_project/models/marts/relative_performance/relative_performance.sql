@@ -45,6 +45,15 @@ execution_gap_known as (
     where trade_date >= {{ recompute_from }}
 ),
 
+securities as (
+    select * from {{ ref('stg_raw__securities') }}
+),
+
+market_sessions as (
+    select * from {{ ref('stg_raw__market_sessions') }}
+    where session_date >= {{ recompute_from }}
+),
+
 series_measures as (
     select
         performance_series.* exclude (inputs_loaded_through, log_level_fixed_point),
@@ -130,6 +139,40 @@ every_series as (
     select * from spread_series
 ),
 
+-- the latest close of the day among the universe's markets: when a basket or the spread is complete
+last_closes as (
+    select
+        session_date,
+        max(close_at) as close_at,
+    from market_sessions
+    where exchange in (select exchange from securities)
+    group by session_date
+),
+
+-- known_at: a security's row at the close of its own market and of its benchmark's, a basket's or the
+-- spread's at the day's last close
+with_known_at as (
+    select
+        every_series.*,
+        coalesce(
+            greatest(own_session.close_at, benchmark_session.close_at),
+            last_closes.close_at
+        ) as known_at,
+    from every_series
+    left join securities as benchmark
+        on every_series.benchmark_ticker = benchmark.ticker
+    left join market_sessions as own_session
+        on every_series.series_type = 'security'
+        and every_series.exchange = own_session.exchange
+        and every_series.trade_date = own_session.session_date
+    left join market_sessions as benchmark_session
+        on every_series.series_type = 'security'
+        and benchmark.exchange = benchmark_session.exchange
+        and every_series.trade_date = benchmark_session.session_date
+    left join last_closes
+        on every_series.trade_date = last_closes.session_date
+),
+
 final as (
     select
         series_id,
@@ -170,10 +213,11 @@ final as (
         known_fiscal_period_end,
         known_execution_gap,
         known_reward_gap,
+        known_at,
         data_source,
         load_id,
         {{ inputs_loaded_through(relative_performance_inputs()) }} as inputs_loaded_through,
-    from every_series
+    from with_known_at
 )
 
 select * from final
