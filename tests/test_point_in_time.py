@@ -88,6 +88,18 @@ def test_rows_knowable_at_d_never_change(day: date, k: int, warehouse, tmp_path_
         as_of_d = _snapshot(home.path, "as-of-d")
         second = home.run(as_of=later_day)
         assert second.success, second.errors
+    _compare_knowable(
+        day,
+        as_of_d,
+        {
+            f"continued to {later_day}": home.path / "gapwatch.duckdb",
+            f"full build as of {AS_OF}": warehouse.path / "gapwatch.duckdb",
+        },
+    )
+
+
+def _compare_knowable(day: date, as_of_d: Path, later_builds: dict[str, Path]) -> None:
+    """Every mart row knowable at ``day`` in the build as of ``day`` equals the same rows in each later build."""
     cutoff = end_of_day(day).isoformat(sep=" ")
     connection = duckdb.connect(str(as_of_d), read_only=True)
     marts = _mart_columns(connection)
@@ -95,10 +107,6 @@ def test_rows_knowable_at_d_never_change(day: date, k: int, warehouse, tmp_path_
     assert marts, "no marts built"
     missing = sorted(mart for mart, columns in marts.items() if "known_at" not in dict(columns))
     assert not missing, f"marts without known_at (when each row became knowable): {missing}"
-    later_builds = {
-        f"continued to {later_day}": home.path / "gapwatch.duckdb",
-        f"full build as of {AS_OF}": warehouse.path / "gapwatch.duckdb",
-    }
     for mart, columns in marts.items():
         known = _knowable_rows(as_of_d, mart, columns, cutoff)
         for name, path in later_builds.items():
@@ -108,3 +116,48 @@ def test_rows_knowable_at_d_never_change(day: date, k: int, warehouse, tmp_path_
                 f"{len(only_at_d)} only as of {day} (e.g. {only_at_d[:2]}), {len(only_later)} only later "
                 f"(e.g. {only_later[:2]}); columns {[c for c, _ in columns if c not in LINEAGE]}"
             )
+
+
+LIVE_D = date(2026, 6, 30)  # a quarter end: the live world then files, restates and publishes after it
+
+
+def test_a_live_backfill_knows_nothing_from_after_its_date(tmp_path: Path) -> None:
+    """The live sources (loopback server answering as of AS_OF, with filings, restatements and documents
+    after D) backfilled as of D, continued to a later date, and built fresh as of AS_OF: rows knowable at D
+    agree, and no stored release became public after D."""
+    from live_server import serve_recordings
+    from test_live_pipeline import UNIVERSE, _live_home
+
+    from flows.settings import load_settings
+
+    settings = load_settings({"GAPWATCH_UNIVERSE": str(UNIVERSE), "GAPWATCH_SAMPLE_YEARS": "3"})
+    later_day = date(2026, 8, 14)
+    with serve_recordings(settings, as_of=AS_OF) as (base_url, _sources):
+        backfill = _live_home(tmp_path / "backfill", base_url)
+        with backfill:
+            first = backfill.run(as_of=LIVE_D)
+            assert first.success, first.errors
+            cutoff = end_of_day(LIVE_D).isoformat(sep=" ")
+            for table, column in (
+                ("raw.fundamentals", "available_at"),
+                ("raw.cpi", "available_at"),
+                ("raw.policy_events", "available_at"),
+                ("raw.sec_filings", "accepted_at"),
+            ):
+                late = backfill.query(f"select count(*) from {table} where {column} >= '{cutoff}'")
+                assert late == [(0,)], f"{table}: rows public after {LIVE_D} stored by the backfill as of it"
+            as_of_d = _snapshot(backfill.path, "as-of-d")
+            second = backfill.run(as_of=later_day)
+            assert second.success, second.errors
+        fresh = _live_home(tmp_path / "fresh", base_url)
+        with fresh:
+            full = fresh.run(as_of=AS_OF)
+            assert full.success, full.errors
+    _compare_knowable(
+        LIVE_D,
+        as_of_d,
+        {
+            f"continued to {later_day}": backfill.path / "gapwatch.duckdb",
+            f"full build as of {AS_OF}": fresh.path / "gapwatch.duckdb",
+        },
+    )
