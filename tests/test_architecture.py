@@ -18,7 +18,8 @@ FLOWS = Path(__file__).resolve().parents[1] / "flows"
 
 # Lowest first. A module may import modules of its own layer or below, never above.
 LAYERS: list[tuple[str, ...]] = [
-    ("flows.settings", "flows.calendars", "flows.ops.progress"),  # foundations: import nothing else of flows
+    # foundations: import nothing else of flows
+    ("flows.settings", "flows.calendars", "flows.availability", "flows.ops.progress"),
     ("flows.sources",),  # connectors, the sample generator, the fetch mechanics and registry
     ("flows.datasets",),  # what each dataset is; the registry
     ("flows.warehouse",),  # schema, upserts, audit, lock, dbt, publish
