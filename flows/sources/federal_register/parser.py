@@ -16,6 +16,11 @@ date (the date the rule became public in the Register -- often a few days
 after the agency's own announcement), ``title`` on one line and at most 200
 characters, ``source_url`` = ``html_url``. Category, region and source are the
 caller's (defaults: ``export_control``, ``US``, ``federal_register``).
+
+As of a date (``until``): a document published after it is not yet known and
+gives no row, whatever the query asked for (the client already bounds the
+query by ``conditions[publication_date][lte]``; a page that ignores the
+condition, or a replay with a tighter bound, is filtered here too).
 """
 
 from __future__ import annotations
@@ -39,9 +44,15 @@ _DOCUMENT_PAGE = re.compile(r"federalregister\.gov/(?:d|documents/\d{4}/\d{2}/\d
 
 
 def parse_documents(
-    body: bytes, *, category: str = "export_control", region: str = "US", source: str = SOURCE
+    body: bytes,
+    *,
+    category: str = "export_control",
+    region: str = "US",
+    source: str = SOURCE,
+    until: date | None = None,
 ) -> pd.DataFrame:
-    """EVENT_COLUMNS rows, one per document on the page (a document listed twice on the page counts once)."""
+    """EVENT_COLUMNS rows, one per document on the page (a document listed twice on the page counts once),
+    published by ``until`` (every document when None)."""
     document = _load(body)
     results = document.get("results") or []
     if not isinstance(results, list):
@@ -49,6 +60,8 @@ def parse_documents(
             f"Federal Register 'results' is not a list: {str(results)[:120]}.", source=SOURCE, key="(page)"
         )
     rows = [_row(result, category=category, region=region, source=source) for result in results]
+    if until is not None:
+        rows = [row for row in rows if row["event_date"] <= until]
     if not rows:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in EVENT_COLUMNS})
     frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
