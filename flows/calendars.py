@@ -39,6 +39,20 @@ def sessions(exchange: str, start: date, end: date) -> pd.DatetimeIndex:
     return calendar.sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))
 
 
+def session_times(exchange: str) -> pd.DataFrame:
+    """Every session the bundled calendar of ``exchange`` knows (from CALENDAR_START to its last session, about a
+    year ahead): ``session_date``, ``open_at`` and ``close_at`` as naive UTC timestamps (early closes included)."""
+    schedule = _calendar(exchange).schedule
+    return pd.DataFrame(
+        {
+            "exchange": exchange,
+            "session_date": schedule.index.date,
+            "open_at": schedule["open"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),
+            "close_at": schedule["close"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),
+        }
+    )
+
+
 def is_session(exchange: str, days: pd.Series) -> pd.Series:
     """Boolean Series: is each date a trading session of ``exchange``?"""
     stamps = pd.to_datetime(days, errors="coerce")  # unparseable or out-of-range dates are not sessions

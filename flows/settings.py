@@ -58,6 +58,7 @@ class Security:
     reporting_currency: str
     cik: str | None = None
     benchmark: str | None = None
+    market: str | None = None  # broad market proxy of the event study's market model (without the tested sector)
     is_synthetic: bool = False
 
     @property
@@ -279,6 +280,7 @@ def _parse_universe(path: Path, *, extra_tickers: int) -> Universe:
         if exchange not in EXCHANGES:
             raise ConfigError(f"{where}: exchange {exchange!r} for {ticker} is not one of {', '.join(EXCHANGES)}.")
         benchmark = entry.get("benchmark") or (groups.get(group) or {}).get("benchmark")
+        market = entry.get("market") or (groups.get(group) or {}).get("market")
         currency = str(entry["currency"]).upper()
         securities.append(
             Security(
@@ -290,14 +292,16 @@ def _parse_universe(path: Path, *, extra_tickers: int) -> Universe:
                 reporting_currency=str(entry.get("reporting_currency") or currency).upper(),
                 cik=str(entry["cik"]).zfill(10) if entry.get("cik") else None,
                 benchmark=str(benchmark) if benchmark else None,
+                market=str(market) if market else None,
             )
         )
     for security in securities:
-        if security.benchmark and security.benchmark not in seen:
-            raise ConfigError(
-                f"{path}: benchmark {security.benchmark!r} of {security.ticker} is not in the universe; "
-                "add it as a security with group: benchmark."
-            )
+        for role, proxy in (("benchmark", security.benchmark), ("market", security.market)):
+            if proxy and proxy not in seen:
+                raise ConfigError(
+                    f"{path}: {role} {proxy!r} of {security.ticker} is not in the universe; "
+                    "add it as a security with group: benchmark."
+                )
     securities.extend(_synthetic_securities(extra_tickers, groups))
     group_benchmarks = tuple(
         (group, str(spec["benchmark"]))
@@ -305,6 +309,10 @@ def _parse_universe(path: Path, *, extra_tickers: int) -> Universe:
         if isinstance(spec, dict) and spec.get("benchmark")
     )
     return Universe(securities=tuple(securities), group_benchmarks=group_benchmarks)
+
+
+# The synthetic Hong Kong listings take the market proxy the configured ones take (flows/config/universe.yaml).
+HONG_KONG_MARKET = "VT"
 
 
 def _synthetic_securities(count: int, groups: dict) -> list[Security]:
@@ -324,6 +332,7 @@ def _synthetic_securities(count: int, groups: dict) -> list[Security]:
                 currency="HKD" if hong_kong else "USD",
                 reporting_currency="CNY" if group == "china_tech" else "USD",
                 benchmark="^HSI" if hong_kong else (groups.get(group) or {}).get("benchmark"),
+                market=HONG_KONG_MARKET if hong_kong else (groups.get(group) or {}).get("market"),
                 is_synthetic=True,
             )
         )

@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
+from flows import availability
+from flows.availability import LocalTime
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -48,6 +51,7 @@ class Column:
     nullable: bool = True
     comment: str = ""
     default: str | None = None  # a SQL literal
+    backfill: str | None = None  # SQL over the row's columns: fills the column when it is added to an old table
 
     @property
     def is_numeric(self) -> bool:
@@ -90,10 +94,22 @@ class Table:
         )
         return f"create table if not exists {self.name} (\n    {definitions}\n)"
 
-    def add_column_sql(self, column: Column) -> str:
-        """Adds ``column`` to a table an older version created without it (no ``not null``: old rows lack it)."""
+    def add_column_sql(self, column: Column) -> list[str]:
+        """Adds ``column`` to a table an older version created without it (no ``not null``: old rows lack it),
+        then fills the old rows where the column declares how (``backfill``)."""
         default = f" default {column.default}" if column.default is not None else ""
-        return f"alter table {self.name} add column if not exists {column.name} {column.type}{default}"
+        statements = [f"alter table {self.name} add column if not exists {column.name} {column.type}{default}"]
+        if column.backfill is not None:
+            statements.append(f"update {self.name} set {column.name} = {column.backfill} where {column.name} is null")
+        return statements
+
+
+def available_at_column(rule: LocalTime, comment: str) -> Column:
+    """A dataset's ``available_at`` (UTC): given by the source or derived by ``rule`` -- also for the rows of a
+    warehouse created before the column existed (see :mod:`flows.availability`)."""
+    return Column(
+        availability.COLUMN, "timestamp", comment=f"when it became public, UTC: {comment}", backfill=rule.sql()
+    )
 
 
 LOAD_COLUMN_DEFINITIONS = (
@@ -232,6 +248,7 @@ class Dataset:
     combine: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # after the parsed keys are concatenated
     prepare: Callable[[pd.DataFrame, Settings, date], pd.DataFrame] | None = None  # every extraction, replays too
     payload_parser: str | None = None  # parser of a single landed payload file (e.g. the curated CSV)
+    availability: LocalTime | None = None  # derives available_at where the source gave no time
 
     @property
     def suite_file(self) -> str:
@@ -245,6 +262,8 @@ class Dataset:
         """
         if self.prepare is not None:
             batch.frame = self.prepare(batch.frame, settings, as_of)
+        if self.availability is not None and not batch.frame.columns.empty:
+            batch.frame = self.availability.fill(batch.frame)
         if batch.frame.empty and batch.frame.columns.empty:
             batch.frame = pd.DataFrame(columns=self.table.column_names)
         return batch

@@ -13,8 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from flows.availability import CPI_RELEASE_TIME, LocalTime
 from flows.datasets import cpi_release
-from flows.datasets.base import Batch, CheckContext, Column, Cursor, Dataset, ExtractRequest, Freshness, LivePlan, Table
+from flows.datasets.base import (
+    Batch,
+    CheckContext,
+    Column,
+    Cursor,
+    Dataset,
+    ExtractRequest,
+    Freshness,
+    LivePlan,
+    Table,
+    available_at_column,
+)
 from flows.datasets.checks import not_after, to_timestamps
 from flows.datasets.freshness import latest_date
 from flows.settings import Settings
@@ -23,6 +35,9 @@ from flows.sources.jobs import KeyJob
 
 if TYPE_CHECKING:
     import duckdb
+
+# BLS publishes CPI at 08:30 New York time on its release date.
+AVAILABILITY = LocalTime("release_date", CPI_RELEASE_TIME)
 
 TABLE = Table(
     "raw.cpi",
@@ -33,6 +48,7 @@ TABLE = Table(
         Column("release_date", "date", comment="the day BLS published the month"),
         Column("is_release_date_estimated", "boolean", comment="true: lag estimate; false: BLS release calendar"),
         Column("source", "varchar", nullable=False, comment="'bls_cpi_package' | 'bls_api' | 'fred'"),
+        available_at_column(AVAILABILITY, "release_date at 08:30 New York"),
     ),
     keys=("series_id", "period_date"),
     date_column="period_date",
@@ -137,4 +153,5 @@ DATASET = Dataset(
     prepare=released_by,
     derive_checks=derive_checks,
     freshness=LatestReleasedMonth(),
+    availability=AVAILABILITY,
 )

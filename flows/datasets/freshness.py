@@ -33,9 +33,7 @@ if TYPE_CHECKING:
 WINDOW_DAYS = 14  # completeness is checked over the sessions of the last two weeks
 
 
-def latest_date(
-    connection: duckdb.DuckDBPyConnection, table: Table, column: str, *, as_of: date | None
-) -> date | None:
+def latest_date(connection: duckdb.DuckDBPyConnection, table: Table, column: str, *, as_of: date | None) -> date | None:
     """The newest ``column`` value stored (on or before ``as_of`` when given)."""
     bound = "" if as_of is None else f" where {column} <= ?"
     (latest,) = connection.execute(

@@ -9,11 +9,25 @@ from typing import Any
 
 import pandas as pd
 
-from flows.datasets.base import Batch, CheckContext, Column, Cursor, Dataset, ExtractRequest, LivePlan, Table
+from flows.availability import LocalTime
+from flows.datasets.base import (
+    Batch,
+    CheckContext,
+    Column,
+    Cursor,
+    Dataset,
+    ExtractRequest,
+    LivePlan,
+    Table,
+    available_at_column,
+)
 from flows.datasets.checks import not_after
 from flows.datasets.freshness import LatestOnly
 from flows.sources.jobs import KeyJob
 from flows.sources.sample import generator
+
+# A report known only by its date is public after that day's US close (the after-close rule).
+AVAILABILITY = LocalTime("report_date")
 
 TABLE = Table(
     "raw.fundamentals",
@@ -38,6 +52,7 @@ TABLE = Table(
             comment="3: fiscal quarter; 12: fiscal year (20-F filers)",
         ),
         Column("source", "varchar", nullable=False),
+        available_at_column(AVAILABILITY, "the filing's acceptance time, else report_date after the US close"),
     ),
     keys=("ticker", "fiscal_period_end", "period_months", "report_date"),
     date_column="report_date",
@@ -117,5 +132,5 @@ DATASET = Dataset(
     plan_live=plan_live,
     derive_checks=derive_checks,
     freshness=LatestOnly(column="report_date"),
+    availability=AVAILABILITY,
 )
-

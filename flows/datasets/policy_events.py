@@ -7,12 +7,26 @@ from typing import Any
 
 import pandas as pd
 
-from flows.datasets.base import Batch, CheckContext, Column, Cursor, Dataset, ExtractRequest, LivePlan, Table
+from flows.availability import LocalTime
+from flows.datasets.base import (
+    Batch,
+    CheckContext,
+    Column,
+    Cursor,
+    Dataset,
+    ExtractRequest,
+    LivePlan,
+    Table,
+    available_at_column,
+)
 from flows.datasets.checks import not_after
 from flows.datasets.freshness import LatestOnly
 from flows.sources.curated import reader as curated_reader
 from flows.sources.jobs import KeyJob
 from flows.sources.registry import LOCAL
+
+# An event known only by its date is public after that day's US close (the after-close rule).
+AVAILABILITY = LocalTime("event_date")
 
 TABLE = Table(
     "raw.policy_events",
@@ -29,6 +43,7 @@ TABLE = Table(
         Column("title", "varchar", nullable=False),
         Column("source_url", "varchar", nullable=False),
         Column("source", "varchar", nullable=False, comment="'curated' | 'federal_register'"),
+        available_at_column(AVAILABILITY, "the publication time, else event_date after the US close"),
     ),
     keys=("event_id",),
     date_column="event_date",
@@ -113,4 +128,5 @@ DATASET = Dataset(
     derive_checks=derive_checks,
     payload_parser="curated_csv",
     freshness=LatestOnly(column="event_date"),
+    availability=AVAILABILITY,
 )

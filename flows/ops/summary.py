@@ -21,10 +21,10 @@ def sample_banner(loads: Iterable[LoadResult]) -> str | None:
     if not sample:
         return None
     real = [f"{load.dataset} ({load.source})" for load in loads if load.source != "sample"]
-    return (
-        f"NOTE: {', '.join(sample)} are SAMPLE DATA (synthetic, source = 'sample'), not market data."
-        + (f" Real: {', '.join(real)}." if real else "")
+    return f"NOTE: {', '.join(sample)} are SAMPLE DATA (synthetic, source = 'sample'), not market data." + (
+        f" Real: {', '.join(real)}." if real else ""
     )
+
 
 # What a run's outcome can be (audit.runs keeps succeeded / failed / skipped / running):
 #   succeeded    every dataset loaded completely; marts rebuilt, tested and published

@@ -37,7 +37,6 @@ def new_load_id(dataset: str) -> str:
     return f"{dataset}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-
 @dataclass
 class LoadResult:
     """One load of one dataset, as the pipeline saw it; recorded as one row of audit.loads."""

@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from flows import calendars
 from flows.datasets.base import LOAD_COLUMNS, Table
 from flows.settings import Settings
 from flows.warehouse import schema
@@ -178,9 +179,17 @@ class Warehouse:
         return len(batch)
 
     def load_universe(self, *, load_id: str) -> int:
-        """Reload the configured universe into raw.securities."""
+        """Reload the configured universe into raw.securities, and its exchanges' sessions into
+        raw.market_sessions (rewritten only when they changed: another universe or exchange_calendars release)."""
+        loaded_at = utcnow()
+        exchanges = sorted({security.exchange for security in self.settings.universe.securities})
+        sessions = pd.concat([calendars.session_times(exchange) for exchange in exchanges], ignore_index=True)
+        sessions["source"] = "exchange_calendars"
+        (stored,) = self.cursor().execute(f"select count(*) from {schema.MARKET_SESSIONS.name}").fetchone()
+        if stored != len(sessions) or not self.holds_identical_rows(schema.MARKET_SESSIONS, sessions):
+            self.replace_all(schema.MARKET_SESSIONS, sessions, load_id=load_id, loaded_at=loaded_at)
         rows = pd.DataFrame(schema.securities_rows(self.settings.universe))
-        return self.replace_all(schema.SECURITIES, rows, load_id=load_id, loaded_at=utcnow())
+        return self.replace_all(schema.SECURITIES, rows, load_id=load_id, loaded_at=loaded_at)
 
     def fault_point(self, name: str) -> None:
         """Crash tests park the run here (GAPWATCH_FAULT_PAUSE) and kill it with SIGKILL."""

@@ -31,6 +31,7 @@ SECURITIES = Table(
         Column("reporting_currency", "varchar", comment="currency of the financial statements"),
         Column("cik", "varchar", comment="SEC CIK, 10 digits, where known"),
         Column("benchmark_ticker", "varchar", comment="benchmark used for relative/abnormal returns"),
+        Column("market_ticker", "varchar", comment="broad market proxy of the event study's market model"),
         Column("is_synthetic", "boolean", nullable=False, comment="true for tickers added by the sample scaler"),
         Column("source", "varchar", nullable=False, comment="'config'"),
     ),
@@ -40,8 +41,25 @@ SECURITIES = Table(
 )
 
 
+# The trading sessions of the universe's exchanges (exchange_calendars, offline), reloaded with the universe:
+# when each market opens and closes, in UTC. "Known before the close of D" is decided against close_at.
+MARKET_SESSIONS = Table(
+    "raw.market_sessions",
+    (
+        Column("exchange", "varchar", nullable=False, comment="XNYS | XNAS | XHKG (trading calendar code)"),
+        Column("session_date", "date", nullable=False),
+        Column("open_at", "timestamp", nullable=False, comment="the session's open, UTC"),
+        Column("close_at", "timestamp", nullable=False, comment="the session's close, UTC (early closes included)"),
+        Column("source", "varchar", nullable=False, comment="'exchange_calendars'"),
+    ),
+    keys=("exchange", "session_date"),
+    date_column="session_date",
+    comment="Trading sessions of the universe's exchanges, from the bundled exchange_calendars, reloaded every run.",
+)
+
+
 def raw_tables() -> list[Table]:
-    return [SECURITIES, *(dataset.table for dataset in registry.DATASETS)]
+    return [SECURITIES, MARKET_SESSIONS, *(dataset.table for dataset in registry.DATASETS)]
 
 
 def ensure(connection: duckdb.DuckDBPyConnection) -> None:
@@ -67,7 +85,8 @@ def ensure(connection: duckdb.DuckDBPyConnection) -> None:
             continue
         for column in table.columns:
             if column.name not in existing[table.name]:
-                connection.execute(table.add_column_sql(column))
+                for statement in table.add_column_sql(column):
+                    connection.execute(statement)
 
 
 def securities_rows(universe: Universe) -> list[dict[str, object]]:
@@ -82,6 +101,7 @@ def securities_rows(universe: Universe) -> list[dict[str, object]]:
             "reporting_currency": s.reporting_currency,
             "cik": s.cik,
             "benchmark_ticker": s.benchmark,
+            "market_ticker": s.market,
             "is_synthetic": s.is_synthetic,
             "source": "config",
         }

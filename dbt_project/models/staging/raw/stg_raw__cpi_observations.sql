@@ -10,6 +10,7 @@ renamed as (
         cast(release_date as date) as release_date,
         cast(is_release_date_estimated as boolean) as is_release_date_estimated,
         cast(source as varchar) as data_source,
+        cast(available_at as timestamp) as available_at,
         cast(load_id as varchar) as load_id,
         cast(loaded_at as timestamp) as loaded_at,
     from source

@@ -18,6 +18,7 @@ renamed as (
         cast(shares_outstanding as double) as shares_outstanding,
         cast(period_months as integer) as period_months,
         cast(source as varchar) as data_source,
+        cast(available_at as timestamp) as available_at,
         cast(load_id as varchar) as load_id,
         cast(loaded_at as timestamp) as loaded_at,
     from source

@@ -11,6 +11,7 @@ renamed as (
         cast(title as varchar) as title,
         cast(source_url as varchar) as source_url,
         cast(source as varchar) as data_source,
+        cast(available_at as timestamp) as available_at,
         cast(load_id as varchar) as load_id,
         cast(loaded_at as timestamp) as loaded_at,
     from source

@@ -12,6 +12,7 @@ renamed as (
         cast(reporting_currency as varchar) as reporting_currency,
         cast(cik as varchar) as cik,
         cast(benchmark_ticker as varchar) as benchmark_ticker,
+        cast(market_ticker as varchar) as market_ticker,
         cast(is_synthetic as boolean) as is_synthetic,
         cast(source as varchar) as data_source,
         cast(load_id as varchar) as load_id,
