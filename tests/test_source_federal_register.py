@@ -204,6 +204,7 @@ def test_parse_documents_maps_each_document_to_an_event() -> None:
             "implementation-of-additional-export-controls-certain-advanced-computing-and-semiconductor-manufacturing"
         ),
         "source": "federal_register",
+        "available_at": pd.Timestamp("2022-10-13 10:00"),  # 06:00 New York (EDT)
     }
 
 

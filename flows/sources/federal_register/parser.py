@@ -14,7 +14,9 @@ Each document becomes one event: ``event_id`` = ``"fr-"`` + the document
 number in lower case (stable across runs), ``event_date`` = the publication
 date (the date the rule became public in the Register -- often a few days
 after the agency's own announcement), ``title`` on one line and at most 200
-characters, ``source_url`` = ``html_url``. Category, region and source are the
+characters, ``source_url`` = ``html_url``, ``available_at`` = 06:00 New York
+on the publication date, when federalregister.gov publishes the day's issue
+(:func:`flows.availability.federal_register_public_at`). Category, region and source are the
 caller's (defaults: ``export_control``, ``US``, ``federal_register``).
 
 As of a date (``until``): a document published after it is not yet known and
@@ -33,6 +35,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from flows.availability import federal_register_public_at
 from flows.sources.curated.reader import EVENT_COLUMNS
 from flows.sources.http import SourceError
 
@@ -63,8 +66,9 @@ def parse_documents(
     if until is not None:
         rows = [row for row in rows if row["event_date"] <= until]
     if not rows:
-        return pd.DataFrame({column: pd.Series(dtype=object) for column in EVENT_COLUMNS})
-    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+        dtypes = {column: "datetime64[us]" if column == "available_at" else object for column in EVENT_COLUMNS}
+        return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in dtypes.items()})
+    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS).astype({"available_at": "datetime64[us]"})
     return frame.drop_duplicates("event_id", keep="first").reset_index(drop=True)
 
 
@@ -153,6 +157,7 @@ def _row(result: Any, *, category: str, region: str, source: str) -> dict[str, A
         "title": title,
         "source_url": url,
         "source": source,
+        "available_at": federal_register_public_at(event_date),
     }
 
 
