@@ -140,6 +140,11 @@ def _draws(ticker: str, filed: date) -> Iterator[int]:
         counter += 1
 
 
+def report_accession(cik: str, filed: date) -> str:
+    """The accession number of the sample periodic report ``cik`` filed on ``filed`` (what its XBRL facts cite)."""
+    return _accession(normalize_cik(cik), filed, "periodic")
+
+
 def _accession(cik: str, filed: date, slot: str) -> str:
     sequence = filed.timetuple().tm_yday * 3 + _SLOT[slot]
     return f"{cik}-{filed.year % 100:02d}-{sequence:06d}"
