@@ -47,6 +47,7 @@ from flows.sources.cpi_package.reader import read_cpi
 from flows.sources.sample.filings import generate_filings, report_accession
 from flows.sources.sample.generator import PriceWindow, generate_fundamentals, generate_fx, generate_prices
 from flows.sources.sec_edgar.client import normalize_cik
+from flows.sources.sec_edgar.submissions import submission_frame
 
 SEC_NEW_YORK = ZoneInfo("America/New_York")  # the clock of SEC's acceptanceDateTime, despite its "Z"
 SUBMISSIONS_RECENT_DAYS = 365  # SEC keeps at least a year of filings in filings.recent
@@ -369,7 +370,8 @@ class RecordedSources:
         self.fundamentals = self.fundamentals[self.fundamentals["report_date"] <= as_of].reset_index(drop=True)
         self.restatements = PointInTime.restatements(self.fundamentals, settings.universe.securities)
         filings = generate_filings(self.fundamentals, settings.universe.securities)
-        self.filings = pd.concat([filings, PointInTime.amendment_filings(self.restatements)], ignore_index=True)
+        amendments = PointInTime.amendment_filings(self.restatements)
+        self.filings = submission_frame([*filings.to_dict("records"), *amendments.to_dict("records")])
         self.requests: list[str] = []
 
 
