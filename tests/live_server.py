@@ -15,6 +15,15 @@ them, filings more than a year older than the latest on an older page listed
 in ``filings.files``; BLS v2 JSON with string values and "-" for October 2025;
 Federal Register pages linked by ``next_page_url``.
 
+The world is that of the server's as-of date, and it holds what a point-in-time
+backfill must not see early (``PointInTime``): a restatement (a 10-Q/A
+re-filing a quarter's revenue weeks after the quarter was first reported), a
+late reporter (a quarter filed 110 days after its end), a missing quarter (a
+fiscal year whose 10-K was never filed), a Federal Register rule published in
+August 2026, and the CPI months the ``cpi`` package holds (released later than
+a past as-of date). The connectors get everything the real APIs would give
+today; the pipeline must keep only what was public by its own as-of date.
+
 Only 127.0.0.1 is used; the server stops when the context exits.
 """
 
@@ -35,8 +44,10 @@ import pandas as pd
 
 from flows.settings import Security, Settings
 from flows.sources.cpi_package.reader import read_cpi
-from flows.sources.sample.filings import generate_filings
+from flows.sources.sample.filings import generate_filings, report_accession
 from flows.sources.sample.generator import PriceWindow, generate_fundamentals, generate_fx, generate_prices
+from flows.sources.sec_edgar.client import normalize_cik
+from flows.sources.sec_edgar.submissions import submission_frame
 
 SEC_NEW_YORK = ZoneInfo("America/New_York")  # the clock of SEC's acceptanceDateTime, despite its "Z"
 SUBMISSIONS_RECENT_DAYS = 365  # SEC keeps at least a year of filings in filings.recent
@@ -140,13 +151,14 @@ def yahoo_timeseries(symbol: str, statements: pd.DataFrame) -> dict:
     return {"timeseries": {"result": results, "error": None}}
 
 
-def sec_companyfacts(cik: str, name: str, statements: pd.DataFrame) -> dict:
+def sec_companyfacts(cik: str, name: str, statements: pd.DataFrame, restatements: pd.DataFrame) -> dict:
     """10-Q/10-K style facts: quarterly income items, YTD capex, each fact repeated in the next filing."""
 
     def fact(start: date, end: date, value: float, row, form: str, fp: str) -> dict:  # type: ignore[no-untyped-def]
+        # the accession number of the sample filing that carried it (the submissions index lists it)
         return {
             "start": start.isoformat(), "end": end.isoformat(), "val": int(value),
-            "accn": f"0000000000-{row.fiscal_year % 100:02d}-{row.fiscal_quarter:06d}", "fy": int(row.fiscal_year),
+            "accn": report_accession(cik, row.report_date), "fy": int(row.fiscal_year),
             "fp": fp, "form": form, "filed": row.report_date.isoformat(),
         }  # fmt: skip
 
@@ -171,6 +183,14 @@ def sec_companyfacts(cik: str, name: str, statements: pd.DataFrame) -> dict:
         shares.append(
             {k: v for k, v in fact(start, end, row.shares_outstanding, row, form, fp).items() if k != "start"}
         )
+    for restated in restatements.itertuples():
+        end = restated.fiscal_period_end
+        start = (pd.Timestamp(end) - pd.offsets.QuarterEnd(1) + timedelta(days=1)).date()
+        concepts["Revenues"].append(
+            {"start": start.isoformat(), "end": end.isoformat(), "val": int(restated.revenue),
+             "accn": restated.accession_number, "fy": int(restated.fiscal_year), "fp": f"Q{restated.fiscal_quarter}",
+             "form": "10-Q/A", "filed": restated.filing_date.isoformat()}
+        )  # fmt: skip
     return {
         "cik": int(cik),
         "entityName": name,
@@ -261,6 +281,9 @@ FEDREG_DOCUMENTS = [
      "title": "Foreign-Produced Direct Product Rule Additions, and Refinements to Controls for Advanced Computing and Semiconductor Manufacturing Items"},
     {"document_number": "2025-00636", "publication_date": "2025-01-15", "type": "Rule",
      "title": "Framework for Artificial Intelligence Diffusion"},
+    # invented for the tests: published after the point-in-time test's as-of date (2026-06-30)
+    {"document_number": "2026-16001", "publication_date": "2026-08-14", "type": "Rule",
+     "title": "Test rule published in August 2026"},
 ]  # fmt: skip
 
 
@@ -280,6 +303,60 @@ def fedreg_page(base: str, page: int, *, start: date, end: date, query: str) -> 
     return document
 
 
+class PointInTime:
+    """What the world holds that a backfill as of 2026-06-30 must not see (for the universe's NVDA and MSFT)."""
+
+    AS_OF = date(2026, 6, 30)
+    RESTATED = ("NVDA", date(2026, 3, 31), date(2026, 7, 15))  # ticker, quarter, the 10-Q/A's filing date
+    RESTATED_REVENUE_FACTOR = 1.02
+    LATE = ("MSFT", date(2026, 3, 31), 110)  # ticker, quarter, days from its end to its filing
+    MISSING = ("MSFT", date(2025, 12, 31))  # no 10-K for fiscal 2025: the quarter is never filed
+    FEDREG_LATE = "fr-2026-16001"  # published 2026-08-14
+
+    @classmethod
+    def apply(cls, fundamentals: pd.DataFrame) -> pd.DataFrame:
+        """The sample statements with the late reporter's quarter re-dated and the missing quarter dropped."""
+        frame = fundamentals.copy()
+        ticker, quarter, days = cls.LATE
+        late = (frame["ticker"] == ticker) & (frame["fiscal_period_end"] == quarter)
+        frame.loc[late, "report_date"] = quarter + timedelta(days=days)
+        ticker, quarter = cls.MISSING
+        missing = (frame["ticker"] == ticker) & (frame["fiscal_period_end"] == quarter)
+        return frame[~missing].reset_index(drop=True)
+
+    @classmethod
+    def restatements(cls, fundamentals: pd.DataFrame, securities: list[Security]) -> pd.DataFrame:
+        """The 10-Q/A: the quarter's revenue re-filed, its accession and acceptance time (16:42 New York)."""
+        ticker, quarter, filed = cls.RESTATED
+        rows = fundamentals[(fundamentals["ticker"] == ticker) & (fundamentals["fiscal_period_end"] == quarter)]
+        if rows.empty or filed > max(fundamentals["report_date"], default=date.min):
+            return pd.DataFrame(columns=["ticker", "cik", "fiscal_period_end", "fiscal_year", "fiscal_quarter",
+                                         "revenue", "filing_date", "accession_number", "accepted_at"])  # fmt: skip
+        cik = normalize_cik(next(s.cik for s in securities if s.ticker == ticker) or "")
+        sequence = filed.timetuple().tm_yday * 3  # slot 0: free in the sample's numbering (8-K 1, report 2)
+        accepted = datetime.combine(filed, time(16, 42), tzinfo=SEC_NEW_YORK).astimezone(UTC).replace(tzinfo=None)
+        return rows.assign(
+            cik=cik,
+            revenue=rows["revenue"] * cls.RESTATED_REVENUE_FACTOR,
+            filing_date=filed,
+            accession_number=f"{cik}-{filed.year % 100:02d}-{sequence:06d}",
+            accepted_at=accepted,
+        )
+
+    @staticmethod
+    def amendment_filings(restatements: pd.DataFrame) -> pd.DataFrame:
+        """The 10-Q/A rows of the submissions index."""
+        return pd.DataFrame(
+            {
+                "ticker": restatements["ticker"], "cik": restatements["cik"],
+                "accession_number": restatements["accession_number"], "form": "10-Q/A", "items": None,
+                "filing_date": restatements["filing_date"], "accepted_at": restatements["accepted_at"],
+                "report_date": restatements["fiscal_period_end"], "primary_document": "amendment.htm",
+                "source": "sample",
+            }
+        )  # fmt: skip
+
+
 class RecordedSources:
     """What the server serves, computed from the settings' universe and sample scale."""
 
@@ -288,8 +365,13 @@ class RecordedSources:
         self.settings = settings
         self.prices = generate_prices(settings.universe, settings.sample, window)
         self.fx = generate_fx(settings.universe.fx_currencies, settings.sample, start={}, end=as_of)
-        self.fundamentals = generate_fundamentals(settings.universe, settings.sample, start={}, end=as_of)
-        self.filings = generate_filings(self.fundamentals, settings.universe.securities)
+        generated = generate_fundamentals(settings.universe, settings.sample, start={}, end=as_of)
+        self.fundamentals = PointInTime.apply(generated)
+        self.fundamentals = self.fundamentals[self.fundamentals["report_date"] <= as_of].reset_index(drop=True)
+        self.restatements = PointInTime.restatements(self.fundamentals, settings.universe.securities)
+        filings = generate_filings(self.fundamentals, settings.universe.securities)
+        amendments = PointInTime.amendment_filings(self.restatements)
+        self.filings = submission_frame([*filings.to_dict("records"), *amendments.to_dict("records")])
         self.requests: list[str] = []
 
 
@@ -347,7 +429,8 @@ def _handler(sources: RecordedSources):  # type: ignore[no-untyped-def]
                     )
                 security = next(s for s in sources.settings.universe.securities if s.cik == cik)
                 rows = sources.fundamentals[sources.fundamentals["ticker"] == security.ticker]
-                return self._send(200, sec_companyfacts(cik, security.name, rows))
+                restated = sources.restatements[sources.restatements["ticker"] == security.ticker]
+                return self._send(200, sec_companyfacts(cik, security.name, rows, restated))
             if url.path.startswith("/submissions/"):
                 return self._submissions(unquote(url.path.rsplit("/", 1)[1]))
             if url.path == "/api/v1/documents.json":

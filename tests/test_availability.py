@@ -11,7 +11,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows import calendars
-from flows.availability import CPI_RELEASE_TIME, LocalTime, end_of_day
+from flows.availability import (
+    CPI_RELEASE_TIME,
+    LocalTime,
+    after_close,
+    cpi_released_at,
+    end_of_day,
+    event_available_at,
+    federal_register_public_at,
+    is_public_by,
+    public_by,
+    public_cutoff,
+)
 from flows.datasets import registry
 from flows.warehouse import schema
 
@@ -84,3 +95,44 @@ def test_the_session_warehouse_dates_every_release(warehouse) -> None:  # type: 
     assert warehouse.query(off_the_release_time) == [(0,)]
     exchanges = {row[0] for row in warehouse.query("select distinct exchange from raw.market_sessions")}
     assert exchanges == {s[0] for s in warehouse.query("select distinct exchange from raw.securities")}
+
+
+# --- the as-of cut-off and the rules for one fact ---------------------------------------------------------
+
+
+def test_the_cut_off_is_the_end_of_the_day_in_new_york_in_utc() -> None:
+    assert public_cutoff(date(2026, 6, 30)) == datetime(2026, 7, 1, 4, 0)  # EDT: UTC-4
+    assert public_cutoff(date(2026, 11, 20)) == datetime(2026, 11, 21, 5, 0)  # EST: UTC-5
+    assert public_cutoff(date(2026, 3, 7)) == datetime(2026, 3, 8, 5, 0)  # the night DST starts: still EST
+    assert is_public_by(datetime(2026, 7, 1, 3, 59, 59), date(2026, 6, 30))
+    assert not is_public_by(datetime(2026, 7, 1, 4, 0), date(2026, 6, 30))
+
+
+def test_public_by_is_false_for_what_is_not_a_timestamp() -> None:
+    values = pd.Series([datetime(2026, 6, 30, 20, 0), datetime(2026, 7, 1, 4, 0), None, "not a time"])
+    assert public_by(values, date(2026, 6, 30)).tolist() == [True, False, False, False]
+
+
+def test_one_rule_per_kind_of_fact() -> None:
+    assert after_close(date(2026, 6, 30)) == datetime(2026, 6, 30, 20, 0)  # 16:00 EDT
+    assert after_close(date(2026, 6, 30), zone="Asia/Hong_Kong") == datetime(2026, 6, 30, 8, 0)  # 16:00 HKT
+    assert cpi_released_at(date(2026, 1, 13)) == datetime(2026, 1, 13, 13, 30)  # 08:30 EST
+    assert federal_register_public_at(date(2026, 7, 2)) == datetime(2026, 7, 2, 10, 0)  # 06:00 EDT
+    # a curated event: its own time, else the close of the issuer's market, the latest of several
+    assert event_available_at(date(2026, 6, 17), "US", at=time(14, 0)) == datetime(2026, 6, 17, 18, 0)
+    assert event_available_at(date(2026, 6, 17), "CN") == datetime(2026, 6, 17, 7, 0)  # 15:00 Shanghai
+    assert event_available_at(date(2026, 6, 17), "JP") == datetime(2026, 6, 17, 6, 30)  # 15:30 Tokyo
+    assert event_available_at(date(2026, 6, 17), "US-CN") == datetime(2026, 6, 17, 20, 0)
+    assert event_available_at(date(2026, 6, 17), "global") == datetime(2026, 6, 17, 20, 0)
+    # every rule for a fact dated D is public by the end of D
+    for moment in (after_close(date(2026, 6, 30), zone="Asia/Tokyo"), cpi_released_at(date(2026, 6, 30))):
+        assert is_public_by(moment, date(2026, 6, 30))
+
+
+@settings(max_examples=40, deadline=None)
+@given(day=st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 12, 31)))
+def test_the_scalar_rules_equal_the_frame_rules(day: date) -> None:
+    """after_close / cpi_released_at (one fact) and LocalTime (a frame, and the backfill SQL) give one instant."""
+    frame = pd.DataFrame({"day": [day]})
+    assert LocalTime("day").stamps(frame).tolist() == [pd.Timestamp(after_close(day))]
+    assert LocalTime("day", CPI_RELEASE_TIME).stamps(frame).tolist() == [pd.Timestamp(cpi_released_at(day))]

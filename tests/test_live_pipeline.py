@@ -11,10 +11,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from live_server import DELISTED, serve_recordings
+from live_server import DELISTED, PointInTime, serve_recordings
 from typer.testing import CliRunner
 
 from conftest import Home
+from flows.availability import public_cutoff
 from flows.cli import app
 from flows.settings import load_settings
 
@@ -86,7 +87,7 @@ def test_live_run_end_to_end_then_replay(tmp_path: Path) -> None:
     ) == [(3.8,)]
     # Federal Register documents merged with the curated calendar, the page-drift duplicate dropped.
     fedreg = home.query("select event_id from raw.policy_events where source = 'federal_register' order by 1")
-    assert fedreg == [("fr-2024-28270",), ("fr-2025-00636",)]
+    assert fedreg == [("fr-2024-28270",), ("fr-2025-00636",), (PointInTime.FEDREG_LATE,)]
     assert home.query("select count(*) from raw.policy_events where source = 'curated'")[0][0] >= 30
     # The SEC filing index: what the server's submissions documents list, acceptance times converted from
     # EDGAR's New York clock to UTC; every filing from the history's start on (older pages only when needed).
@@ -141,3 +142,94 @@ def test_too_many_failed_keys_fail_the_run_but_keep_the_good_rows(tmp_path: Path
     assert "Dataset 'prices'" in message and "1 of 8 keys failed" in message and DELISTED in message
     assert home.query("select count(distinct ticker) from raw.prices") == [(7,)]
     assert not (home.path / "published").exists()
+
+
+# What a point-in-time backfill may store, per raw table: the rows public by the cut-off, their identity and values.
+STORED_AS_OF = {
+    "raw.fundamentals": (
+        "ticker, fiscal_period_end, period_months, report_date, revenue, capex, available_at",
+        "available_at",
+    ),
+    "raw.cpi": ("series_id, period_date, value, release_date, available_at", "available_at"),
+    "raw.policy_events": ("event_id, event_date, available_at", "available_at"),
+    "raw.sec_filings": ("cik, accession_number, form, filing_date, accepted_at", "accepted_at"),
+}
+
+
+def test_a_live_backfill_as_of_a_past_date_stores_only_what_was_public_then(tmp_path: Path) -> None:
+    """The world (as of AS_OF) holds a restatement, a late reporter, a missing quarter, a Federal Register rule
+    and CPI months that became public after D. A backfill as of D succeeds and stores none of them; a later run
+    picks them up, and the rows known as of D stay exactly as they were."""
+    settings = load_settings({"GAPWATCH_UNIVERSE": str(UNIVERSE), "GAPWATCH_SAMPLE_YEARS": "3"})
+    past = PointInTime.AS_OF
+    cutoff = public_cutoff(past)  # 2026-07-01 04:00 UTC: the end of 2026-06-30 in New York
+    restated_ticker, restated_quarter, restated_on = PointInTime.RESTATED
+    late_ticker, late_quarter, _ = PointInTime.LATE
+    missing_ticker, missing_quarter = PointInTime.MISSING
+    with serve_recordings(settings, as_of=AS_OF) as (base_url, sources):
+        # the world does hold what D must not see
+        assert restated_on > past and len(sources.restatements) == 1
+        assert (sources.fundamentals["report_date"] > past).any()
+        home = _live_home(tmp_path / "home", base_url)
+        with home:
+            summary = home.run(as_of=past, start=settings.sample.start_date)
+        assert summary.success, "\n".join(summary.errors)
+        assert {load.dataset: load.status for load in summary.loads}["fundamentals"] == "succeeded"
+
+        # nothing stored became public after the cut-off ...
+        for table, (_, at_column) in STORED_AS_OF.items():
+            later = home.query(f"select count(*) from {table} where {at_column} >= '{cutoff}' or {at_column} is null")
+            assert later == [(0,)], table
+            assert home.query(f"select count(*) from {table}")[0][0] > 0, table
+        # ... the restatement is not known yet: one version of the quarter, the original revenue
+        restated = home.query(
+            f"select report_date, revenue from raw.fundamentals where ticker = '{restated_ticker}' "
+            f"and fiscal_period_end = '{restated_quarter}' and period_months = 3"
+        )
+        assert len(restated) == 1 and restated[0][0] < past
+        original = sources.fundamentals.set_index(["ticker", "fiscal_period_end"]).loc[
+            (restated_ticker, restated_quarter), "revenue"
+        ]
+        assert abs(restated[0][1] - original) < 1
+        # the late reporter's quarter is not filed yet; the missing quarter is simply absent
+        late = f"select count(*) from raw.fundamentals where ticker = '{late_ticker}' and fiscal_period_end = "
+        assert home.query(late + f"'{late_quarter}'") == [(0,)]
+        assert home.query(late + f"'{missing_quarter}'") == [(0,)]
+        assert home.query("select count(*) from raw.sec_filings where form = '10-Q/A'") == [(0,)]
+        assert home.query(f"select count(*) from raw.policy_events where event_id = '{PointInTime.FEDREG_LATE}'") == [
+            (0,)
+        ]
+        # CPI: the months BLS released after D are not stored (the server sends them all)
+        assert home.query("select max(period_date) from raw.cpi") == [(date(2026, 5, 1),)]
+        # SEC fundamentals are dated by their filings' EDGAR acceptance times
+        accepted = home.query(
+            "select count(*) from raw.fundamentals as statements join raw.sec_filings as filings "
+            "on statements.ticker = filings.ticker and statements.report_date = filings.filing_date "
+            "and statements.available_at = filings.accepted_at "
+            "where statements.source = 'sec_edgar' and filings.form in ('10-Q', '10-K')"
+        )[0][0]
+        assert accepted == home.query("select count(*) from raw.fundamentals where source = 'sec_edgar'")[0][0] > 0
+        as_of_past = {
+            table: home.query(f"select {columns} from {table} order by all")
+            for table, (columns, _) in STORED_AS_OF.items()
+        }
+
+        with home:
+            later_summary = home.run(as_of=AS_OF)
+        assert later_summary.success, "\n".join(later_summary.errors)
+
+    # the next run picks them up ...
+    versions = home.query(
+        f"select report_date, available_at from raw.fundamentals where ticker = '{restated_ticker}' "
+        f"and fiscal_period_end = '{restated_quarter}' and period_months = 3 order by report_date"
+    )
+    assert [day for day, _ in versions][-1] == restated_on
+    assert versions[-1][1] == sources.restatements["accepted_at"].iloc[0].to_pydatetime()  # the 10-Q/A's acceptance
+    assert home.query(late + f"'{late_quarter}'") == [(1,)]
+    assert home.query(late + f"'{missing_quarter}'") == [(0,)]
+    assert home.query(f"select count(*) from raw.policy_events where event_id = '{PointInTime.FEDREG_LATE}'") == [(1,)]
+    assert home.query("select max(period_date) from raw.cpi")[0][0] > date(2026, 5, 1)
+    # ... and the world as of D did not change: the rows public by the cut-off are those stored then
+    for table, (columns, at_column) in STORED_AS_OF.items():
+        now = home.query(f"select {columns} from {table} where {at_column} < '{cutoff}' order by all")
+        assert now == as_of_past[table], table

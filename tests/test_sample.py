@@ -86,3 +86,66 @@ def test_a_different_seed_gives_different_numbers() -> None:
     b = _prices(date(2026, 1, 30), settings=other)
     assert (a["trade_date"] == b["trade_date"]).all()
     assert not np.allclose(a["close"], b["close"])
+
+
+# --- prefix stability: what a run as of D produced never changes when a later run adds days ----------------
+
+EARLY, LATE = date(2026, 6, 30), date(2026, 9, 30)
+
+
+def _assert_prefix(
+    early: pd.DataFrame, late: pd.DataFrame, *, keys: list[str], cutoff_column: str, early_end: date = EARLY
+) -> None:
+    """Every row of ``early`` is in ``late`` unchanged, and ``late`` has no other row dated by the early end."""
+    assert not early.empty
+    shared = late[late[cutoff_column] <= early_end].sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(early.sort_values(keys).reset_index(drop=True), shared)
+
+
+def test_fundamentals_of_a_period_do_not_depend_on_the_as_of_date() -> None:
+    universe, sample = SETTINGS.universe, SETTINGS.sample
+    early = generate_fundamentals(universe, sample, start={}, end=EARLY)
+    late = generate_fundamentals(universe, sample, start={}, end=LATE)
+    keys = ["ticker", "fiscal_period_end"]
+    _assert_prefix(early, late, keys=keys, cutoff_column="report_date")
+    assert len(late) > len(early)  # a later as-of adds quarters ...
+    # ... and a window (an incremental run) gives the same rows for the periods it covers
+    window_start = date(2026, 1, 1)
+    window = generate_fundamentals(universe, sample, start=dict.fromkeys(universe.tickers, window_start), end=LATE)
+    expected = late[late["report_date"] >= window_start].sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(window.sort_values(keys).reset_index(drop=True), expected)
+    # the regression: AMD's 2024-Q4 revenue was re-drawn by every new quarter end
+    amd = [frame.set_index(keys).loc[("AMD", date(2024, 12, 31)), "revenue"] for frame in (early, late)]
+    assert amd[0] == amd[1]
+
+
+def test_fx_is_prefix_stable_and_a_window_gives_the_same_rows() -> None:
+    currencies, sample = SETTINGS.universe.fx_currencies, SETTINGS.sample
+    early = generate_fx(currencies, sample, start={}, end=EARLY)
+    late = generate_fx(currencies, sample, start={}, end=LATE)
+    _assert_prefix(early, late, keys=["currency", "rate_date"], cutoff_column="rate_date")
+    window = generate_fx(currencies, sample, start=dict.fromkeys(currencies, date(2026, 7, 1)), end=LATE)
+    expected = late[late["rate_date"] >= date(2026, 7, 1)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(window.reset_index(drop=True), expected)
+
+
+def test_sample_filings_are_prefix_stable() -> None:
+    from flows.sources.sample.filings import generate_filings
+
+    universe, sample = SETTINGS.universe, SETTINGS.sample
+    early = generate_filings(generate_fundamentals(universe, sample, start={}, end=EARLY), universe.securities)
+    late = generate_filings(generate_fundamentals(universe, sample, start={}, end=LATE), universe.securities)
+    _assert_prefix(early, late, keys=["cik", "accession_number"], cutoff_column="filing_date")
+
+
+def test_curated_policy_events_are_prefix_stable() -> None:
+    from flows.sources.curated import reader
+
+    payload = reader.read_payload(SETTINGS.policy_events_file)
+    early = reader.parse_events(payload, until=date(2023, 12, 31))
+    late = reader.parse_events(payload, until=date(2026, 11, 20))
+    _assert_prefix(early, late, keys=["event_id"], cutoff_column="event_date", early_end=date(2023, 12, 31))
+
+
+def test_prices_of_a_day_do_not_depend_on_the_as_of_date() -> None:
+    _assert_prefix(_prices(EARLY), _prices(LATE), keys=["ticker", "trade_date"], cutoff_column="trade_date")

@@ -246,7 +246,11 @@ def test_fred_fetch_csv_gets_the_graph_csv_with_id_and_dates() -> None:
     (request,) = server.requests
     assert request.method == "GET"
     assert request.url.path == "/graph/fredgraph.csv"
-    assert dict(request.url.params) == {"id": "CPIAUCNS", "cosd": "2025-01-01", "coed": "2026-11-20"}
+    # the values as known on the end date: the real-time period (ALFRED's vintage) is the end date
+    assert dict(request.url.params) == {
+        "id": "CPIAUCNS", "cosd": "2025-01-01", "coed": "2026-11-20",
+        "realtime_start": "2026-11-20", "realtime_end": "2026-11-20", "vintage_date": "2026-11-20",
+    }  # fmt: skip
 
 
 def test_fred_parse_observation_date_header_maps_to_the_bls_id_and_skips_missing() -> None:

@@ -204,6 +204,7 @@ def test_parse_documents_maps_each_document_to_an_event() -> None:
             "implementation-of-additional-export-controls-certain-advanced-computing-and-semiconductor-manufacturing"
         ),
         "source": "federal_register",
+        "available_at": pd.Timestamp("2022-10-13 10:00"),  # 06:00 New York (EDT)
     }
 
 
@@ -295,3 +296,19 @@ def test_merge_without_fetched_events_returns_the_curated_calendar() -> None:
     empty = fr_parser.parse_documents(EMPTY)
 
     pd.testing.assert_frame_equal(fr_parser.merge_with_curated(curated, empty), curated.reset_index(drop=True))
+
+
+def test_documents_published_after_the_as_of_date_give_no_row() -> None:
+    everything = fr_parser.parse_documents(PAGE_1)
+    last = max(everything["event_date"])
+    bounded = fr_parser.parse_documents(PAGE_1, until=last - pd.Timedelta(days=1))
+    assert len(bounded) == len(everything) - (everything["event_date"] == last).sum()
+    assert (bounded["event_date"] < last).all()
+    pd.testing.assert_frame_equal(fr_parser.parse_documents(PAGE_1, until=last), everything)
+
+
+def test_the_query_asks_only_for_documents_published_by_the_end_date() -> None:
+    params = fr_client.document_params(
+        agency=AGENCY, term=None, start=date(2024, 1, 1), end=date(2026, 6, 30), per_page=100
+    )
+    assert params["conditions[publication_date][lte]"] == "2026-06-30"

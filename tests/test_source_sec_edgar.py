@@ -340,3 +340,35 @@ def test_a_company_without_mapped_facts_gives_an_empty_frame() -> None:
     frame = parse_companyfacts(body, ticker="NVDA")
     assert frame.empty
     assert list(frame.columns) == [*FUNDAMENTAL_COLUMNS, "period_months"]
+
+
+# --- as of a date: only the facts filed by then ---------------------------------------------------
+
+
+def test_as_of_a_date_the_rows_are_those_known_at_its_end(nvda: pd.DataFrame) -> None:
+    # the Q1 FY2025 R&D restatement was filed on 2025-05-28: as of the day before it is not yet known
+    before = parse_companyfacts(NVDA_FACTS, ticker="NVDA", as_of=date(2025, 5, 27))
+    q1 = before[(before["fiscal_period_end"] == date(2024, 4, 28)) & (before["period_months"] == 3)]
+    assert list(q1["report_date"]) == [date(2024, 5, 29)] and list(q1["rd_expense"]) == [2_720 * M]
+    assert (before["report_date"] <= date(2025, 5, 27)).all()
+    # ... the rows known then are the full parse's rows dated by then, unchanged (the world as of D is stable)
+    expected = nvda[nvda["report_date"] <= date(2025, 5, 27)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, expected)
+    # on the filing day itself it is known
+    on_the_day = parse_companyfacts(NVDA_FACTS, ticker="NVDA", as_of=date(2025, 5, 28))
+    assert len(on_the_day) == len(nvda)
+
+
+def test_a_quarter_filed_after_the_as_of_date_is_not_there_yet() -> None:
+    q3 = parse_companyfacts(NVDA_FACTS, ticker="NVDA", as_of=date(2024, 11, 19))
+    assert date(2024, 10, 27) not in set(q3["fiscal_period_end"])  # the Q3 10-Q was filed on 2024-11-20
+    assert date(2024, 10, 27) in set(parse_companyfacts(NVDA_FACTS, ticker="NVDA", as_of=date(2024, 11, 20))[
+        "fiscal_period_end"
+    ])  # fmt: skip
+
+
+def test_accessions_name_the_filings_that_made_each_row_known(nvda: pd.DataFrame) -> None:
+    frame = parse_companyfacts(NVDA_FACTS, ticker="NVDA", with_accessions=True)
+    assert list(frame.columns) == [*FUNDAMENTAL_COLUMNS, "period_months", "accession_number"]
+    pd.testing.assert_frame_equal(frame.drop(columns="accession_number"), nvda)
+    assert frame["accession_number"].str.fullmatch(r"\d{10}-\d{2}-\d{6}(,\d{10}-\d{2}-\d{6})*").all()

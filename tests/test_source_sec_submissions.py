@@ -751,3 +751,30 @@ def test_live_server_serves_the_sample_filings_in_the_wire_format() -> None:
                 sec_client.fetch_submissions(client, "9999999")
             assert raised.value.status == 404
         assert any(path.startswith("/submissions/CIK0001577552") for path in sources.requests)
+
+
+# --- as of a date: the filings public by the end of that day in New York ------------------------------
+
+
+def test_known_by_keeps_the_filings_accepted_before_the_end_of_the_day_in_new_york(nvda: pd.DataFrame) -> None:
+    from flows.sources.sec_edgar.submissions import known_by
+
+    # the Q3 FY2025 10-Q: accepted 2024-11-20 16:36:57 New York (21:36:57 UTC), filed 2024-11-20
+    day_before = known_by(nvda, date(2024, 11, 19))
+    assert "0001045810-24-000316" not in set(day_before["accession_number"])
+    assert (day_before["filing_date"] <= date(2024, 11, 19)).all()
+    assert "0001045810-24-000316" in set(known_by(nvda, date(2024, 11, 20))["accession_number"])
+    # accepted late in the evening New York time (after midnight UTC) still counts for that New York day
+    late = nvda.assign(
+        accepted_at=nvda["accepted_at"].where(
+            nvda["accession_number"] != "0001045810-24-000316", _utc("2024-11-21 03:30:00")
+        )
+    )  # 22:30 EST
+    assert "0001045810-24-000316" in set(known_by(late, date(2024, 11, 20))["accession_number"])
+    # ... but a filing accepted after the end of the day is not (whatever its filing date says)
+    leaked = nvda.assign(
+        accepted_at=nvda["accepted_at"].where(
+            nvda["accession_number"] != "0001045810-24-000316", _utc("2024-11-21 05:00:01")
+        )
+    )  # 00:00:01 EST
+    assert "0001045810-24-000316" not in set(known_by(leaked, date(2024, 11, 20))["accession_number"])

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from flows.availability import public_by
 from flows.datasets.base import Table
 
 
@@ -30,6 +31,16 @@ def not_after(values: pd.Series, limit: date) -> pd.Series:
     """True where the value is a date on or before ``limit``."""
     stamps = to_timestamps(values)
     return stamps.notna() & (stamps <= pd.Timestamp(limit))
+
+
+def known_by(frame: pd.DataFrame, *, date_column: str, as_of: date, at_column: str | None) -> pd.Series:
+    """The ``gx_not_after_as_of`` check: dated on or before ``as_of`` and, where the dataset records when a
+    row became public (``at_column``: ``available_at``, an SEC ``accepted_at``), public by the end of ``as_of``
+    in New York (:func:`flows.availability.public_cutoff`). A source that leaks a later row fails it."""
+    ok = not_after(frame[date_column], as_of)
+    if at_column is not None and at_column in frame.columns:
+        ok &= public_by(frame[at_column], as_of)
+    return ok
 
 
 def _is_number(value: Any) -> bool:

@@ -27,7 +27,7 @@ from flows.datasets.base import (
     Table,
     available_at_column,
 )
-from flows.datasets.checks import not_after, to_timestamps
+from flows.datasets.checks import known_by, to_timestamps
 from flows.datasets.freshness import latest_date
 from flows.settings import Settings
 from flows.sources.cpi_package import reader as cpi_reader
@@ -123,7 +123,12 @@ def derive_checks(frame: pd.DataFrame, context: CheckContext) -> dict[str, Any]:
     released = frame["release_date"] if "release_date" in frame.columns else pd.Series(None, index=frame.index)
     return {
         "gx_is_month_start": stamps.dt.day == 1,
-        "gx_not_after_as_of": not_after(released, context.as_of),
+        "gx_not_after_as_of": known_by(
+            frame.assign(release_date=released),
+            date_column="release_date",
+            as_of=context.as_of,
+            at_column="available_at",
+        ),
         "gx_released_after_reference_month": _released_after_reference_month(stamps, released),
     }
 

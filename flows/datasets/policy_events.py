@@ -19,7 +19,7 @@ from flows.datasets.base import (
     Table,
     available_at_column,
 )
-from flows.datasets.checks import not_after
+from flows.datasets.checks import known_by
 from flows.datasets.freshness import LatestOnly
 from flows.sources.curated import reader as curated_reader
 from flows.sources.jobs import KeyJob
@@ -92,7 +92,12 @@ def plan_live(request: ExtractRequest) -> LivePlan:
         KeyJob(
             f"federal_register:{live.fedreg_agency}",
             "fedreg_documents",
-            {"agency": live.fedreg_agency, "term": live.fedreg_term, "start": first.isoformat()},
+            {
+                "agency": live.fedreg_agency,
+                "term": live.fedreg_term,
+                "start": first.isoformat(),
+                "until": request.as_of.isoformat(),
+            },
             "federal_register",
             "fedreg_documents",
             {"agency": live.fedreg_agency, "term": live.fedreg_term or None, "start": first, "end": request.as_of},
@@ -113,7 +118,9 @@ def combine(frame: pd.DataFrame) -> pd.DataFrame:
 def derive_checks(frame: pd.DataFrame, context: CheckContext) -> dict[str, Any]:
     if "event_date" not in frame.columns:
         return {}
-    return {"gx_not_after_as_of": not_after(frame["event_date"], context.as_of)}
+    return {
+        "gx_not_after_as_of": known_by(frame, date_column="event_date", as_of=context.as_of, at_column="available_at")
+    }
 
 
 DATASET = Dataset(

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from flows.datasets.base import Batch, CheckContext, Column, Cursor, Dataset, ExtractRequest, LivePlan, Table
-from flows.datasets.checks import not_after, to_timestamps
+from flows.datasets.checks import known_by, to_timestamps
 from flows.datasets.freshness import LatestOnly
 from flows.sources.jobs import KeyJob
 from flows.sources.sample import generator
@@ -76,7 +76,7 @@ def plan_live(request: ExtractRequest) -> LivePlan:
         KeyJob(
             security.ticker,
             "sec_submissions",
-            {"ticker": security.ticker, "cik": security.cik},
+            {"ticker": security.ticker, "cik": security.cik, "as_of": request.as_of.isoformat()},
             "sec_edgar",
             "sec_submissions",
             {"cik": security.cik, "since": starts[security.ticker]},
@@ -87,8 +87,9 @@ def plan_live(request: ExtractRequest) -> LivePlan:
 
 
 def derive_checks(frame: pd.DataFrame, context: CheckContext) -> dict[str, Any]:
-    """Filed by --as-of, accepted on the filing date or the evening before (EDGAR dates a filing accepted after
-    17:30 New York time the next business day), the CIK the universe gives the ticker."""
+    """Filed and accepted by the end of --as-of in New York, accepted on the filing date or the evening before
+    (EDGAR dates a filing accepted after 17:30 New York time the next business day), the CIK the universe gives
+    the ticker."""
     if not {"ticker", "cik", "filing_date", "accepted_at"} <= set(frame.columns):
         return {}
     accepted = to_timestamps(frame["accepted_at"])
@@ -97,7 +98,7 @@ def derive_checks(frame: pd.DataFrame, context: CheckContext) -> dict[str, Any]:
     days_before_filing = (filed - accepted_in_new_york.dt.normalize()).dt.days
     ciks = {s.ticker: s.cik for s in context.settings.universe.securities}
     return {
-        "gx_not_after_as_of": not_after(frame["filing_date"], context.as_of),
+        "gx_not_after_as_of": known_by(frame, date_column="filing_date", as_of=context.as_of, at_column="accepted_at"),
         "gx_accepted_by_filing_date": days_before_filing.between(0, 4).fillna(False).astype(bool),
         "gx_cik_matches_universe": [
             ciks.get(ticker) == cik for ticker, cik in zip(frame["ticker"], frame["cik"], strict=True)

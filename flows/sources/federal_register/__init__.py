@@ -5,6 +5,7 @@ Registered here: client ``federal_register``; fetcher and parser ``fedreg_docume
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -28,4 +29,5 @@ def _fetch_documents(http: HttpClient, args: dict[str, Any], live: LiveSettings)
 
 @register_parser("fedreg_documents")
 def _parse_documents(body: bytes, meta: dict[str, Any], settings: Settings) -> pd.DataFrame:
-    return parser.parse_documents(body)
+    until = meta.get("until")  # the plan's as-of date (older manifests have none)
+    return parser.parse_documents(body, until=date.fromisoformat(until) if until else None)

@@ -14,8 +14,15 @@ Each document becomes one event: ``event_id`` = ``"fr-"`` + the document
 number in lower case (stable across runs), ``event_date`` = the publication
 date (the date the rule became public in the Register -- often a few days
 after the agency's own announcement), ``title`` on one line and at most 200
-characters, ``source_url`` = ``html_url``. Category, region and source are the
+characters, ``source_url`` = ``html_url``, ``available_at`` = 06:00 New York
+on the publication date, when federalregister.gov publishes the day's issue
+(:func:`flows.availability.federal_register_public_at`). Category, region and source are the
 caller's (defaults: ``export_control``, ``US``, ``federal_register``).
+
+As of a date (``until``): a document published after it is not yet known and
+gives no row, whatever the query asked for (the client already bounds the
+query by ``conditions[publication_date][lte]``; a page that ignores the
+condition, or a replay with a tighter bound, is filtered here too).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from flows.availability import federal_register_public_at
 from flows.sources.curated.reader import EVENT_COLUMNS
 from flows.sources.http import SourceError
 
@@ -39,9 +47,15 @@ _DOCUMENT_PAGE = re.compile(r"federalregister\.gov/(?:d|documents/\d{4}/\d{2}/\d
 
 
 def parse_documents(
-    body: bytes, *, category: str = "export_control", region: str = "US", source: str = SOURCE
+    body: bytes,
+    *,
+    category: str = "export_control",
+    region: str = "US",
+    source: str = SOURCE,
+    until: date | None = None,
 ) -> pd.DataFrame:
-    """EVENT_COLUMNS rows, one per document on the page (a document listed twice on the page counts once)."""
+    """EVENT_COLUMNS rows, one per document on the page (a document listed twice on the page counts once),
+    published by ``until`` (every document when None)."""
     document = _load(body)
     results = document.get("results") or []
     if not isinstance(results, list):
@@ -49,9 +63,12 @@ def parse_documents(
             f"Federal Register 'results' is not a list: {str(results)[:120]}.", source=SOURCE, key="(page)"
         )
     rows = [_row(result, category=category, region=region, source=source) for result in results]
+    if until is not None:
+        rows = [row for row in rows if row["event_date"] <= until]
     if not rows:
-        return pd.DataFrame({column: pd.Series(dtype=object) for column in EVENT_COLUMNS})
-    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+        dtypes = {column: "datetime64[us]" if column == "available_at" else object for column in EVENT_COLUMNS}
+        return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in dtypes.items()})
+    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS).astype({"available_at": "datetime64[us]"})
     return frame.drop_duplicates("event_id", keep="first").reset_index(drop=True)
 
 
@@ -140,6 +157,7 @@ def _row(result: Any, *, category: str, region: str, source: str) -> dict[str, A
         "title": title,
         "source_url": url,
         "source": source,
+        "available_at": federal_register_public_at(event_date),
     }
 
 

@@ -67,7 +67,7 @@ class Filer(Protocol):
 
 def generate_filings(fundamentals: pd.DataFrame, securities: Iterable[Filer]) -> pd.DataFrame:
     """Sample filings (``SUBMISSION_COLUMNS``, ``source = 'sample'``), one set per (ticker, report_date)."""
-    filers = {s.ticker: s for s in securities if s.cik and s.group in (US_FILER_GROUP, ADR_GROUP)}
+    filers = {s.ticker: s for s in securities if is_filer(s)}
     reports = fundamentals[fundamentals["ticker"].isin(list(filers))]
     rows: list[dict[str, Any]] = []
     for (ticker, report_date), statements in reports.groupby(["ticker", "report_date"], sort=True):
@@ -85,30 +85,48 @@ def generate_filings(fundamentals: pd.DataFrame, securities: Iterable[Filer]) ->
     return submission_frame(rows)
 
 
-def _filings(
-    *, ticker: str, cik: str, us_filer: bool, filed: date, period_end: date, annual: bool
-) -> list[dict[str, Any]]:
+def is_filer(security: Filer) -> bool:
+    """Does the sample give ``security`` SEC filings (a CIK, a US filer or an ADR)?"""
+    return bool(security.cik) and security.group in (US_FILER_GROUP, ADR_GROUP)
+
+
+def report_accepted_at(ticker: str, *, us_filer: bool, filed: date) -> datetime:
+    """When EDGAR accepted the sample periodic report (10-Q/10-K, 6-K/20-F) filed on ``filed``, naive UTC:
+    the ``accepted_at`` of that filing, and the ``available_at`` of the sample fundamentals it carries."""
+    return _utc(_acceptances(ticker, us_filer=us_filer, filed=filed)[1])
+
+
+def _acceptances(ticker: str, *, us_filer: bool, filed: date) -> tuple[datetime | None, datetime]:
+    """New York times of one report's filings: (the earnings 8-K or None for an ADR, the periodic report)."""
     draw = _draws(ticker, filed)
     start, end = AFTER_CLOSE if next(draw) % 2 == 0 else BEFORE_OPEN
     window = int((datetime.combine(filed, end) - datetime.combine(filed, start)).total_seconds())
-    slug = re.sub(r"[^a-z0-9]", "", ticker.lower()) or "filer"
-    base = {"ticker": ticker, "cik": cik, "filing_date": filed, "source": SOURCE}
     if not us_filer:
-        form = "20-F" if annual else "6-K"
-        accepted = datetime.combine(filed, start) + timedelta(seconds=next(draw) % (window + 1))
-        document = f"{slug}-{period_end:%Y%m%d}.htm" if annual else f"{slug}-{filed:%Y%m%d}x6k.htm"
-        return [
-            {**base, "accession_number": _accession(cik, filed, "periodic"), "form": form, "items": None,
-             "accepted_at": _utc(accepted), "report_date": period_end, "primary_document": document},
-        ]  # fmt: skip
+        return None, datetime.combine(filed, start) + timedelta(seconds=next(draw) % (window + 1))
     low, high = REPORT_AFTER_8K_MINUTES
     gap = timedelta(minutes=low, seconds=next(draw) % ((high - low) * 60 + 1))
     earnings = datetime.combine(filed, start) + timedelta(seconds=next(draw) % (window - high * 60 + 1))
+    return earnings, earnings + gap
+
+
+def _filings(
+    *, ticker: str, cik: str, us_filer: bool, filed: date, period_end: date, annual: bool
+) -> list[dict[str, Any]]:
+    earnings, report = _acceptances(ticker, us_filer=us_filer, filed=filed)
+    slug = re.sub(r"[^a-z0-9]", "", ticker.lower()) or "filer"
+    base = {"ticker": ticker, "cik": cik, "filing_date": filed, "source": SOURCE}
+    if earnings is None:
+        form = "20-F" if annual else "6-K"
+        document = f"{slug}-{period_end:%Y%m%d}.htm" if annual else f"{slug}-{filed:%Y%m%d}x6k.htm"
+        return [
+            {**base, "accession_number": _accession(cik, filed, "periodic"), "form": form, "items": None,
+             "accepted_at": _utc(report), "report_date": period_end, "primary_document": document},
+        ]  # fmt: skip
     return [
         {**base, "accession_number": _accession(cik, filed, "8-K"), "form": "8-K", "items": EARNINGS_ITEMS,
          "accepted_at": _utc(earnings), "report_date": filed, "primary_document": f"{slug}-{filed:%Y%m%d}.htm"},
         {**base, "accession_number": _accession(cik, filed, "periodic"), "form": "10-K" if annual else "10-Q",
-         "items": None, "accepted_at": _utc(earnings + gap), "report_date": period_end,
+         "items": None, "accepted_at": _utc(report), "report_date": period_end,
          "primary_document": f"{slug}-{period_end:%Y%m%d}.htm"},
     ]  # fmt: skip
 
@@ -120,6 +138,11 @@ def _draws(ticker: str, filed: date) -> Iterator[int]:
         digest = hashlib.sha256(f"sample-filings|{ticker}|{filed.isoformat()}|{counter}".encode()).digest()
         yield int.from_bytes(digest[:8], "big")
         counter += 1
+
+
+def report_accession(cik: str, filed: date) -> str:
+    """The accession number of the sample periodic report ``cik`` filed on ``filed`` (what its XBRL facts cite)."""
+    return _accession(normalize_cik(cik), filed, "periodic")
 
 
 def _accession(cik: str, filed: date, slot: str) -> str:

@@ -13,7 +13,10 @@ Generation is *prefix-stable*: each series is drawn from a random stream
 seeded by (global seed, ticker) and starting on the fixed sample start date,
 one draw per session, so the value for a given day never depends on the
 ``--as-of`` date or on the window asked for. Re-running any day reproduces
-the same rows, and a later ``--as-of`` only adds days.
+the same rows, and a later ``--as-of`` only adds days. Fundamentals draw a
+company's level once and each fiscal period's noise from a stream seeded by
+(global seed, ticker, period end), so the statements of a period are the same
+whatever the as-of date: a later ``--as-of`` only adds quarters.
 """
 
 from __future__ import annotations
@@ -228,6 +231,13 @@ def _profile(security: Security) -> tuple[float, float, float, float, float, flo
     return (0.08, 0.18, 0.0, 0.10, 0.002, 0.05, 0.002)
 
 
+def _period_noise(seed: int, ticker: str, period_end: date) -> np.ndarray:
+    """The four noise terms of one company's statements for one fiscal period (revenue, margin, capex share,
+    net income): a stream of their own, seeded by (seed, ticker, period), so a period's figures never depend
+    on which other periods are generated -- the as-of date, the window, the history's length."""
+    return _stream(seed, ticker, f"fundamentals|{period_end.isoformat()}").normal(0.0, 0.03, size=4)
+
+
 def generate_fundamentals(
     universe: Universe, sample: SampleSettings, *, start: dict[str, date], end: date
 ) -> pd.DataFrame:
@@ -244,21 +254,21 @@ def generate_fundamentals(
         if security.group == "benchmark":
             continue
         growth, margin0, margin_step, rd0, rd_step, capex0, capex_step = _profile(security)
-        rng = _stream(sample.seed, security.ticker, "fundamentals")
-        noise = rng.normal(0.0, 0.03, size=(len(periods), 4))
-        level = rng.uniform(5e9, 60e9) * (7.0 if security.reporting_currency == "CNY" else 1.0)
-        shares0 = rng.uniform(0.5e9, 10e9)
+        company = _stream(sample.seed, security.ticker, "fundamentals")
+        level = company.uniform(5e9, 60e9) * (7.0 if security.reporting_currency == "CNY" else 1.0)
+        shares0 = company.uniform(0.5e9, 10e9)
         lag_days = 25 + zlib.crc32(security.ticker.encode()) % 25
         split = SAMPLE_SPLITS.get(security.ticker)
         for number, period_end in enumerate(periods):
             report_date = period_end + timedelta(days=lag_days)
             if report_date > end or report_date < start.get(security.ticker, date.min):
                 continue
+            noise = _period_noise(sample.seed, security.ticker, period_end)
             years = number / 4.0
-            revenue = level / 4.0 * (1 + growth) ** years * (1 + noise[number, 0])
-            margin = margin0 + margin_step * years + noise[number, 1] / 3
+            revenue = level / 4.0 * (1 + growth) ** years * (1 + noise[0])
+            margin = margin0 + margin_step * years + noise[1] / 3
             rd_share = rd0 + rd_step * years
-            capex_share = capex0 + capex_step * years + noise[number, 2] / 3
+            capex_share = capex0 + capex_step * years + noise[2] / 3
             shares = shares0 * (1 - 0.004 * number)
             if split and period_end >= split[0]:
                 shares *= split[1]
@@ -272,7 +282,7 @@ def generate_fundamentals(
                     "currency": security.reporting_currency,
                     "revenue": round(revenue, 0),
                     "operating_income": round(revenue * margin, 0),
-                    "net_income": round(revenue * margin * 0.82 * (1 + noise[number, 3]), 0),
+                    "net_income": round(revenue * margin * 0.82 * (1 + noise[3]), 0),
                     "rd_expense": round(revenue * rd_share, 0),
                     "capex": round(revenue * max(capex_share, 0.01), 0),
                     "shares_outstanding": round(shares, 0),

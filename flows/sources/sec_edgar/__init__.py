@@ -6,12 +6,15 @@ with the contact User-Agent SEC requires and a rate under SEC's 10 requests/seco
 and returns raw bodies for the landing zone; ``parser`` turns a landed companyfacts
 body into ``raw.fundamentals`` rows, ``submissions`` a landed submissions body into
 filing-index rows. The parsers never touch the network.
-Registered here: client ``sec_edgar``; fetchers and parsers ``sec_companyfacts`` and ``sec_submissions``.
+Registered here: client ``sec_edgar``; fetchers and parsers ``sec_companyfacts`` and ``sec_submissions``;
+parser ``sec_acceptances`` (the submissions as acceptance times, for dating fundamentals). Parsers bound their
+rows by the ``as_of`` a plan records in the job's meta (``flows.availability``).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -37,9 +40,17 @@ def _fetch_companyfacts(http: HttpClient, args: dict[str, Any], live: LiveSettin
     return client.fetch_companyfacts(http, args["cik"])
 
 
+def _as_of(meta: dict[str, Any]) -> date | None:
+    """The as-of date a plan recorded in the job's meta (older manifests have none: no bound)."""
+    return date.fromisoformat(meta["as_of"]) if meta.get("as_of") else None
+
+
 @register_parser("sec_companyfacts")
 def _parse_companyfacts(body: bytes, meta: dict[str, Any], settings: Settings) -> pd.DataFrame:
-    return parser.parse_companyfacts(body, ticker=meta["ticker"])
+    """The facts filed by the as-of date; with ``meta['with_accessions']``, the filings behind each row."""
+    return parser.parse_companyfacts(
+        body, ticker=meta["ticker"], as_of=_as_of(meta), with_accessions=bool(meta.get("with_accessions"))
+    )
 
 
 @register_fetcher("sec_submissions")
@@ -52,4 +63,16 @@ def _fetch_submissions(http: HttpClient, args: dict[str, Any], live: LiveSetting
 
 @register_parser("sec_submissions")
 def _parse_submissions(body: bytes, meta: dict[str, Any], settings: Settings) -> pd.DataFrame:
-    return submissions.parse_submissions(body, ticker=meta["ticker"], cik=meta["cik"])
+    """The filing index, bounded by the as-of date: a filing accepted after the end of that day in New York
+    (or filed after it) is not yet known."""
+    frame = submissions.parse_submissions(body, ticker=meta["ticker"], cik=meta["cik"])
+    as_of = _as_of(meta)
+    return frame if as_of is None else submissions.known_by(frame, as_of)
+
+
+@register_parser("sec_acceptances")
+def _parse_acceptances(body: bytes, meta: dict[str, Any], settings: Settings) -> pd.DataFrame:
+    """The acceptance time of each filing (``ticker``, ``accession_number``, ``accepted_at``): what dates an
+    SEC fundamental (the fundamentals dataset joins it on the accession number)."""
+    frame = _parse_submissions(body, meta, settings)
+    return frame[["ticker", "accession_number", "accepted_at"]]

@@ -75,6 +75,15 @@ Rules
   whole quarters from the nearest such period; with none at all, the calendar
   year and quarter of the period end are used.
 - Facts filed on or before their own period end are tagging errors and skipped.
+- As of a date (``as_of``): only facts filed by then are read, so the rows are
+  those known at the end of that day -- among several filings of a fact, the
+  newest filed by ``as_of``; a restatement filed later is not yet known. (EDGAR
+  dates a filing accepted after 17:30 New York time the next business day, so
+  nothing filed after ``as_of`` was public by its end.)
+- ``accession_number`` (opt-in, ``with_accessions=True``): the filing(s) that
+  made each row known -- the accession numbers of the row's facts filed on its
+  ``report_date``, comma-separated -- so the caller can date the row by their
+  EDGAR acceptance times (``flows.datasets.fundamentals``).
 - A body that is not JSON, has no ``facts`` object, or a mapped fact that is
   unreadable raises :class:`~flows.sources.http.SourceError` (source
   ``sec_edgar``, key ``CIK##########``). A company with no mapped facts gives
@@ -186,8 +195,11 @@ class Period:
     months: int  # 3 or 12
 
 
-def parse_companyfacts(body: bytes, *, ticker: str, source: str = SOURCE) -> pd.DataFrame:
-    """Fundamentals of one company (``FUNDAMENTAL_COLUMNS`` + ``period_months``), one row per period and version."""
+def parse_companyfacts(
+    body: bytes, *, ticker: str, source: str = SOURCE, as_of: date | None = None, with_accessions: bool = False
+) -> pd.DataFrame:
+    """Fundamentals of one company (``FUNDAMENTAL_COLUMNS`` + ``period_months``), one row per period and version,
+    from the facts filed by ``as_of`` (all when None); ``with_accessions`` adds ``accession_number``."""
     document = _load(body, ticker=ticker)
     key = _key(document.get("cik"), body, ticker=ticker)
     facts_root = document.get("facts")
@@ -199,16 +211,16 @@ def parse_companyfacts(body: bytes, *, ticker: str, source: str = SOURCE) -> pd.
             key=key,
         )
     money = {
-        field: _read(facts_root, concepts, key=key, positive=field in POSITIVE_FIELDS)
+        field: _read(facts_root, concepts, key=key, positive=field in POSITIVE_FIELDS, as_of=as_of)
         for field, concepts in FIELDS.items()
     }
     currency = _currency(fact for facts in money.values() for fact in facts)
     if currency is None:
-        return _frame([])
+        return _frame([], with_accessions=with_accessions)
     money = {field: [f for f in facts if f.unit == currency] for field, facts in money.items()}
     shares = {
         (taxonomy, concept, kind): [
-            f for f in _read(facts_root, ((taxonomy, concept),), key=key) if f.unit == SHARES_UNIT
+            f for f in _read(facts_root, ((taxonomy, concept),), key=key, as_of=as_of) if f.unit == SHARES_UNIT
         ]
         for taxonomy, concept, kind in SHARES
     }
@@ -222,7 +234,9 @@ def parse_companyfacts(body: bytes, *, ticker: str, source: str = SOURCE) -> pd.
         timelines = {field: _field_timeline(by_concept, period) for field, by_concept in flows.items()}
         timelines["shares_outstanding"] = _shares_timeline(shares, period, report_ends)
         fiscal_year, fiscal_quarter = calendar.fiscal(period)
+        filed_by_day = _accessions_by_day(period, flows, shares, report_ends)
         for report_date, values in _versions_of_row(timelines):
+            accessions = {"accession_number": ",".join(filed_by_day.get(report_date, []))} if with_accessions else {}
             rows.append(
                 {
                     "ticker": ticker,
@@ -234,9 +248,10 @@ def parse_companyfacts(body: bytes, *, ticker: str, source: str = SOURCE) -> pd.
                     **values,
                     "source": source,
                     "period_months": period.months,
+                    **accessions,
                 }
             )
-    return _frame(rows)
+    return _frame(rows, with_accessions=with_accessions)
 
 
 # --- reading the payload ---------------------------------------------------------------------------
@@ -277,9 +292,14 @@ def _key(cik: Any, body: bytes, *, ticker: str) -> str:
 
 
 def _read(
-    facts_root: Mapping[str, Any], concepts: Iterable[tuple[str, str]], *, key: str, positive: bool = False
+    facts_root: Mapping[str, Any],
+    concepts: Iterable[tuple[str, str]],
+    *,
+    key: str,
+    positive: bool = False,
+    as_of: date | None = None,
 ) -> list[Fact]:
-    """Every fact of the given concepts, in every unit; unreadable facts raise SourceError."""
+    """Every fact of the given concepts filed by ``as_of``, in every unit; unreadable facts raise SourceError."""
     out: list[Fact] = []
     for taxonomy, name in concepts:
         concept = f"{taxonomy}:{name}"
@@ -305,6 +325,8 @@ def _read(
                 fact = _fact(item, concept=concept, unit=str(unit), key=key)
                 if fact.filed < fact.end or (fact.start is not None and fact.filed == fact.end):
                     continue  # filed before its own period ended: a tagging error
+                if as_of is not None and fact.filed > as_of:
+                    continue  # not yet known as of that day
                 out.append(replace(fact, value=abs(fact.value)) if positive else fact)
     return out
 
@@ -528,9 +550,26 @@ def _versions_of_row(timelines: Mapping[str, Timeline]) -> list[tuple[date, dict
 # --- output ----------------------------------------------------------------------------------------
 
 
-def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
-    frame = frame.astype({column: OUTPUT_DTYPES[column] for column in OUTPUT_COLUMNS})
+def _accessions_by_day(
+    period: Period,
+    flows: Mapping[str, Mapping[str, list[Fact]]],
+    shares: Mapping[tuple[str, str, str], list[Fact]],
+    report_ends: Mapping[str, date],
+) -> dict[date, list[str]]:
+    """Per filing date, the accession numbers of the filings that reported a fact of ``period`` that day."""
+    facts = [f for by_concept in flows.values() for listed in by_concept.values() for f in listed]
+    facts += [f for listed in shares.values() for f in listed]
+    out: dict[date, set[str]] = {}
+    for fact in facts:
+        if fact.accn and (fact.end == period.end or report_ends.get(fact.accn) == period.end):
+            out.setdefault(fact.filed, set()).add(fact.accn)
+    return {day: sorted(accessions) for day, accessions in out.items()}
+
+
+def _frame(rows: list[dict[str, Any]], *, with_accessions: bool = False) -> pd.DataFrame:
+    columns = [*OUTPUT_COLUMNS, "accession_number"] if with_accessions else OUTPUT_COLUMNS
+    frame = pd.DataFrame(rows, columns=columns)
+    frame = frame.astype({column: OUTPUT_DTYPES.get(column, "str") for column in columns})
     return frame.sort_values(["fiscal_period_end", "period_months", "report_date"]).reset_index(drop=True)
 
 

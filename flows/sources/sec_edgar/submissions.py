@@ -87,6 +87,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from flows.availability import public_by
 from flows.sources.http import SourceError
 from flows.sources.sec_edgar.client import SUBMISSIONS_PAGE_NAME, normalize_cik
 
@@ -127,6 +128,15 @@ def parse_submissions(body: bytes, *, ticker: str, cik: str, forms: frozenset[st
     arrays, context = _arrays(document, where=where, cik=padded)
     rows = _rows(arrays, context=context, where=where, cik=padded, ticker=ticker, forms=forms)
     return submission_frame(rows)
+
+
+def known_by(frame: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """The filings public by the end of ``as_of`` in New York: filed by then and accepted before the cut-off
+    (``flows.availability.public_cutoff``)."""
+    if frame.empty:
+        return frame
+    filed = pd.to_datetime(frame["filing_date"]) <= pd.Timestamp(as_of)
+    return frame[filed & public_by(frame["accepted_at"], as_of)].reset_index(drop=True)
 
 
 def submission_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
