@@ -173,6 +173,7 @@ def test_published_copy_holds_exactly_the_marts(warehouse) -> None:
         ("marts", "policy_event_group_impact"),
         ("marts", "policy_event_impact"),
         ("marts", "relative_performance"),
+        ("marts", "signal_evaluation"),
     ]
     for _, name in tables:
         working = warehouse.query(f"select count(*) from marts.{name}")[0][0]

@@ -277,6 +277,45 @@ def test_strings_from_the_data_are_escaped(warehouse, tmp_path: Path) -> None:  
     assert "&lt;run &amp; id&gt;" in page
 
 
+def test_signal_chart_marks_significance_and_the_sample_caveat(tmp_path: Path) -> None:
+    def row(group: str, horizon: str, sessions: int, ic: float, t_stat: float | None, source: str) -> dict[str, Any]:
+        return {
+            "group_name": group,
+            "horizon": horizon,
+            "horizon_sessions": sessions,
+            "known_at": datetime(2026, 11, 16, 21),
+            "cross_section_count": 19,
+            "observation_count": 190,
+            "rank_ic_mean": ic,
+            "rank_ic_t_stat_newey_west": t_stat,
+            "newey_west_lag": 1,
+            "rank_ic_hit_rate": 0.25,
+            "tercile_spread_mean_pp": -4.5,
+            "data_source": source,
+        }
+
+    def chart(source: str):  # type: ignore[no-untyped-def]
+        frame = pd.DataFrame(
+            [
+                row("china_tech", "return_3m", 63, -0.21, -2.5, source),  # |t| > 2.101 (18 df): significant
+                row("us_ai_leader", "return_3m", 63, 0.05, 0.4, source),
+                row("pooled", "return_3m", 63, -0.08, None, source),
+            ]
+        )
+        data = ReportData(database=tmp_path / "gapwatch.duckdb", database_found=True, signal=frame)
+        return {chart.chart_id: chart for chart in build_charts(data)}["signal-ic"]
+
+    sample = chart("sample")
+    assert sample.has_data and sample.body.count('class="mark bar"') == 3
+    assert "t −2.5*" in sample.body and "t 0.4<" in sample.body and "t n/a" in sample.body
+    assert 'id="signal-sample-note"' in sample.body and "say nothing about markets" in sample.body
+    pooled = "Pooled, the execution gap's mean rank IC with the 3-month excess return is −0.080 (Newey-West t = n/a"
+    assert sample.reading.startswith(pooled)
+    assert "1 of 3 group-horizon means is significant at 5%. Sample data" in sample.reading
+    live = chart("yahoo,sec_edgar")
+    assert "signal-sample-note" not in live.body and "Sample data" not in live.reading
+
+
 # ---------------------------------------------------------------------------------------------
 # the real report in a real browser
 
@@ -380,7 +419,7 @@ def test_report_is_self_contained(report: Path) -> None:
     assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
 
 
-def test_report_has_the_five_charts_the_header_and_the_sample_banner(report: Path) -> None:
+def test_report_has_the_six_charts_the_header_and_the_sample_banner(report: Path) -> None:
     page = report.read_text()
     found = sections(page)
     assert list(found) == list(CHART_IDS)
@@ -453,6 +492,8 @@ def test_every_chart_renders_with_drawn_marks(browser_run: BrowserRun, warehouse
     assert charts["execution-gap"][0]["circles"] == companies
     assert charts["policy-car"][0]["rects"] == 12  # 6 events x 2 groups
     assert charts["spread"][0]["paths"] == 3
+    assert charts["signal-ic"][0]["rects"] == 15  # 5 horizons x (2 groups + pooled)
+    assert "near zero is expected" in browser_run.texts["signal-ic"]
     for ticker in ("BABA", "BIDU", "1024.HK", "NVDA"):
         assert ticker in browser_run.texts["execution-gap"]
     assert "SAMPLE DATA" not in browser_run.texts["cpi-yoy"]

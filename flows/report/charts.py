@@ -1,4 +1,4 @@
-"""The report's five charts: each turns frames from :mod:`flows.report.data` into a titled
+"""The report's six charts: each turns frames from :mod:`flows.report.data` into a titled
 SVG (drawn with :mod:`flows.report.svg`) and a one-line reading computed from the same data.
 
 Markup in :attr:`Chart.body` is complete and escaped; readings and titles are plain text
@@ -796,10 +796,161 @@ def _cpi_reading(rows: list[dict[str, Any]], latest: dict[str, Any] | None) -> s
     return text
 
 
-CHART_BUILDERS = (spread_chart, ticker_chart, execution_gap_chart, car_chart, cpi_chart)
-CHART_IDS: tuple[str, ...] = ("spread", "ticker-vs-benchmark", "execution-gap", "policy-car", "cpi-yoy")
+# ---------------------------------------------------------------------------------------------
+# 6. does the market pay for measured results? (the signal evaluation)
+
+
+SIGNAL_HORIZONS: dict[str, tuple[str, str]] = {
+    "car_p0_p1": ("CAR [0,+1]", "days 0 to +1"),
+    "car_p0_p5": ("CAR [0,+5]", "days 0 to +5"),
+    "return_1m": ("1 month", "21 sessions"),
+    "return_3m": ("3 months", "63 sessions"),
+    "return_6m": ("6 months", "126 sessions"),
+}
+SIGNAL_READING_NAMES: dict[str, str] = {
+    "car_p0_p1": "CAR [0,+1]",
+    "car_p0_p5": "CAR [0,+5]",
+    "return_1m": "1-month excess return",
+    "return_3m": "3-month excess return",
+    "return_6m": "6-month excess return",
+}
+SIGNAL_GROUPS: tuple[str, ...] = ("china_tech", "us_ai_leader", "pooled")
+POOLED_COLOR = "#555555"
+SIGNAL_SAMPLE_NOTE = (
+    "Sample data: the synthetic fundamentals and prices are generated independently of each other, so an IC "
+    "near zero is what they should show; these bars say nothing about markets."
+)
+SIGNAL_HOW_TO_READ = (
+    "For each horizon after a quarter's results became public, the mean rank information coefficient (the "
+    "Spearman correlation, within each calendar quarter, of the execution gap with the reward that followed: "
+    "market-adjusted CARs, then forward returns in excess of the group benchmark), averaged over the quarters. "
+    "The execution gap is investment minus results, so a bar below zero means a wide gap was followed by a "
+    "lower reward: the market pays for measured results. The label is the Newey-West t-statistic; * marks "
+    "|t| above the two-sided 5% critical value with n − 1 degrees of freedom (n quarters). Hover a bar for "
+    "n, the hit rate and the tercile spread."
+)
+
+
+def signal_chart(data: ReportData) -> Chart:
+    title = "Does the market pay for measured AI results? Rank IC of the execution gap by horizon"
+    source = (
+        "marts.signal_evaluation — the latest row per group and horizon, reward_basis 'benchmark': "
+        "rank_ic_mean, rank_ic_t_stat_newey_west, cross_section_count, rank_ic_hit_rate, tercile_spread_mean_pp"
+    )
+    rows = [row for row in records(data.signal) if row["rank_ic_mean"] is not None]
+    if not rows:
+        return _empty(
+            "signal-ic",
+            title,
+            "marts.signal_evaluation",
+            "has no cross-section with a complete reward",
+            source,
+            SIGNAL_HOW_TO_READ,
+        )
+    horizons = [horizon for horizon in SIGNAL_HORIZONS if any(row["horizon"] == horizon for row in rows)]
+    horizons += sorted({row["horizon"] for row in rows} - set(horizons))
+    groups = [group for group in SIGNAL_GROUPS if any(row["group_name"] == group for row in rows)]
+    groups += sorted({row["group_name"] for row in rows} - set(groups))
+    cells = {(row["group_name"], row["horizon"]): row for row in rows}
+    bar_groups, significant = [], 0
+    for group in groups:
+        values: list[float | None] = []
+        labels: list[str | None] = []
+        tips: list[str | None] = []
+        for horizon in horizons:
+            cell = cells.get((group, horizon))
+            if cell is None:
+                values.append(None)
+                labels.append(None)
+                tips.append(None)
+                continue
+            t_stat, n = cell["rank_ic_t_stat_newey_west"], cell["cross_section_count"] or 0
+            is_significant = t_stat is not None and abs(t_stat) > t_critical(n - 1)
+            significant += is_significant
+            values.append(cell["rank_ic_mean"])
+            labels.append(
+                "t n/a" if t_stat is None else f"t {fmt_number(t_stat, decimals=1)}{'*' if is_significant else ''}"
+            )
+            tips.append(_signal_tip(group, horizon, cell))
+        bar_groups.append(
+            BarGroup(
+                name=_signal_group_label(group),
+                color=POOLED_COLOR if group == "pooled" else group_color(group, groups),
+                values=values,
+                labels=labels,
+                tips=tips,
+            )
+        )
+    svg = grouped_bar_chart(
+        [list(SIGNAL_HORIZONS.get(horizon, (horizon, ""))) for horizon in horizons],
+        bar_groups,
+        title=title,
+        x_label="reward horizon after the results were public (day 0: the first close after they were)",
+        y_label="mean rank IC (gap vs reward)",
+        y_format=lambda value: fmt_number(value, decimals=2, signed=value != 0),
+    )
+    is_sample = any("sample" in (row.get("data_source") or "") for row in rows)
+    note = f'<p class="chart-note" id="signal-sample-note">{esc(SIGNAL_SAMPLE_NOTE)}</p>' if is_sample else ""
+    return Chart(
+        chart_id="signal-ic",
+        title=title,
+        reading=_signal_reading(cells, significant, len(rows), is_sample=is_sample),
+        body=svg + note,
+        source=source,
+        how_to_read=SIGNAL_HOW_TO_READ,
+    )
+
+
+def _signal_group_label(group: str) -> str:
+    return "Pooled (both groups)" if group == "pooled" else group_label(group)
+
+
+def _signal_tip(group: str, horizon: str, cell: dict[str, Any]) -> str:
+    t_stat = cell["rank_ic_t_stat_newey_west"]
+    hit_rate, spread = cell["rank_ic_hit_rate"], cell["tercile_spread_mean_pp"]
+    return (
+        f"{_signal_group_label(group)}, {SIGNAL_HORIZONS.get(horizon, (horizon, ''))[0]}: mean rank IC "
+        f"{fmt_number(cell['rank_ic_mean'], decimals=3, signed=True)}, Newey-West t = "
+        f"{'n/a' if t_stat is None else fmt_number(t_stat, decimals=2)} (lag {cell['newey_west_lag']}), "
+        f"n = {cell['cross_section_count']} quarters, {cell['observation_count']} company-quarters; IC > 0 in "
+        f"{'n/a' if hit_rate is None else f'{100 * hit_rate:.0f}%'} of quarters; top-minus-bottom gap tercile "
+        f"{'n/a' if spread is None else points(spread, 2)} points"
+    )
+
+
+def _signal_reading(
+    cells: dict[tuple[str, str], dict[str, Any]], significant: int, total: int, *, is_sample: bool
+) -> str:
+    pooled = cells.get(("pooled", "return_3m")) or next(
+        (cell for (group, _), cell in cells.items() if group == "pooled"), None
+    )
+    lead = ""
+    if pooled is not None:
+        t_stat = pooled["rank_ic_t_stat_newey_west"]
+        label = SIGNAL_READING_NAMES.get(pooled["horizon"], pooled["horizon"])
+        lead = (
+            f"Pooled, the execution gap's mean rank IC with the {label} is "
+            f"{fmt_number(pooled['rank_ic_mean'], decimals=3, signed=True)} (Newey-West t = "
+            f"{'n/a' if t_stat is None else f'{t_stat:.2f}'}, {pooled['cross_section_count']} quarters). "
+        )
+    verdict = f"{'None' if significant == 0 else significant} of {total} group-horizon means "
+    verdict += f"{'is' if significant == 1 else 'are'} significant at 5%."
+    if is_sample:
+        verdict += " Sample data: near zero is expected."
+    return lead + verdict
+
+
+CHART_BUILDERS = (spread_chart, ticker_chart, execution_gap_chart, car_chart, cpi_chart, signal_chart)
+CHART_IDS: tuple[str, ...] = (
+    "spread",
+    "ticker-vs-benchmark",
+    "execution-gap",
+    "policy-car",
+    "cpi-yoy",
+    "signal-ic",
+)
 
 
 def build_charts(data: ReportData) -> list[Chart]:
-    """The five charts, in page order."""
+    """The six charts, in page order."""
     return [builder(data) for builder in CHART_BUILDERS]

@@ -23,6 +23,7 @@ MARTS: tuple[str, ...] = (
     "policy_event_impact",
     "policy_event_group_impact",
     "inflation",
+    "signal_evaluation",
 )
 
 # Bounds on what a line chart draws, whatever the history's length: a series is thinned to
@@ -240,6 +241,36 @@ select * from final
 order by event_date, event_id, group_name
 """
 
+# The latest evaluation of each group and horizon (the row with the greatest known_at), the
+# reward measured against the group benchmark.
+SIGNAL_SQL = """
+with latest as (
+    select * from marts.signal_evaluation
+    where reward_basis = 'benchmark'
+    qualify known_at = max(known_at) over (partition by group_name, horizon)
+),
+
+final as (
+    select
+        group_name,
+        horizon,
+        horizon_sessions,
+        known_at,
+        cross_section_count,
+        observation_count,
+        rank_ic_mean,
+        rank_ic_t_stat_newey_west,
+        newey_west_lag,
+        rank_ic_hit_rate,
+        tercile_spread_mean_pp,
+        data_source,
+    from latest
+)
+
+select * from final
+order by horizon_sessions, group_name
+"""
+
 # The latest $max_months months (first_month_in_mart says whether earlier ones were left out).
 INFLATION_SQL = """
 with inflation as (
@@ -288,6 +319,7 @@ class ReportData:
     execution_gap: pd.DataFrame = field(default_factory=pd.DataFrame)
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
     inflation: pd.DataFrame = field(default_factory=pd.DataFrame)
+    signal: pd.DataFrame = field(default_factory=pd.DataFrame)
     basket_max_points: int = BASKET_MAX_POINTS
     security_max_points: int = SECURITY_MAX_POINTS
 
@@ -337,6 +369,7 @@ def load_report_data(
             execution_gap=frame("execution_gap", EXECUTION_GAP_SQL),
             events=frame("policy_event_group_impact", EVENTS_SQL, {"event_count": event_count}),
             inflation=frame("inflation", INFLATION_SQL, {"max_months": cpi_max_months}),
+            signal=frame("signal_evaluation", SIGNAL_SQL),
             basket_max_points=basket_max_points,
             security_max_points=security_max_points,
         )

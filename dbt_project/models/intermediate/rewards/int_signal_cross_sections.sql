@@ -1,0 +1,117 @@
+-- The signal's cross-sections: per calendar quarter (the execution gap's
+-- z-score cross-section), group (china_tech, us_ai_leader and pooled),
+-- horizon, reward basis and execution-gap version, the rank information
+-- coefficient of the gap with the reward that followed, the top-minus-bottom
+-- tercile spread of the reward and the slope of the reward on the gap.
+-- A cross-section version is each distinct gap_known_at of its quarter, with
+-- every company's latest gap version known by then; it appears only once
+-- every one of its companies has the reward (a partial cross-section would
+-- change later), and is known from the latest known_at of its observations.
+-- Statistics are null below var signal_min_observations companies.
+-- Formulas: docs blocks formula_signal_evaluation_* (marts/signal_evaluation/
+-- _signal_evaluation__docs.md). A view.
+
+{%- set min_observations = var('signal_min_observations', 5) %}
+
+with observations as (
+    select * from {{ ref('int_signal_observations') }}
+),
+
+grouped_observations as (
+    select * from observations
+    union all
+    select * replace ('pooled' as group_name) from observations
+),
+
+gap_versions as (
+    select distinct
+        calendar_quarter_end,
+        group_name,
+        gap_known_at as version_gap_known_at,
+    from grouped_observations
+),
+
+-- each company's latest gap version known at the cross-section version
+version_observations as (
+    select
+        gap_versions.version_gap_known_at,
+        grouped_observations.*,
+    from gap_versions
+    inner join grouped_observations
+        on gap_versions.calendar_quarter_end = grouped_observations.calendar_quarter_end
+        and gap_versions.group_name = grouped_observations.group_name
+        and grouped_observations.gap_known_at <= gap_versions.version_gap_known_at
+    qualify row_number() over (
+        partition by
+            gap_versions.calendar_quarter_end,
+            gap_versions.group_name,
+            gap_versions.version_gap_known_at,
+            grouped_observations.horizon,
+            grouped_observations.reward_basis,
+            grouped_observations.ticker,
+            grouped_observations.fiscal_period_end
+        order by grouped_observations.gap_known_at desc
+    ) = 1
+),
+
+complete_observations as (
+    select * from version_observations
+    window cross_section as (
+        partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at
+    )
+    qualify count(reward_pct) over cross_section = count(*) over cross_section
+),
+
+-- average ranks (ties share the mean of the ranks they span), deviations from the means, gap terciles
+ranked as (
+    select
+        *,
+        rank() over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at order by execution_gap)
+            + (count(*) over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at, execution_gap) - 1) / 2 as gap_rank,
+        rank() over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at order by reward_pct)
+            + (count(*) over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at, reward_pct) - 1) / 2 as reward_rank,
+        execution_gap - avg(execution_gap) over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at) as gap_deviation,
+        reward_pct - avg(reward_pct) over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at) as reward_deviation,
+        ntile(3) over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at order by execution_gap, ticker) as gap_tercile,
+    from complete_observations
+),
+
+statistics as (
+    select
+        calendar_quarter_end,
+        group_name,
+        horizon,
+        reward_basis,
+        version_gap_known_at as gap_known_at,
+        count(*) as observation_count,
+        case
+            when var_pop(gap_rank) > 0 and var_pop(reward_rank) > 0 then covar_pop(gap_rank, reward_rank) / sqrt(var_pop(gap_rank) * var_pop(reward_rank))
+        end as rank_ic,
+        avg(reward_pct) filter (where gap_tercile = 3) - avg(reward_pct) filter (where gap_tercile = 1)
+            as tercile_spread_pp,
+        case when sum(gap_deviation * gap_deviation) > 0 then sum(gap_deviation * reward_deviation) / sum(gap_deviation * gap_deviation) end
+            as reward_slope_pp_per_gap,
+        max(known_at) as known_at,
+        string_agg(distinct data_source, ',' order by data_source) as data_source,
+    from ranked
+    group by all
+),
+
+final as (
+    select
+        calendar_quarter_end,
+        group_name,
+        horizon,
+        reward_basis,
+        gap_known_at,
+        observation_count,
+        case when observation_count >= {{ min_observations }} then rank_ic end as rank_ic,
+        case when observation_count >= {{ min_observations }} then tercile_spread_pp end as tercile_spread_pp,
+        case when observation_count >= {{ min_observations }} then reward_slope_pp_per_gap end
+            as reward_slope_pp_per_gap,
+        known_at,
+        data_source,
+    from statistics
+)
+
+select * from final
