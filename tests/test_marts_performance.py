@@ -196,7 +196,8 @@ def test_a_late_reporter_never_enters_a_cross_section_before_its_report(tmp_path
     database = duckdb.connect(str(home / "gapwatch.duckdb"))
     try:
         database.execute(
-            "delete from raw.fundamentals where ticker = 'JD' and fiscal_period_end = '2026-06-30' and period_months = 3"
+            "delete from raw.fundamentals "
+            "where ticker = 'JD' and fiscal_period_end = '2026-06-30' and period_months = 3"
         )
         database.execute(
             """
