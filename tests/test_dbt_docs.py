@@ -12,10 +12,7 @@ from conftest import Home
 from flows.settings import load_settings
 from flows.warehouse import dbt as dbt_runner
 
-MARTS = {
-    "relative_performance", "execution_gap", "execution_gap_latest_vintage", "policy_event_impact",
-    "policy_event_group_impact", "inflation",
-}  # fmt: skip
+MARTS = {"relative_performance", "execution_gap", "policy_event_impact", "policy_event_group_impact", "inflation"}
 
 
 @pytest.fixture(scope="module")

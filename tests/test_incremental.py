@@ -118,7 +118,7 @@ def test_incremental_build_equals_a_full_rebuild_and_touches_only_revised_dates(
     ).fetchone()
     stamps_after = {table: _stamps(connection, table) for table in STAMPED}
     restated = connection.execute(
-        "select is_restated from marts.execution_gap_latest_vintage where ticker = 'BABA' "
+        "select is_restated from intermediate.int_execution_gap_latest_vintage where ticker = 'BABA' "
         "order by fiscal_period_end desc limit 1"
     ).fetchone()
     connection.close()

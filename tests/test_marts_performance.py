@@ -301,7 +301,7 @@ def test_a_restatement_keeps_its_history_and_never_rewrites_the_first_report(tmp
             "where ticker = 'BABA' and fiscal_period_end = '2026-06-30'"
         ).fetchall()
         flags = database.sql(
-            "select is_restated, latest_report_date from marts.execution_gap_latest_vintage "
+            "select is_restated, latest_report_date from intermediate.int_execution_gap_latest_vintage "
             "where ticker = 'BABA' and fiscal_period_end = '2026-06-30'"
         ).fetchall()
         vintages = database.sql(

@@ -5,7 +5,9 @@
 -- Rewritten in place whenever a later version or a restatement arrives, so
 -- it answers "what do we know now", never "what was known then": a
 -- backtest reads execution_gap (or int_execution_gap_known_daily).
--- Docs block formula_execution_gap_latest_vintage (_execution_gap__docs.md).
+-- Docs block formula_execution_gap_latest_vintage
+-- (marts/execution_gap/_execution_gap__docs.md). In the intermediate schema on
+-- purpose: every mart is point in time (tests/test_point_in_time.py), this is not.
 
 with execution_gap as (
     select * from {{ ref('execution_gap') }}
