@@ -44,7 +44,7 @@ def _rows(database: Path, table: str) -> list[tuple]:
 
 STAMPED = {
     "intermediate.int_fundamentals_ttm": "ticker, fiscal_period_end, report_date",
-    "marts.execution_gap": "ticker, fiscal_period_end, calendar_quarter_end",
+    "marts.execution_gap": "ticker, fiscal_period_end, calendar_quarter_end, known_at",
 }
 
 
@@ -71,7 +71,8 @@ def _revise(database: Path) -> None:
         )
         connection.execute(
             "insert into raw.fundamentals by name "
-            "select * replace (report_date + 5 as report_date, revenue * 1.05 as revenue, "
+            "select * replace (report_date + 5 as report_date, available_at + interval 5 day as available_at, "
+            "revenue * 1.05 as revenue, "
             "'late-revision' as load_id, now()::timestamp as loaded_at) "
             "from raw.fundamentals where ticker = 'BABA' and period_months = 3 "
             "order by fiscal_period_end desc limit 1"
@@ -117,7 +118,8 @@ def test_incremental_build_equals_a_full_rebuild_and_touches_only_revised_dates(
     ).fetchone()
     stamps_after = {table: _stamps(connection, table) for table in STAMPED}
     restated = connection.execute(
-        "select is_restated from marts.execution_gap where ticker = 'BABA' order by fiscal_period_end desc limit 1"
+        "select is_restated from intermediate.int_execution_gap_latest_vintage where ticker = 'BABA' "
+        "order by fiscal_period_end desc limit 1"
     ).fetchone()
     connection.close()
     rebuilt = sorted(day for day in after if after[day] != before[day])

@@ -125,30 +125,132 @@ def test_the_spread_is_the_china_basket_minus_the_us_basket(warehouse: Home) -> 
     assert rows[-1][0] < -1  # the sample is built to show the China lag
 
 
-def test_known_fundamentals_never_come_from_the_future(warehouse: Home) -> None:
+def test_known_fundamentals_and_cpi_were_public_before_each_markets_close(warehouse: Home) -> None:
+    """Every execution gap and CPI print a relative_performance row uses was public before the close of the
+    listing's session that day (known_before_close), not merely on or before its date."""
     late = warehouse.query(
         """
-        select count(*)
+        select
+            count(*) filter (where not exists (
+                select 1 from marts.execution_gap as gap
+                where gap.ticker = performance.ticker
+                    and gap.fiscal_period_end = performance.known_fiscal_period_end
+                    and gap.known_at < sessions.close_at
+            ) and performance.known_fiscal_period_end is not null),
+            count(*) filter (where cpi.available_at >= sessions.close_at),
         from marts.relative_performance as performance
-        join marts.execution_gap as gap
-            on gap.ticker = performance.ticker and gap.fiscal_period_end = performance.known_fiscal_period_end
-        where gap.zscores_known_from_date > performance.trade_date or gap.report_date > performance.trade_date
-        """,
-        published=True,
+        join staging.stg_raw__market_sessions as sessions
+            on sessions.exchange = performance.exchange and sessions.session_date = performance.trade_date
+        left join intermediate.int_cpi_monthly as cpi
+            on cpi.month_date = performance.cpi_month_known
+        """
     )
-    assert late == [(0,)]
-    # a day before the last cross-section completed, the previous quarter is still the known one
+    assert late == [(0, 0)]
+    # a day before the last cross-section completed, the previous quarter is still the known one; PDD, the
+    # last to report Q3, filed on 2026-11-16 after the New York close (16:00 New York = 21:00 UTC), so Q3 is
+    # usable from the next session, 2026-11-17, in New York and Hong Kong alike
     known = dict(
         warehouse.query(
             """
-            select trade_date, known_fiscal_period_end from marts.relative_performance
-            where series_id = 'BABA' and trade_date in ('2026-11-13', '2026-11-16', '2026-11-17')
+            select series_id || ' ' || trade_date, known_fiscal_period_end from marts.relative_performance
+            where series_id in ('BABA', '0700.HK') and trade_date in ('2026-11-13', '2026-11-16', '2026-11-17')
             """,
             published=True,
         )
     )
-    assert known[date(2026, 11, 13)] == date(2026, 6, 30)
-    assert known[date(2026, 11, 16)] == known[date(2026, 11, 17)] == date(2026, 9, 30)
+    for listing in ("BABA", "0700.HK"):
+        assert known[f"{listing} 2026-11-13"] == known[f"{listing} 2026-11-16"] == date(2026, 6, 30)
+        assert known[f"{listing} 2026-11-17"] == date(2026, 9, 30)
+
+
+def test_a_hong_kong_row_on_a_us_cpi_release_day_does_not_use_that_release(warehouse: Home) -> None:
+    """BLS releases at 08:30 New York: after the Hong Kong close of that date, before the New York close."""
+    rows = warehouse.query(
+        """
+        select performance.exchange, count(*), count(*) filter (where performance.cpi_month_known = cpi.month_date)
+        from marts.relative_performance as performance
+        join intermediate.int_cpi_monthly as cpi
+            on cpi.release_date = performance.trade_date
+        where performance.series_type = 'security'
+        group by performance.exchange
+        order by performance.exchange
+        """
+    )
+    by_exchange = {exchange: (total, using_release) for exchange, total, using_release in rows}
+    assert by_exchange["XHKG"][0] > 0 and by_exchange["XHKG"][1] == 0
+    for exchange in ("XNAS", "XNYS"):
+        assert by_exchange[exchange][0] > 0 and by_exchange[exchange][1] == by_exchange[exchange][0]
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    mean, std = np.nanmean(values), np.nanstd(values)
+    return np.clip((values - mean) / std, -3, 3)
+
+
+def test_a_late_reporter_never_enters_a_cross_section_before_its_report(tmp_path: Path, warehouse: Home) -> None:
+    """Issue 13's reproduction: JD never reports its June 2026 quarter and BIDU reports it only on 2026-11-15
+    (after the 120-day deadline, 2026-10-28). Before BIDU's report, no row may use it: BIDU's own gap for the
+    quarter is unknown, and every peer's gap is the one of the cross-section without BIDU."""
+    home = tmp_path / "home"
+    shutil.copytree(warehouse.path, home, ignore=shutil.ignore_patterns("gapwatch.lock"))
+    database = duckdb.connect(str(home / "gapwatch.duckdb"))
+    try:
+        database.execute(
+            "delete from raw.fundamentals "
+            "where ticker = 'JD' and fiscal_period_end = '2026-06-30' and period_months = 3"
+        )
+        database.execute(
+            """
+            update raw.fundamentals
+            set report_date = date '2026-11-15', available_at = timestamp '2026-11-15 21:00:00',
+                loaded_at = now()::timestamp
+            where ticker = 'BIDU' and fiscal_period_end = '2026-06-30' and period_months = 3
+            """
+        )
+    finally:
+        database.close()
+    result = dbt_runner.build(load_settings({"GAPWATCH_HOME": str(home)}), full_refresh=True)
+    assert result.success, result.output_tail
+    database = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
+    try:
+        bidu_early = database.sql(
+            """
+            select min(trade_date) from marts.relative_performance
+            where series_id = 'BIDU' and known_fiscal_period_end = '2026-06-30'
+            """
+        ).fetchone()[0]
+        measures = database.sql(
+            """
+            select distinct ticker, investment_intensity_pct, investment_growth_yoy_pct,
+                revenue_growth_yoy_pct, operating_margin_change_pp
+            from marts.execution_gap
+            where calendar_quarter_end = '2026-06-30' and ticker != 'BIDU'
+            order by ticker
+            """
+        ).df()
+        seen = database.sql(
+            """
+            select performance.ticker, performance.known_execution_gap
+            from marts.relative_performance as performance
+            join (select distinct ticker, fiscal_period_end, calendar_quarter_end from marts.execution_gap) as quarters
+                on quarters.ticker = performance.ticker
+                and quarters.fiscal_period_end = performance.known_fiscal_period_end
+            where performance.trade_date = '2026-11-13' and quarters.calendar_quarter_end = '2026-06-30'
+            order by performance.ticker
+            """
+        ).df()
+    finally:
+        database.close()
+    assert bidu_early is None or bidu_early >= date(2026, 11, 16), bidu_early
+    assert "JD" not in set(measures["ticker"]) and len(measures) == 17
+    z = {column: _zscore(measures[column].to_numpy(dtype=float)) for column in measures.columns[1:]}
+    expected = (z["investment_intensity_pct"] + z["investment_growth_yoy_pct"]) / 2 - (
+        z["revenue_growth_yoy_pct"] + z["operating_margin_change_pp"]
+    ) / 2
+    expected_by_ticker = dict(zip(measures["ticker"], expected, strict=True))
+    assert len(seen) == 17  # every peer still sees the June quarter on 2026-11-13 (Q3 completes on 11-16)
+    for ticker, gap in zip(seen["ticker"], seen["known_execution_gap"], strict=True):
+        assert math.isclose(gap, expected_by_ticker[ticker], rel_tol=1e-9, abs_tol=1e-12), ticker
 
 
 def test_execution_gap_flags_the_sample_spenders_and_the_reward_gap_is_consistent(warehouse: Home) -> None:
@@ -163,7 +265,7 @@ def test_execution_gap_flags_the_sample_spenders_and_the_reward_gap_is_consisten
     intensity = rows["investment_intensity_pct"]
     z = ((intensity - intensity.mean()) / intensity.std(ddof=0)).clip(-3, 3)
     assert np.allclose(rows["investment_intensity_zscore"], z)
-    assert (rows["zscores_known_from_date"] == rows["report_date"].max()).all()
+    assert (rows["known_at"] == rows["report_available_at"].max()).all()  # complete: the last report
     assert rows["peer_count"].eq(len(rows)).all()
 
 
@@ -174,14 +276,15 @@ def test_a_restatement_keeps_its_history_and_never_rewrites_the_first_report(tmp
     database = duckdb.connect(str(home / "gapwatch.duckdb"))
     try:
         before = database.sql(
-            "select * exclude (is_restated, latest_report_date, inputs_loaded_through) from marts.execution_gap "
+            "select * exclude (inputs_loaded_through) from marts.execution_gap "
             "where ticker = 'BABA' and fiscal_period_end = '2026-06-30'"
         ).fetchall()
         database.execute(
             """
             insert into raw.fundamentals
             select * replace (
-                revenue * 2 as revenue, date '2026-11-18' as report_date, 'restated' as load_id,
+                revenue * 2 as revenue, date '2026-11-18' as report_date,
+                timestamp '2026-11-18 21:00:00' as available_at, 'restated' as load_id,
                 now()::timestamp as loaded_at
             )
             from raw.fundamentals where ticker = 'BABA' and fiscal_period_end = '2026-06-30'
@@ -194,11 +297,11 @@ def test_a_restatement_keeps_its_history_and_never_rewrites_the_first_report(tmp
     database = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
     try:
         after = database.sql(
-            "select * exclude (is_restated, latest_report_date, inputs_loaded_through) from marts.execution_gap "
+            "select * exclude (inputs_loaded_through) from marts.execution_gap "
             "where ticker = 'BABA' and fiscal_period_end = '2026-06-30'"
         ).fetchall()
         flags = database.sql(
-            "select is_restated, latest_report_date from marts.execution_gap "
+            "select is_restated, latest_report_date from intermediate.int_execution_gap_latest_vintage "
             "where ticker = 'BABA' and fiscal_period_end = '2026-06-30'"
         ).fetchall()
         vintages = database.sql(

@@ -18,15 +18,14 @@
     relative_performance  the mart relative_performance: the daily series,
                           the CPI known from a print's release_date and the
                           execution gap known from a report_date.
-    execution_gap         the mart execution_gap, by calendar quarter: the
-                          quarters with a row whose fiscal period ends on or
-                          after the earliest price, FX or fiscal_period_end
-                          touched, and, when reports arrived
-                          (execution_gap_reports_start), the quarters whose
-                          z-scores were not known before the earliest new
-                          report_date; int_quarterly_market_rewards, by row:
-                          the rows whose fiscal period ends on or after that
-                          earliest date.
+    execution_gap         the mart execution_gap, by calendar quarter: every
+                          version of the quarters with a row whose fiscal
+                          period ends on or after the earliest price, FX or
+                          fiscal_period_end touched (a late report carries
+                          its own fiscal_period_end), deleted first by its
+                          pre-hook (execution_gap_delete_rebuilt_quarters);
+                          int_quarterly_market_rewards, by row: the rows
+                          whose fiscal period ends on or after that date.
     fundamental_reports   int_fundamentals_ttm, by company: every vintage of
                           the companies with fundamentals loaded since.
     policy event study    by event: int_policy_event_days decides which
@@ -70,8 +69,16 @@
     {{ return(recompute_start(execution_gap_inputs())) }}
 {%- endmacro %}
 
-{% macro execution_gap_reports_start() -%}
-    {{ return(recompute_start([(ref('stg_raw__fundamentals'), 'report_date')])) }}
+{#- execution_gap's pre-hook: delete every version of the calendar quarters the build recomputes, so a
+    version whose known_at moved (a quarter completed before its deadline) leaves no stale row. -#}
+{% macro execution_gap_delete_rebuilt_quarters() -%}
+    {%- if is_incremental() %}
+    delete from {{ this }}
+    where calendar_quarter_end in (
+        select calendar_quarter_end from {{ ref('int_quarters_first_reported') }}
+        where fiscal_period_end >= {{ date_literal(execution_gap_start()) }}
+    )
+    {%- endif %}
 {%- endmacro %}
 
 {#- fundamental_reports: int_fundamentals_ttm, by company -#}

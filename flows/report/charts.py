@@ -439,7 +439,7 @@ def execution_gap_chart(data: ReportData) -> Chart:
             GAP_HOW_TO_READ,
         )
     quarter: date = rows[0]["calendar_quarter_end"]
-    known_from: date | None = rows[0]["zscores_known_from_date"]
+    known_from: date | None = rows[0]["known_at_date"]
     title = f"{base_title}, quarter ending {quarter.isoformat()}"
     groups = list(dict.fromkeys(row["group_name"] for row in rows))
     scatter = [

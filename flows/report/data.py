@@ -167,19 +167,21 @@ SECURITIES_SQL = thinned_series_sql(
 )
 
 # The latest calendar quarter whose cross-section is complete: as many companies with both
-# z-scores as the fullest quarter has (a quarter still in its reporting season has fewer).
+# z-scores as the fullest quarter has (a quarter still in its reporting season has fewer), each
+# company in the quarter's latest cross-section version (execution_gap keeps one row per version).
 EXECUTION_GAP_SQL = """
 with scored as (
     select * from marts.execution_gap
     where investment_zscore is not null
         and results_zscore is not null
+    qualify known_at = max(known_at) over (partition by calendar_quarter_end)
 ),
 
 quarters as (
     select
         calendar_quarter_end,
         count(*) as company_count,
-        max(zscores_known_from_date) as zscores_known_from_date,
+        cast(max(known_at) as date) as known_at_date,
     from scored
     group by calendar_quarter_end
 ),
@@ -201,7 +203,7 @@ final as (
         scored.results_zscore,
         scored.execution_gap,
         latest_complete.company_count,
-        latest_complete.zscores_known_from_date,
+        latest_complete.known_at_date,
     from scored
     inner join latest_complete on scored.calendar_quarter_end = latest_complete.calendar_quarter_end
 )

@@ -4,9 +4,9 @@
 -- are kept with null index levels and a null release_date.
 --
 -- Release date: docs block formula_int_cpi_monthly_release_date (_cpi__docs.md).
--- Contract: int_cpi_known_daily ASOF-joins this model on release_date <= date
--- to give the CPI known on each date; month_date, release_date and
--- headline_nsa_index keep these names.
+-- Contract: int_cpi_known_daily ASOF-joins this model on available_at before
+-- each market's close to give the CPI known on each date; month_date,
+-- release_date, available_at and headline_nsa_index keep these names.
 
 with cpi_observations as (
     select * from {{ ref('stg_raw__cpi_observations') }}

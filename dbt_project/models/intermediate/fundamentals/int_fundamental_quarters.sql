@@ -1,5 +1,7 @@
 -- Quarterly fundamentals, one row per ticker, fiscal quarter and report
 -- (every version of a figure is kept: a restatement is a new report_date).
+-- A derived Q4 uses the versions of Q1-Q3 public when the annual report was
+-- (available_at), and is public when the annual report is.
 -- Quarter rows come from the source's quarterly figures (period_months = 3);
 -- a missing Q4 is derived from the fiscal year: docs block
 -- formula_int_fundamental_quarters_q4_from_annual (_fundamentals__docs.md).
@@ -38,6 +40,7 @@ first_three_quarters_as_known as (
         fiscal_years_without_q4.ticker,
         fiscal_years_without_q4.fiscal_year,
         fiscal_years_without_q4.report_date as annual_report_date,
+        fiscal_years_without_q4.available_at as annual_available_at,
         reported_quarters.fiscal_quarter,
         reported_quarters.revenue,
         reported_quarters.operating_income,
@@ -50,14 +53,14 @@ first_three_quarters_as_known as (
         on fiscal_years_without_q4.ticker = reported_quarters.ticker
         and fiscal_years_without_q4.fiscal_year = reported_quarters.fiscal_year
         and reported_quarters.fiscal_quarter between 1 and 3
-        and reported_quarters.report_date <= fiscal_years_without_q4.report_date
+        and reported_quarters.available_at <= fiscal_years_without_q4.available_at
     qualify row_number() over (
         partition by
             fiscal_years_without_q4.ticker,
             fiscal_years_without_q4.fiscal_year,
             fiscal_years_without_q4.report_date,
             reported_quarters.fiscal_quarter
-        order by reported_quarters.report_date desc
+        order by reported_quarters.available_at desc, reported_quarters.report_date desc
     ) = 1
 ),
 
@@ -82,6 +85,7 @@ derived_q4 as (
         fiscal_years_without_q4.fiscal_year,
         4 as fiscal_quarter,
         fiscal_years_without_q4.report_date,
+        fiscal_years_without_q4.available_at,
         fiscal_years_without_q4.reporting_currency,
         {% for measure in ['revenue', 'operating_income', 'net_income', 'rd_expense', 'capex'] -%}
         fiscal_years_without_q4.{{ measure }} - first_three_quarter_sums.{{ measure }}_9m as {{ measure }},
@@ -119,6 +123,7 @@ final as (
         fiscal_quarter,
         fiscal_year * 4 + fiscal_quarter as fiscal_quarter_index,
         report_date,
+        available_at,
         reporting_currency,
         revenue,
         operating_income,

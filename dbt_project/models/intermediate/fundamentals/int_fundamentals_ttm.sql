@@ -1,6 +1,8 @@
 -- Trailing-twelve-month (TTM) fundamentals AS KNOWN at each report: one row
 -- per ticker, fiscal quarter and report_date (every version of a quarter is
--- a "vintage", valid from its report_date until the next version's).
+-- a "vintage", valid from its available_at until the next version's: a
+-- vintage uses the versions of the earlier quarters public at its own
+-- available_at, never a report_date comparison).
 -- Formula: docs block formula_int_fundamentals_ttm_ttm (_fundamentals__docs.md).
 -- Incremental by company (boundary fundamental_reports,
 -- macros/incremental_boundaries.sql): a build recomputes every vintage of the
@@ -31,7 +33,8 @@ vintages as (
     select
         ticker,
         fiscal_quarter_index as target_quarter_index,
-        report_date as known_at,
+        report_date as vintage_report_date,
+        available_at as known_at,
     from quarters
 ),
 
@@ -39,6 +42,7 @@ versions_known as (
     select
         vintages.ticker,
         vintages.target_quarter_index,
+        vintages.vintage_report_date,
         vintages.known_at,
         quarters.fiscal_quarter_index,
         quarters.report_date,
@@ -50,10 +54,11 @@ versions_known as (
     inner join quarters
         on vintages.ticker = quarters.ticker
         and quarters.fiscal_quarter_index between vintages.target_quarter_index - 7 and vintages.target_quarter_index
-        and quarters.report_date <= vintages.known_at
+        and quarters.available_at <= vintages.known_at
     qualify row_number() over (
-        partition by vintages.ticker, vintages.target_quarter_index, vintages.known_at, quarters.fiscal_quarter_index
-        order by quarters.report_date desc, quarters.loaded_at desc
+        partition by
+            vintages.ticker, vintages.target_quarter_index, vintages.vintage_report_date, quarters.fiscal_quarter_index
+        order by quarters.available_at desc, quarters.report_date desc, quarters.loaded_at desc
     ) = 1
 ),
 
@@ -61,7 +66,7 @@ ttm_sums as (
     select
         ticker,
         target_quarter_index as fiscal_quarter_index,
-        known_at as report_date,
+        vintage_report_date as report_date,
         count(*) filter (where fiscal_quarter_index >= target_quarter_index - 3) as quarters_in_ttm,
         {% for measure in measures -%}
         {% for label, first in [('ttm', 3), ('ttm_year_ago', 7)] -%}
@@ -78,7 +83,7 @@ ttm_sums as (
         {% endfor -%}
         array_to_string(list_sort(list_distinct(list(load_id))), ',') as ttm_load_ids,
     from versions_known
-    group by ticker, target_quarter_index, known_at
+    group by ticker, target_quarter_index, vintage_report_date
 ),
 
 with_vintage as (
@@ -90,6 +95,7 @@ with_vintage as (
         quarters.fiscal_quarter,
         quarters.fiscal_quarter_index,
         quarters.report_date,
+        quarters.available_at,
         lead(quarters.report_date) over quarter_versions as superseded_on,
         row_number() over quarter_versions = 1 as is_first_report,
         count(*) over (partition by quarters.ticker, quarters.fiscal_quarter_index) > 1 as is_restated,
@@ -100,6 +106,7 @@ with_vintage as (
         {% for measure in measures -%}
         quarters.{{ measure }},
         {% endfor -%}
+        quarters.shares_outstanding,
         ttm_sums.quarters_in_ttm,
         {% for measure in measures -%}
         ttm_sums.{{ measure }}_ttm,
@@ -117,7 +124,7 @@ with_vintage as (
         on quarters.ticker = securities.ticker
     window quarter_versions as (
         partition by quarters.ticker, quarters.fiscal_quarter_index
-        order by quarters.report_date
+        order by quarters.available_at, quarters.report_date
     )
 ),
 

@@ -1,31 +1,38 @@
 -- Is AI spending turning into results, and is the market paying for it? One
--- row per company (non-benchmark) and fiscal quarter, AS FIRST REPORTED.
+-- row per company (non-benchmark), fiscal quarter and version of its
+-- calendar quarter's cross-section (known_at), AS FIRST REPORTED.
 -- Formulas: docs blocks formula_execution_gap_* (_execution_gap__docs.md).
 -- Steps: int_quarters_first_reported (TTM investment and results ratios, FX,
--- the calendar quarter) and int_quarterly_market_rewards (the stock's
--- returns against the us_ai_leader basket and its benchmark) -> here: the
--- z-scores within each calendar quarter's cross-section, the composites and
--- gaps, and the date the cross-section became final (zscores_known_from_date).
+-- the calendar quarter, the lag columns) and int_quarterly_market_rewards
+-- (the stock's returns against the us_ai_leader basket and its benchmark) ->
+-- here: the versions of each calendar quarter's cross-section, the z-scores
+-- within each version, the composites and gaps.
+-- Versions (docs block formula_execution_gap_known_at): the first when every
+-- company of the universe has reported or at the deadline, whichever comes
+-- first; then one per company whose first report became public after it. A
+-- version holds only the companies public at its known_at, and a late
+-- report never rewrites an earlier version: it adds one.
 -- Incremental (boundary execution_gap, macros/incremental_boundaries.sql), by
--- calendar quarter (the z-scores' cross-section): a build recomputes each
--- quarter with a row whose fiscal period ends on or after the earliest price
--- or FX date or fiscal period end loaded since its last build, and, when
--- reports arrived, every quarter whose zscores_known_from_date is unknown or
--- later than the earliest new report (the first report after a quarter's
--- deadline may have changed). A day of prices after the last period end
+-- calendar quarter: a build recomputes every version of each quarter with a
+-- row whose fiscal period ends on or after the earliest price or FX date or
+-- fiscal period end loaded since its last build (a late report carries its
+-- own fiscal_period_end). The pre-hook first deletes those quarters, so a
+-- version whose known_at moved (the quarter completed before its deadline)
+-- leaves no stale row behind. A day of prices after the last period end
 -- recomputes nothing.
+
+{%- set recompute_from = date_literal(execution_gap_start()) %}
 
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key=['ticker', 'fiscal_period_end'],
+    unique_key=['ticker', 'fiscal_period_end', 'known_at'],
     on_schema_change='append_new_columns',
     meta={'publish': {'parquet_partition_by': 'fiscal_period_end'}},
+    pre_hook="{{ execution_gap_delete_rebuilt_quarters() }}",
 ) }}
 
 {%- set clip = var('zscore_clip', 3) %}
-{%- set recompute_from = date_literal(execution_gap_start()) %}
-{%- set reports_from = date_literal(execution_gap_reports_start()) %}
 
 with quarters as (
     select * from {{ ref('int_quarters_first_reported') }}
@@ -40,13 +47,8 @@ securities as (
 ),
 
 quarters_to_build as (
-    select calendar_quarter_end from quarters
+    select distinct calendar_quarter_end from quarters
     where fiscal_period_end >= {{ recompute_from }}
-    {%- if is_incremental() and reports_from not in ["date '0001-01-01'", "date '9999-12-31'"] %}
-    union
-    select calendar_quarter_end from {{ this }}
-    where zscores_known_from_date is null or zscores_known_from_date > {{ reports_from }}
-    {%- endif %}
 ),
 
 rows_to_build as (
@@ -71,54 +73,66 @@ universe_companies as (
     where group_name != 'benchmark'
 ),
 
-report_dates as (
-    select distinct report_date as later_report_date from quarters
+-- when each calendar quarter's first version is known: the last report if every company reported
+-- before the deadline, else the deadline (00:00 UTC, cross_section_deadline_days after the quarter end)
+quarter_first_versions as (
+    select
+        calendar_quarter_end,
+        cast(calendar_quarter_end + to_days({{ var('cross_section_deadline_days', 120) }}) as timestamp)
+            as deadline_at,
+        case
+            when count(*) >= (select company_count from universe_companies)
+                then least(max(available_at), deadline_at)
+            else deadline_at
+        end as first_version_at,
+    from rows_to_build
+    group by calendar_quarter_end
+),
+
+-- each company enters its quarter's cross-section at the first version or, reporting later, at its report
+members as (
+    select
+        rows_to_build.*,
+        greatest(rows_to_build.available_at, quarter_first_versions.first_version_at) as entered_at,
+    from rows_to_build
+    inner join quarter_first_versions
+        on rows_to_build.calendar_quarter_end = quarter_first_versions.calendar_quarter_end
+),
+
+versions as (
+    select distinct
+        calendar_quarter_end,
+        entered_at as known_at,
+    from members
+),
+
+-- every version with the companies public at its known_at
+versioned_members as (
+    select
+        members.* exclude (entered_at),
+        versions.known_at,
+        dense_rank() over (partition by versions.calendar_quarter_end order by versions.known_at)
+            as cross_section_version,
+    from versions
+    inner join members
+        on versions.calendar_quarter_end = members.calendar_quarter_end
+        and members.entered_at <= versions.known_at
 ),
 
 zscores as (
     select
         *,
-        count(*) over (partition by calendar_quarter_end) as peer_count,
-        max(report_date) over (partition by calendar_quarter_end) as last_peer_report_date,
-        {{ zscore('investment_intensity_pct', 'calendar_quarter_end', 'ticker', clip) }}
+        count(*) over (partition by calendar_quarter_end, known_at) as peer_count,
+        {{ zscore('investment_intensity_pct', 'calendar_quarter_end, known_at', 'ticker', clip) }}
             as investment_intensity_zscore,
-        {{ zscore('investment_growth_yoy_pct', 'calendar_quarter_end', 'ticker', clip) }}
+        {{ zscore('investment_growth_yoy_pct', 'calendar_quarter_end, known_at', 'ticker', clip) }}
             as investment_growth_zscore,
-        {{ zscore('revenue_growth_yoy_pct', 'calendar_quarter_end', 'ticker', clip) }} as revenue_growth_zscore,
-        {{ zscore('operating_margin_change_pp', 'calendar_quarter_end', 'ticker', clip) }}
+        {{ zscore('revenue_growth_yoy_pct', 'calendar_quarter_end, known_at', 'ticker', clip) }} as revenue_growth_zscore,
+        {{ zscore('operating_margin_change_pp', 'calendar_quarter_end, known_at', 'ticker', clip) }}
             as operating_margin_change_zscore,
-        {{ zscore('stock_return_12m_vs_us_ai_leader_pp', 'calendar_quarter_end', 'ticker', clip) }}
+        {{ zscore('stock_return_12m_vs_us_ai_leader_pp', 'calendar_quarter_end, known_at', 'ticker', clip) }}
             as reward_zscore,
-    from rows_to_build
-),
-
-quarter_deadlines as (
-    select distinct
-        calendar_quarter_end,
-        cast(calendar_quarter_end + to_days({{ var('cross_section_deadline_days', 120) }}) as date) as deadline_date,
-    from zscores
-),
-
-first_reports_after_deadline as (
-    select
-        quarter_deadlines.calendar_quarter_end,
-        report_dates.later_report_date as first_report_after_deadline,
-    from quarter_deadlines
-    asof left join report_dates
-        on report_dates.later_report_date >= quarter_deadlines.deadline_date
-),
-
-with_known_date as (
-    select
-        zscores.*,
-        case
-            when zscores.peer_count >= (select company_count from universe_companies)
-                then zscores.last_peer_report_date
-            else first_reports_after_deadline.first_report_after_deadline
-        end as zscores_known_from_date,
-    from zscores
-    left join first_reports_after_deadline
-        on zscores.calendar_quarter_end = first_reports_after_deadline.calendar_quarter_end
+    from versioned_members
 ),
 
 composites as (
@@ -126,7 +140,7 @@ composites as (
         *,
         (investment_intensity_zscore + investment_growth_zscore) / 2 as investment_zscore,
         (revenue_growth_zscore + operating_margin_change_zscore) / 2 as results_zscore,
-    from with_known_date
+    from zscores
 ),
 
 final as (
@@ -137,17 +151,27 @@ final as (
         fiscal_year,
         fiscal_quarter,
         calendar_quarter_end,
+        known_at,
+        cross_section_version,
         report_date,
-        is_restated,
-        latest_report_date,
+        available_at as report_available_at,
         is_derived_from_annual,
         reporting_currency,
         usd_per_unit_period_end,
+        usd_per_unit_quarter_avg,
+        usd_per_unit_ttm_avg,
+        revenue_quarter_usd,
+        operating_income_quarter_usd,
+        net_income_quarter_usd,
+        rd_quarter_usd,
+        capex_quarter_usd,
         revenue_ttm_usd,
         operating_income_ttm_usd,
+        net_income_ttm_usd,
         rd_ttm_usd,
         capex_ttm_usd,
         ai_investment_ttm_usd,
+        shares_outstanding,
         investment_intensity_pct,
         rd_intensity_pct,
         capex_intensity_pct,
@@ -158,6 +182,10 @@ final as (
         operating_margin_pct,
         operating_margin_change_pp,
         incremental_return_on_investment,
+        lag_start_fiscal_period_end,
+        investment_intensity_lag_start_pct,
+        revenue_growth_over_lag_pct,
+        operating_margin_change_over_lag_pp,
         stock_return_quarter_pct,
         stock_return_12m_pct,
         stock_return_quarter_vs_us_ai_leader_pp,
@@ -166,7 +194,7 @@ final as (
         stock_return_quarter_vs_benchmark_pp,
         stock_return_12m_vs_benchmark_pp,
         peer_count,
-        zscores_known_from_date,
+        peer_count >= (select company_count from universe_companies) as is_cross_section_complete,
         investment_intensity_zscore,
         investment_growth_zscore,
         investment_zscore,

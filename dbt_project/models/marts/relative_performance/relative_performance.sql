@@ -68,7 +68,8 @@ series_measures as (
         and performance_series.trade_date = rolling_windows.trade_date
 ),
 
--- CPI known on the trade date and on the base date: the real return
+-- CPI known at the close of the listing's market on the trade date and on the base date: the real
+-- return. A basket (no exchange of its own) closes with its last market, New York (XNYS).
 with_real_return as (
     select
         series_measures.*,
@@ -78,9 +79,11 @@ with_real_return as (
             as real_cum_return_usd,
     from series_measures
     left join cpi_known as trade_date_cpi
-        on series_measures.trade_date = trade_date_cpi.calendar_date
+        on coalesce(series_measures.exchange, 'XNYS') = trade_date_cpi.exchange
+        and series_measures.trade_date = trade_date_cpi.calendar_date
     left join cpi_known as base_date_cpi
-        on series_measures.base_trade_date = base_date_cpi.calendar_date
+        on coalesce(series_measures.exchange, 'XNYS') = base_date_cpi.exchange
+        and series_measures.base_trade_date = base_date_cpi.calendar_date
 ),
 
 with_execution_gap as (
