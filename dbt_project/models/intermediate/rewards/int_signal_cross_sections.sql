@@ -62,7 +62,7 @@ complete_observations as (
     qualify count(reward_pct) over cross_section = count(*) over cross_section
 ),
 
--- average ranks (ties share the mean of the ranks they span), deviations from the means, gap terciles
+-- average ranks (ties share the mean of the ranks they span), gap terciles
 ranked as (
     select
         *,
@@ -70,8 +70,6 @@ ranked as (
             + (count(*) over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at, execution_gap) - 1) / 2 as gap_rank,
         rank() over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at order by reward_pct)
             + (count(*) over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at, reward_pct) - 1) / 2 as reward_rank,
-        execution_gap - avg(execution_gap) over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at) as gap_deviation,
-        reward_pct - avg(reward_pct) over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at) as reward_deviation,
         ntile(3) over (partition by calendar_quarter_end, group_name, horizon, reward_basis, version_gap_known_at order by execution_gap, ticker) as gap_tercile,
     from complete_observations
 ),
@@ -84,13 +82,24 @@ statistics as (
         reward_basis,
         version_gap_known_at as gap_known_at,
         count(*) as observation_count,
+        -- every float aggregate over the companies in ticker order: the same bits in every build (a
+        -- parallel scan may feed them in another order); the IC of ranks rounded to 12 decimals (a
+        -- ratio of rationals, so nothing is lost but the last bits' noise)
         case
-            when var_pop(gap_rank) > 0 and var_pop(reward_rank) > 0 then covar_pop(gap_rank, reward_rank) / sqrt(var_pop(gap_rank) * var_pop(reward_rank))
+            when var_pop(gap_rank order by ticker) > 0 and var_pop(reward_rank order by ticker) > 0
+                then round(
+                    covar_pop(gap_rank, reward_rank order by ticker)
+                    / sqrt(var_pop(gap_rank order by ticker) * var_pop(reward_rank order by ticker)),
+                    12
+                )
         end as rank_ic,
-        avg(reward_pct) filter (where gap_tercile = 3) - avg(reward_pct) filter (where gap_tercile = 1)
+        avg(reward_pct order by ticker) filter (where gap_tercile = 3)
+            - avg(reward_pct order by ticker) filter (where gap_tercile = 1)
             as tercile_spread_pp,
-        case when sum(gap_deviation * gap_deviation) > 0 then sum(gap_deviation * reward_deviation) / sum(gap_deviation * gap_deviation) end
-            as reward_slope_pp_per_gap,
+        case
+            when var_pop(execution_gap order by ticker) > 0
+                then regr_slope(reward_pct, execution_gap order by ticker)
+        end as reward_slope_pp_per_gap,
         max(known_at) as known_at,
         string_agg(distinct data_source, ',' order by data_source) as data_source,
     from ranked

@@ -8,17 +8,16 @@
 {%- set horizons = results_reward_horizons() %}
 
 with execution_gap as (
-    -- The one read of execution_gap. gap_known_at is when the gap became public; today from
-    -- zscores_known_from_date (a date: taken at the end of that day in New York, +29 h from UTC
-    -- midnight). When execution_gap carries `known_at` (a version per late reporter), this line becomes
-    -- `known_at as gap_known_at,` and every version is evaluated as of when it was known.
+    -- The one read of execution_gap. gap_known_at is when that version of the gap became public
+    -- (execution_gap.known_at: a late reporter adds a version), so every version is evaluated as of
+    -- when it was known.
     select
         ticker,
         group_name,
         fiscal_period_end,
         calendar_quarter_end,
         execution_gap,
-        cast(zscores_known_from_date as timestamp) + interval 29 hour as gap_known_at,
+        known_at as gap_known_at,
     from {{ ref('execution_gap') }}
 ),
 

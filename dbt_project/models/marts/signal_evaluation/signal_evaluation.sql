@@ -58,13 +58,28 @@ version_cross_sections as (
     ) = 1
 ),
 
+-- every float aggregate below runs in calendar-quarter order: the same bits in every build
+ic_means as (
+    select
+        group_name,
+        horizon,
+        reward_basis,
+        version_known_at,
+        avg(rank_ic order by calendar_quarter_end) as rank_ic_mean,
+    from version_cross_sections
+    group by all
+),
+
 deviations as (
     select
-        *,
-        rank_ic - avg(rank_ic) over (
-            partition by group_name, horizon, reward_basis, version_known_at
-        ) as ic_deviation,
+        version_cross_sections.*,
+        version_cross_sections.rank_ic - ic_means.rank_ic_mean as ic_deviation,
     from version_cross_sections
+    inner join ic_means
+        on version_cross_sections.group_name = ic_means.group_name
+        and version_cross_sections.horizon = ic_means.horizon
+        and version_cross_sections.reward_basis = ic_means.reward_basis
+        and version_cross_sections.version_known_at = ic_means.version_known_at
 ),
 
 lagged_deviations as (
@@ -90,15 +105,16 @@ evaluations as (
         sum(observation_count) as observation_count,
         min(calendar_quarter_end) as first_calendar_quarter_end,
         max(calendar_quarter_end) as last_calendar_quarter_end,
-        avg(rank_ic) as rank_ic_mean,
-        stddev_samp(rank_ic) as rank_ic_sd,
-        sum(ic_deviation * ic_deviation) as ic_sum_of_squares,
+        avg(rank_ic order by calendar_quarter_end) as rank_ic_mean,
+        stddev_samp(rank_ic order by calendar_quarter_end) as rank_ic_sd,
+        sum(ic_deviation * ic_deviation order by calendar_quarter_end) as ic_sum_of_squares,
         {%- for lag in range(1, max_lag + 1) %}
-        coalesce(sum(ic_deviation * ic_deviation_lag_{{ lag }}), 0) as ic_autocovariance_sum_{{ lag }},
+        coalesce(sum(ic_deviation * ic_deviation_lag_{{ lag }} order by calendar_quarter_end), 0)
+            as ic_autocovariance_sum_{{ lag }},
         {%- endfor %}
-        avg(case when rank_ic > 0 then 1.0 else 0.0 end) as rank_ic_hit_rate,
-        avg(tercile_spread_pp) as tercile_spread_mean_pp,
-        avg(reward_slope_pp_per_gap) as reward_slope_mean_pp_per_gap,
+        avg(case when rank_ic > 0 then 1.0 else 0.0 end order by calendar_quarter_end) as rank_ic_hit_rate,
+        avg(tercile_spread_pp order by calendar_quarter_end) as tercile_spread_mean_pp,
+        avg(reward_slope_pp_per_gap order by calendar_quarter_end) as reward_slope_mean_pp_per_gap,
         string_agg(distinct data_source, ',' order by data_source) as data_source,
     from lagged_deviations
     group by all
@@ -134,8 +150,10 @@ version_slope_differences as (
         evaluations.reward_basis,
         evaluations.known_at,
         count(slope_differences.slope_difference) as slope_difference_count,
-        avg(slope_differences.slope_difference) as slope_difference_mean,
-        stddev_samp(slope_differences.slope_difference) as slope_difference_sd,
+        avg(slope_differences.slope_difference order by slope_differences.calendar_quarter_end)
+            as slope_difference_mean,
+        stddev_samp(slope_differences.slope_difference order by slope_differences.calendar_quarter_end)
+            as slope_difference_sd,
     from evaluations
     inner join slope_differences
         on evaluations.horizon = slope_differences.horizon
@@ -187,12 +205,13 @@ final as (
         rank_ic_mean,
         rank_ic_sd,
         case
-            when cross_section_count >= 2 and rank_ic_sd > 0
+            -- a spread below 1e-12 of the mean's scale is rounding noise of equal ICs: no t-statistic
+            when cross_section_count >= 2 and rank_ic_sd > 1e-12 * greatest(abs(rank_ic_mean), 1)
                 then rank_ic_mean / (rank_ic_sd / sqrt(cross_section_count))
         end as rank_ic_t_stat,
         newey_west_lag,
         case
-            when cross_section_count >= 2 and ic_long_run_variance > 0
+            when cross_section_count >= 2 and ic_long_run_variance > 1e-24 * greatest(rank_ic_mean * rank_ic_mean, 1)
                 then rank_ic_mean / sqrt(ic_long_run_variance / cross_section_count)
         end as rank_ic_t_stat_newey_west,
         rank_ic_hit_rate,
@@ -201,7 +220,8 @@ final as (
         slope_difference_count as china_minus_us_slope_quarter_count,
         slope_difference_mean as china_minus_us_slope_mean_pp_per_gap,
         case
-            when slope_difference_count >= 2 and slope_difference_sd > 0
+            when slope_difference_count >= 2
+                and slope_difference_sd > 1e-12 * greatest(abs(slope_difference_mean), 1)
                 then slope_difference_mean / (slope_difference_sd / sqrt(slope_difference_count))
         end as china_minus_us_slope_t_stat,
         data_source,
