@@ -87,13 +87,24 @@ held_caps as (
     where member_caps.cap_usd is not null
 ),
 
+-- the total in ticker order (an ordered aggregate: the same float sum on every build)
+held_totals as (
+    select
+        group_name,
+        trade_date,
+        sum(cap_usd order by ticker) as total_cap_usd,
+    from held_caps
+    group by group_name, trade_date
+),
+
 weights as (
     select
         held_caps.*,
-        held_caps.cap_usd / sum(held_caps.cap_usd) over (
-            partition by held_caps.group_name, held_caps.trade_date
-        ) as weight,
+        held_caps.cap_usd / held_totals.total_cap_usd as weight,
     from held_caps
+    inner join held_totals
+        on held_caps.group_name = held_totals.group_name
+        and held_caps.trade_date = held_totals.trade_date
 ),
 
 weighted_returns as (
