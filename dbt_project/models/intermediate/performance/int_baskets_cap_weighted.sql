@@ -114,6 +114,7 @@ weighted_returns as (
         weights.ticker,
         weights.weight,
         member_days.daily_return_usd,
+        member_closes.close_at,
         member_days.data_source,
         member_days.load_id,
     from basket_dates
@@ -123,6 +124,9 @@ weighted_returns as (
     left join member_days
         on weights.ticker = member_days.ticker
         and weights.trade_date = member_days.trade_date
+    left join member_closes
+        on weights.ticker = member_closes.ticker
+        and weights.trade_date = member_closes.trade_date
 ),
 
 basket_daily as (
@@ -138,6 +142,7 @@ basket_daily as (
         count(weight) as member_count,
         count(daily_return_usd) as open_member_count,
         max(weight) as max_weight,
+        max(close_at) as known_at,
         {{ group_benchmark_ticker('group_name') }} as benchmark_ticker,
         string_agg(distinct data_source, ',' order by data_source) as data_source,
         string_agg(distinct load_id, ',' order by load_id) as load_id,
@@ -185,6 +190,7 @@ final as (
         member_count,
         open_member_count,
         max_weight,
+        known_at,
         round(exp({{ from_fixed_point('log_level_fixed_point') }}), 12) as level_usd,
         log_level_fixed_point,
         benchmark_ticker,

@@ -22,9 +22,20 @@ with daily_returns as (
     where trade_date >= {{ recompute_from }}
 ),
 
+market_sessions as (
+    select * from {{ ref('stg_raw__market_sessions') }}
+),
+
+-- the members' rows with the close of their session (the row is known once every open member has closed)
 basket_members as (
-    select * from daily_returns
-    where group_name in ('china_tech', 'us_ai_leader')
+    select
+        daily_returns.*,
+        market_sessions.close_at,
+    from daily_returns
+    left join market_sessions
+        on daily_returns.exchange = market_sessions.exchange
+        and daily_returns.trade_date = market_sessions.session_date
+    where daily_returns.group_name in ('china_tech', 'us_ai_leader')
 ),
 
 -- each member's first trade date, from its whole history (unfiltered)
@@ -65,6 +76,7 @@ open_members as (
         -- ordered so the float sum runs in the same order on every build (bit-identical rebuilds)
         sum(daily_return_usd order by ticker) as open_return_sum,
         count(daily_return_usd) as open_member_count,
+        max(close_at) as known_at,
         string_agg(distinct data_source, ',' order by data_source) as data_source,
         string_agg(distinct load_id, ',' order by load_id) as load_id,
     from basket_members
@@ -80,6 +92,7 @@ basket_daily as (
         open_members.open_return_sum / nullif(held_counts.member_count, 0) as daily_return_usd,
         held_counts.member_count,
         open_members.open_member_count,
+        open_members.known_at,
         {{ group_benchmark_ticker('open_members.group_name') }} as benchmark_ticker,
         open_members.data_source,
         open_members.load_id,
@@ -128,6 +141,7 @@ final as (
         daily_return_usd,
         member_count,
         open_member_count,
+        known_at,
         round(exp({{ from_fixed_point('log_level_fixed_point') }}), 12) as level_usd,
         log_level_fixed_point,
         benchmark_ticker,
