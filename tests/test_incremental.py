@@ -22,6 +22,8 @@ from flows.warehouse import dbt as dbt_runner
 INCREMENTAL = (
     "intermediate.int_daily_returns",
     "intermediate.int_performance_series",
+    "intermediate.int_baskets_equal_weighted",
+    "intermediate.int_baskets_cap_weighted",
     "intermediate.int_fundamentals_ttm",
     "marts.execution_gap",
     "marts.relative_performance",

@@ -107,12 +107,13 @@ def test_event_study_recomputes_only_the_events_its_loads_touch_and_equals_a_ful
         ),
         (
             "insert into raw.policy_events (event_id, event_date, category, region, title, source_url, source, "
-            "load_id, loaded_at) values "
-            "(?, ?, 'regulation', 'CN', 'A late-added rule', 'https://example.org/rule', 'curated', 'late-event', "
-            "now()::timestamp), "
+            "available_at, load_id, loaded_at) values "
+            "(?, ?, 'regulation', 'CN', 'A late-added rule', 'https://example.org/rule', 'curated', "
+            "?::date + interval 21 hour, 'late-event', now()::timestamp), "
             "(?, ?, 'export_control', 'US-CN', 'A rule on the last trade date', 'https://example.org/open', "
-            "'curated', 'late-event', now()::timestamp)",
-            [NEW_EVENT, NEW_EVENT_DATE, OPEN_EVENT, AS_OF],
+            "'curated', ?::date + interval 14 hour, 'late-event', now()::timestamp)",
+            # the open event is public at 09:00 New York: after the Hong Kong close, before New York's
+            [NEW_EVENT, NEW_EVENT_DATE, NEW_EVENT_DATE, OPEN_EVENT, AS_OF, AS_OF],
         ),
         (
             "update raw.policy_events set title = title || ' (revised)', loaded_at = now()::timestamp, "
@@ -127,6 +128,22 @@ def test_event_study_recomputes_only_the_events_its_loads_touch_and_equals_a_ful
     assert deleted_event not in after
     assert set(after) == set(before) - {deleted_event} | {NEW_EVENT, OPEN_EVENT}
     assert all(len(rows) == len(tickers) for rows in after.values())
+    # an event whose day 0 appears or vanishes on a listing also recomputes the events whose estimation or
+    # CAR windows reach its CAR window there (they leave out / flag its days): the deleted and the new event
+    number = _column(database, "event_trading_day_number")
+    changed = [row for row in before[deleted_event]] + [row for row in after[NEW_EVENT]]
+    neighbours = {
+        event
+        for event in kept
+        for row in before[event]
+        for other in changed
+        if row[ticker] == other[ticker]
+        and None not in (row[number], other[number])
+        and row[number] - 250 <= other[number] + 5
+        and row[number] + 6 >= other[number] - 5
+    }
+    kept = [event for event in kept if event not in neighbours]
+    assert kept, "some events are far from every change"
     # untouched events keep their rows as they were (the same build stamps); every other one was recomputed
     assert all(after[event] == before[event] for event in kept)
     stamp = _column(database, "inputs_loaded_through")
@@ -145,13 +162,16 @@ def test_event_study_recomputes_only_the_events_its_loads_touch_and_equals_a_ful
         [revised_event, revised_ticker],
     )
     assert alpha_after != alpha_before
-    # the event on the last trade date: day 0 traded, day +1 not yet -> windows open, CARs null
-    assert _query(
-        database,
-        "select distinct event_trade_date, window_end_date, car_m1_p1_pct from marts.policy_event_impact "
-        "where event_id = ?",
-        [OPEN_EVENT],
-    ) == [(AS_OF, None, None)]
+    # the event on the last trade date: day 0 traded in New York (day +1 not yet), not yet in Hong Kong (it
+    # closed before the event was public) -> windows open, CARs null, not known yet
+    assert set(
+        _query(
+            database,
+            "select distinct event_trade_date, window_end_date, car_m1_p1_pct, known_at "
+            "from marts.policy_event_impact where event_id = ?",
+            [OPEN_EVENT],
+        )
+    ) == {(AS_OF, None, None, None), (None, None, None, None)}
 
     # the next trading day: only the event with open windows is recomputed, and gets its day +1
     _execute(
@@ -174,11 +194,13 @@ def test_event_study_recomputes_only_the_events_its_loads_touch_and_equals_a_ful
     assert next_day[OPEN_EVENT] != after[OPEN_EVENT]
     open_rows = _query(
         database,
-        "select count(*), count(car_m1_p1_pct), count(window_end_date) from marts.policy_event_impact "
-        "where event_id = ?",
+        "select count(*), count(car_m1_p1_pct), count(window_end_date), count(known_at), "
+        "count(*) filter (where ticker like '%.HK') from marts.policy_event_impact where event_id = ?",
         [OPEN_EVENT],
     )
-    assert open_rows == [(len(tickers), len(tickers), 0)]
+    # New York: day +1 traded -> [-1, +1] complete; Hong Kong: day 0 is the new day, day +1 not yet
+    hong_kong = sum(ticker.endswith(".HK") for ticker in tickers)
+    assert open_rows == [(len(tickers), len(tickers) - hong_kong, 0, 0, hong_kong)]
 
     shutil.copytree(incremental, full)
     _build(full, full_refresh=True)

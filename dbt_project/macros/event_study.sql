@@ -74,9 +74,12 @@
     event_study_events_to_rebuild(event_days): for a model that follows
     int_policy_event_days (policy_event_impact), the event_ids to recompute:
     those with a row written into `event_days` since this model's last build
-    (its newest inputs_loaded_through), or with a row this model lacks. A
-    list of strings, run when the model runs, or none for every event (a full
-    build, or a table without change tracking).
+    (its newest inputs_loaded_through), or with a row this model lacks, and
+    the neighbours of an event whose day 0 or available_at moved, appeared or
+    vanished on a listing: the events of that listing whose estimation window
+    or CAR window (which exclude / flag other events' windows) reaches that
+    event's CAR window. A list of strings, run when the model runs, or none
+    for every event (a full build, or a table without change tracking).
 
     event_study_event_filter(events): that choice as a predicate on event_id,
     with the ids as literals, so DuckDB pushes it through the event-study
@@ -114,7 +117,36 @@
     {%- if not (is_incremental() and tracks_changes(this)) -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- if 'event_trading_day_number' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set car_windows = event_study_car_windows() -%}
+    {%- set car_start = car_windows | map(attribute='start') | min -%}
+    {%- set car_end = car_windows | map(attribute='end') | max -%}
+    {%- set estimation_start = event_study_estimation_window()[0] -%}
     {%- set query -%}
+        with moved as (
+            (
+                select event_id, ticker, event_trading_day_number, available_at from {{ event_days }}
+                except
+                select event_id, ticker, event_trading_day_number, available_at from {{ this }}
+            )
+            union all
+            (
+                select event_id, ticker, event_trading_day_number, available_at from {{ this }}
+                except
+                select event_id, ticker, event_trading_day_number, available_at from {{ event_days }}
+            )
+        )
+        select distinct neighbours.event_id
+        from {{ event_days }} as neighbours
+        inner join moved
+            on neighbours.ticker = moved.ticker
+            and neighbours.event_trading_day_number + {{ estimation_start }}
+                <= moved.event_trading_day_number + {{ car_end }}
+            and neighbours.event_trading_day_number + {{ car_end + 1 }}
+                >= moved.event_trading_day_number + {{ car_start }}
+        union
         select distinct event_days.event_id
         from {{ event_days }} as event_days
         where event_days.inputs_loaded_through > (select max(inputs_loaded_through) from {{ this }})

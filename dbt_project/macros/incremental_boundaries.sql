@@ -15,6 +15,9 @@
                           Models with 252-row or 12-month windows read
                           var incremental_context_days before the start as
                           context (daily_series_context_from).
+    cap_weighted_baskets  int_baskets_cap_weighted: the daily series, and a
+                          fundamental (shares outstanding) from the date it
+                          became public (available_at) on.
     relative_performance  the mart relative_performance: the daily series,
                           the CPI known from a print's release_date and the
                           execution gap known from a report_date.
@@ -41,6 +44,15 @@
 
 {% macro daily_series_start() -%}
     {{ return(recompute_start(daily_series_inputs())) }}
+{%- endmacro %}
+
+{#- cap_weighted_baskets: int_baskets_cap_weighted -#}
+{% macro cap_weighted_baskets_inputs() -%}
+    {{ return(daily_series_inputs() + [(ref('stg_raw__fundamentals'), 'cast(available_at as date)')]) }}
+{%- endmacro %}
+
+{% macro cap_weighted_baskets_start() -%}
+    {{ return(recompute_start(cap_weighted_baskets_inputs())) }}
 {%- endmacro %}
 
 {#- The first date a windowed model reads: var incremental_context_days before `start` (see date_literal). -#}

@@ -1,9 +1,12 @@
 -- Day 0 of every policy event dated within the price history for every
 -- non-benchmark listing: one row per event and listing, with the listing's
--- trading-day number of day 0 (relative days are offsets from it) and the
--- trade date of the last window day. Docs blocks
--- formula_int_policy_event_days_event_trade_date and
--- formula_int_policy_event_days_window_end_date (_policy_events__docs.md).
+-- trading-day number of day 0 (relative days are offsets from it), the
+-- trade date of the last window day and the instant the window is known.
+-- Day 0 is the listing's first session whose close comes after the event's
+-- available_at (known_before_close, macros/point_in_time.sql). Docs blocks
+-- formula_int_policy_event_days_event_trade_date,
+-- formula_int_policy_event_days_window_end_date and
+-- formula_int_policy_event_days_known_at (_policy_events__docs.md).
 --
 -- The event study's incremental boundary is decided here, by event
 -- (delete+insert on event_id, ticker): docs block
@@ -23,7 +26,7 @@
 {%- set car_end = event_study_car_windows() | map(attribute='end') | max %}
 {#- an incremental build needs the change-tracking columns; a table built before them is rebuilt whole #}
 {%- set stored_columns = (adapter.get_columns_in_relation(this) | map(attribute='name') | list) if is_incremental() else [] %}
-{%- set is_incremental_build = 'inputs_loaded_through' in stored_columns and 'window_end_date' in stored_columns %}
+{%- set is_incremental_build = 'inputs_loaded_through' in stored_columns and 'known_at' in stored_columns %}
 
 -- not materialized: each use scans only its columns and rows
 with policy_events as not materialized (
@@ -32,6 +35,11 @@ with policy_events as not materialized (
 
 daily_returns as not materialized (
     select * from {{ ref('int_daily_returns') }}
+),
+
+-- the listings' days with their session close and their market's (not materialized: scanned by column)
+market_returns as not materialized (
+    select * from {{ ref('int_policy_event_market_returns') }}
 ),
 
 price_history as (
@@ -57,6 +65,16 @@ listings as (
         max(trade_date) as last_trade_date,
     from daily_returns
     where group_name != 'benchmark'
+    group by ticker
+),
+
+-- each listing's market proxy, and whether the two close at different times
+listing_markets as (
+    select
+        ticker,
+        any_value(market_ticker) as market_ticker,
+        bool_or(uses_lead_lag) as uses_lead_lag,
+    from market_returns
     group by ticker
 ),
 
@@ -134,12 +152,17 @@ event_listings as (
         study_events.region,
         study_events.title,
         study_events.data_source as event_source,
+        study_events.available_at,
         listings.ticker,
         listings.group_name,
         listings.benchmark_ticker,
         listings.first_trade_date,
+        listing_markets.market_ticker,
+        listing_markets.uses_lead_lag,
     from study_events
     cross join listings
+    left join listing_markets
+        on listings.ticker = listing_markets.ticker
 ),
 
 -- the listings' trading days on or after the earliest event date studied (day 0 candidates)
@@ -148,13 +171,14 @@ listing_days as (
         ticker,
         trade_date,
         trading_day_number,
-    from daily_returns
-    where group_name != 'benchmark'
-        and trade_date >= (select min(event_date) from study_events)
+        close_at,
+    from market_returns
+    where trade_date >= (select min(event_date) from study_events)
 ),
 
--- day 0: first trading day of the listing on or after the event date; none
--- when the listing only started trading after the event
+-- day 0: the listing's first session closing after the event became public;
+-- none when the listing only started trading after the event date or the
+-- event has no available_at
 event_days as (
     select
         event_listings.* exclude (first_trade_date),
@@ -169,18 +193,22 @@ event_days as (
     from event_listings
     asof left join listing_days
         on event_listings.ticker = listing_days.ticker
-        and listing_days.trade_date >= event_listings.event_date
+        and {{ known_before_close('event_listings.available_at', 'listing_days.close_at') }}
 ),
 
--- the trade date of the last window day (relative day car_end), once it has traded
+-- the last window day (relative day car_end, car_end + 1 with the Dimson lead),
+-- once it has traded; known at the later of the listing's close and its market's
+-- last close on or before it
 with_window_end as (
     select
         event_days.*,
         window_end.trade_date as window_end_date,
+        greatest(window_end.close_at, window_end.market_close_at) as known_at,
     from event_days
-    left join daily_returns as window_end
+    left join market_returns as window_end
         on event_days.ticker = window_end.ticker
-        and event_days.event_trading_day_number + {{ car_end }} = window_end.trading_day_number
+        and event_days.event_trading_day_number + {{ car_end }}
+            + case when event_days.uses_lead_lag then 1 else 0 end = window_end.trading_day_number
 ),
 
 final as (
@@ -191,12 +219,16 @@ final as (
         region,
         title,
         event_source,
+        available_at,
         ticker,
         group_name,
         benchmark_ticker,
+        market_ticker,
+        uses_lead_lag,
         event_trade_date,
         event_trading_day_number,
         window_end_date,
+        known_at,
         {{ event_study_inputs_loaded_through('policy_events', 'daily_returns') }} as inputs_loaded_through,
     from with_window_end
 )

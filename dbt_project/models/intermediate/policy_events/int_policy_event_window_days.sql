@@ -1,8 +1,12 @@
 -- The relative trading days of every event and listing with a day 0, from
 -- the start of the estimation window to the end of the last CAR window, with
--- the listing's and its benchmark's daily_return_local on that trade_date:
--- one row per event, listing and relative day that has traded. Docs block
--- formula_int_policy_event_window_days_relative_day (_policy_events__docs.md).
+-- the listing's daily_return_local, its market proxy's return over the same
+-- interval with the Dimson lag and lead (int_policy_event_market_returns),
+-- its group benchmark's daily_return_local on that trade_date, and whether
+-- the day lies in another event's CAR window for the listing: one row per
+-- event, listing and relative day that has traded. Docs blocks
+-- formula_int_policy_event_window_days_relative_day and
+-- formula_int_policy_event_window_days_other_event_window (_policy_events__docs.md).
 -- Relative days are a join on numbers: the window of day 0 = n is the
 -- listing's rows numbered n - 250 .. n + 5 by default (an equi-join on
 -- generated numbers, exact however long a trading halt), never a window
@@ -21,6 +25,20 @@ with event_days as (
 -- not materialized: each use scans only its columns and rows
 daily_returns as not materialized (
     select * from {{ ref('int_daily_returns') }}
+),
+
+market_returns as not materialized (
+    select * from {{ ref('int_policy_event_market_returns') }}
+),
+
+-- every event's day 0 on every listing (unfiltered: another event's window excludes estimation days)
+other_events as (
+    select
+        event_id as other_event_id,
+        ticker,
+        event_trading_day_number as other_event_trading_day_number,
+    from {{ ref('int_policy_event_days') }}
+    where event_trading_day_number is not null
 ),
 
 benchmark_returns as (
@@ -55,15 +73,23 @@ window_days as (
         day_numbers.event_id,
         day_numbers.ticker,
         day_numbers.relative_day,
+        day_numbers.trading_day_number,
         security_returns.trade_date,
         security_returns.daily_return_local as security_return_local,
+        market_returns.market_return,
+        market_returns.market_return_lag,
+        market_returns.market_return_lead,
         benchmark_returns.benchmark_return_local,
         security_returns.data_source,
+        market_returns.market_data_source,
         benchmark_returns.benchmark_data_source,
         -- load ids are lineage of the CAR windows only: keep them off the estimation days
         case
             when day_numbers.relative_day >= {{ car_start }} then security_returns.load_id
         end as load_id,
+        case
+            when day_numbers.relative_day >= {{ car_start }} then market_returns.market_load_id
+        end as market_load_id,
         case
             when day_numbers.relative_day >= {{ car_start }} then benchmark_returns.benchmark_load_id
         end as benchmark_load_id,
@@ -71,13 +97,39 @@ window_days as (
     inner join daily_returns as security_returns
         on day_numbers.ticker = security_returns.ticker
         and day_numbers.trading_day_number = security_returns.trading_day_number
+    left join market_returns
+        on day_numbers.ticker = market_returns.ticker
+        and day_numbers.trading_day_number = market_returns.trading_day_number
     left join benchmark_returns
         on day_numbers.benchmark_ticker = benchmark_returns.benchmark_ticker
         and security_returns.trade_date = benchmark_returns.trade_date
 ),
 
+-- estimation days inside another event's CAR window on the same listing
+contaminated_days as (
+    select distinct
+        window_days.event_id,
+        window_days.ticker,
+        window_days.relative_day,
+    from window_days
+    inner join other_events
+        on window_days.ticker = other_events.ticker
+        and window_days.event_id != other_events.other_event_id
+        and window_days.trading_day_number
+            between other_events.other_event_trading_day_number + {{ car_start }}
+            and other_events.other_event_trading_day_number + {{ car_end }}
+    where window_days.relative_day < {{ car_start }}
+),
+
 final as (
-    select * from window_days
+    select
+        window_days.* exclude (trading_day_number),
+        contaminated_days.relative_day is not null as is_in_other_event_window,
+    from window_days
+    left join contaminated_days
+        on window_days.event_id = contaminated_days.event_id
+        and window_days.ticker = contaminated_days.ticker
+        and window_days.relative_day = contaminated_days.relative_day
 )
 
 select * from final

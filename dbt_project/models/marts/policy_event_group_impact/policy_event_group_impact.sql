@@ -1,14 +1,21 @@
 -- Group-level average cumulative abnormal return (CAR) around each policy
--- event, with a cross-sectional t-test. One row per event and group
--- (china_tech, us_ai_leader), from the security-level CARs in
--- policy_event_impact. Formula: docs block formula_policy_event_group_impact_t_test
--- (_policy_event_group_impact__docs.md). Sums are ordered by ticker, so
+-- event, with a cross-sectional t-test and the clustering-robust
+-- Kolari-Pynnönen adjusted BMP test. One row per event and group
+-- (china_tech, us_ai_leader), from the security-level CARs and their
+-- t-statistics in policy_event_impact and the residual cross-correlations of
+-- int_policy_event_residual_correlations. Formulas: docs blocks
+-- formula_policy_event_group_impact_t_test and
+-- formula_policy_event_group_impact_adjusted_bmp (_policy_event_group_impact__docs.md). Sums are ordered by ticker, so
 -- rebuilds are bit-identical.
 
 {%- set car_windows = event_study_car_windows() %}
 
 with event_impact as (
     select * from {{ ref('policy_event_impact') }}
+),
+
+residual_correlations as (
+    select * from {{ ref('int_policy_event_residual_correlations') }}
 ),
 
 group_means as (
@@ -21,6 +28,13 @@ group_means as (
         event_source,
         group_name,
         count(*) as security_count,
+        max(known_at) as known_at,
+        count(*) filter (where known_at is null) as incomplete_window_count,
+        {% for window in car_windows -%}
+        count(car_{{ window.name }}_t_stat) as scar_{{ window.name }}_n,
+        sum(car_{{ window.name }}_t_stat order by ticker)
+            / nullif(count(car_{{ window.name }}_t_stat), 0) as scar_{{ window.name }}_mean,
+        {% endfor -%}
         {% for window in car_windows -%}
         count(car_{{ window.name }}_pct) as car_{{ window.name }}_n,
         sum(car_{{ window.name }}_pct order by ticker)
@@ -39,6 +53,10 @@ group_squared_deviations as (
             (event_impact.car_{{ window.name }}_pct - group_means.car_{{ window.name }}_mean_pct) ** 2
             order by event_impact.ticker
         ) as car_{{ window.name }}_squared_deviations,
+        sum(
+            (event_impact.car_{{ window.name }}_t_stat - group_means.scar_{{ window.name }}_mean) ** 2
+            order by event_impact.ticker
+        ) as scar_{{ window.name }}_squared_deviations,
         {% endfor %}
     from event_impact
     inner join group_means
@@ -58,6 +76,13 @@ group_statistics as (
                     / (group_means.car_{{ window.name }}_n - 1)
                 )
         end as car_{{ window.name }}_sd_pct,
+        case
+            when group_means.scar_{{ window.name }}_n >= 2
+                then sqrt(
+                    group_squared_deviations.scar_{{ window.name }}_squared_deviations
+                    / (group_means.scar_{{ window.name }}_n - 1)
+                )
+        end as scar_{{ window.name }}_sd,
         {% endfor %}
     from group_means
     inner join group_squared_deviations
@@ -109,7 +134,18 @@ joined as (
         group_statistics.car_{{ window.name }}_mean_pct
             / nullif(group_statistics.car_{{ window.name }}_sd_pct / sqrt(group_statistics.car_{{ window.name }}_n), 0)
             as car_{{ window.name }}_t_stat,
+        group_statistics.scar_{{ window.name }}_n as car_{{ window.name }}_bmp_n,
+        group_statistics.scar_{{ window.name }}_mean * sqrt(group_statistics.scar_{{ window.name }}_n)
+            / nullif(group_statistics.scar_{{ window.name }}_sd, 0) as car_{{ window.name }}_bmp_t_stat,
+        car_{{ window.name }}_bmp_t_stat * sqrt(
+            (1 - residual_correlations.mean_residual_correlation)
+            / (1 + (group_statistics.scar_{{ window.name }}_n - 1) * residual_correlations.mean_residual_correlation)
+        ) as car_{{ window.name }}_kp_t_stat,
         {% endfor -%}
+        residual_correlations.mean_residual_correlation,
+        coalesce(residual_correlations.residual_pair_count, 0) as residual_pair_count,
+        group_statistics.incomplete_window_count,
+        case when group_statistics.incomplete_window_count = 0 then group_statistics.known_at end as known_at,
         lineage.data_source,
         lineage.load_id,
         group_statistics.event_source,
@@ -117,6 +153,9 @@ joined as (
     left join lineage
         on group_statistics.event_id = lineage.event_id
         and group_statistics.group_name = lineage.group_name
+    left join residual_correlations
+        on group_statistics.event_id = residual_correlations.event_id
+        and group_statistics.group_name = residual_correlations.group_name
 ),
 
 final as (
