@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from flows.availability import cpi_released_at
 from flows.datasets import cpi_release, registry
 from flows.ingest import steps as ingest
 from flows.settings import ConfigError, load_settings
@@ -140,7 +141,11 @@ def _cpi_row(**change: object) -> dict[str, object]:
         "is_release_date_estimated": False,
         "source": "bls_api",
     }
-    return {**row, **change}
+    row = {**row, **change}
+    # when BLS published it: 08:30 New York on the release date (2025-10-24 12:30 UTC for September)
+    released = row["release_date"]
+    row["available_at"] = cpi_released_at(released) if released is not None else None
+    return row
 
 
 def test_the_cpi_suite_checks_the_release_columns() -> None:
@@ -161,6 +166,7 @@ def test_the_cpi_suite_checks_the_release_columns() -> None:
         "gx_released_after_reference_month": 2,  # "released" 2025-09-30, and no release date at all
         "release_date": 1,
         "is_release_date_estimated": 1,
+        "available_at": 1,  # no release date, so no time it became public
     }
     missing = validate_frame(cpi, pd.DataFrame([_cpi_row()]).drop(columns=["release_date"]), settings=SETTINGS,
                              as_of=date(2025, 10, 24))  # fmt: skip
@@ -248,4 +254,4 @@ def test_every_inflation_column_is_described(warehouse) -> None:
     columns = {name for (name,) in warehouse.query("select column_name from information_schema.columns "
                                                    "where table_schema = 'marts' and table_name = 'inflation'",
                                                    published=True)}  # fmt: skip
-    assert len(columns) == 30 and columns <= described, sorted(columns - described)
+    assert len(columns) == 31 and columns <= described, sorted(columns - described)

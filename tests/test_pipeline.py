@@ -132,16 +132,22 @@ def test_cpi_gap_stays_a_gap(warehouse) -> None:
 
 
 def test_policy_event_impact_covers_events_in_history(warehouse) -> None:
-    # From October 2022 every event has 120+ estimation days (trading days -250 .. -30)
-    # and therefore a market-model CAR for every security and window.
+    # From October 2022 an event has a market-model CAR for every security and window exactly when its
+    # estimation window (trading days -250 .. -30, without other events' windows) keeps 120+ days.
     rows = warehouse.query(
         """
-        select count(distinct event_id), count(*), count(beta), count(car_m1_p1_pct), count(car_m5_p5_pct)
+        select count(distinct event_id), count(*) filter (where estimation_days >= 120), count(beta),
+            count(car_m1_p1_pct), count(car_m5_p5_pct), count(*) filter (where estimation_days < 120 and beta is null)
         from marts.policy_event_impact where event_date >= '2022-10-01'
         """,
         published=True,
     )[0]
-    assert rows[0] >= 25 and rows[1] == rows[2] == rows[3] == rows[4]
+    assert rows[0] >= 25 and rows[1] == rows[2] == rows[3] == rows[4] and rows[1] > 0.7 * (rows[1] + rows[5])
+    assert warehouse.query(
+        "select count(*) from marts.policy_event_impact where event_date >= '2022-10-01' "
+        "and (estimation_days >= 120) <> (beta is not null)",
+        published=True,
+    ) == [(0,)]
     # The spring-2022 events are in the mart, but too close to the start of the prices for an estimate.
     early = warehouse.query(
         "select max(estimation_days), count(car_m1_p1_pct) from marts.policy_event_impact "

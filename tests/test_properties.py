@@ -668,7 +668,7 @@ def test_inputs_that_once_crashed_a_parser(
 def test_curated_calendar_whose_dates_are_all_unreadable_reports_them_instead_of_crashing() -> None:
     """pandas kept an all-NaT column as datetime64, which could not be compared with a date (TypeError)."""
     frame = parse_events(b"event_id,event_date\nx,\x00\ny,2025-13-01\n", until=AS_OF)
-    assert list(frame.columns) == ["event_id", "event_date", "source"]
+    assert list(frame.columns) == ["event_id", "event_date", "source", "available_at"]
     assert len(frame) == 2 and frame["event_date"].isna().all()
 
 
@@ -688,15 +688,16 @@ GOOD_ROWS: dict[str, dict[str, Any]] = {
         "ticker": "BABA", "fiscal_period_end": date(2026, 6, 30), "fiscal_year": 2026, "fiscal_quarter": 2,
         "report_date": date(2026, 8, 14), "currency": "CNY", "revenue": 2.4e11, "operating_income": 3.0e10,
         "net_income": 2.5e10, "rd_expense": 1.4e10, "capex": 1.0e10, "shares_outstanding": 2.3e10,
-        "source": "sample", "period_months": 3,
+        "source": "sample", "period_months": 3, "available_at": datetime(2026, 8, 14, 20, 0),
     },
     "cpi": {
         "series_id": "CUUR0000SA0", "period_date": date(2026, 4, 1), "value": 333.02, "release_date": date(2026, 5, 12),
-        "is_release_date_estimated": False, "source": "bls_cpi_package",
+        "is_release_date_estimated": False, "source": "bls_cpi_package", "available_at": datetime(2026, 5, 12, 12, 30),
     },
     "policy_events": {
         "event_id": "ok-event", "event_date": date(2025, 1, 2), "category": "diplomacy", "region": "US-CN",
         "title": "t", "source_url": "https://example.org/x", "source": "curated",
+        "available_at": datetime(2025, 1, 2, 21, 0),
     },
 }  # fmt: skip
 # Columns a rule always rejects a given corruption of: not null / must be positive / a date.
@@ -707,9 +708,12 @@ NOT_NULL = {
     "fx_rates": ["currency", "rate_date", "usd_per_unit", "pair", "source"],
     "fundamentals": [
         "ticker", "fiscal_period_end", "fiscal_year", "fiscal_quarter", "report_date", "currency", "source",
+        "available_at",
     ],
-    "cpi": ["series_id", "period_date", "value", "release_date", "is_release_date_estimated", "source"],
-    "policy_events": ["event_id", "event_date", "category", "region", "title", "source_url", "source"],
+    "cpi": ["series_id", "period_date", "value", "release_date", "is_release_date_estimated", "source", "available_at"],
+    "policy_events": [
+        "event_id", "event_date", "category", "region", "title", "source_url", "source", "available_at",
+    ],
 }  # fmt: skip
 POSITIVE = {
     "prices": ["open", "high", "low", "close", "adj_close", "split_ratio"],

@@ -379,10 +379,11 @@ def test_the_daily_flow_on_dask_loads_what_the_thread_runner_loads(tmp_path: Pat
             summary = home.run(as_of=AS_OF)
     assert summary.success, "\n".join(summary.errors)
     assert any(DELISTED in warning and "404" in warning for warning in summary.warnings)
-    # one fetch-key task per key -- 8 tickers, 2 FX pairs, 5 companies, 1 BLS request, curated + Federal
-    # Register, 3 SEC filers' submissions -- each run by one of the cluster's two workers
+    # one fetch-key task per key -- 8 tickers, 2 FX pairs, 5 companies (+ the filing index of the 2 SEC
+    # companyfacts filers, for acceptance times), 1 BLS request, curated + Federal Register, 3 SEC filers'
+    # submissions -- each run by one of the cluster's two workers
     fetches = [task for task in stream.data if task["key"].startswith("fetch_on_worker")]
-    assert len(fetches) == 21
+    assert len(fetches) == 23
     assert {task["worker"] for task in fetches} <= set(dask_cluster.scheduler.workers)
     loaded = {table: home.query(f"{ROWS.format(table=table)} order by {key}") for table, key in tables.items()}
     assert all(loaded.values())

@@ -102,7 +102,7 @@ evaluations as (
         reward_basis,
         version_known_at as known_at,
         count(*) as cross_section_count,
-        sum(observation_count) as observation_count,
+        cast(sum(observation_count) as bigint) as observation_count,  -- HUGEINT has no Parquet type
         min(calendar_quarter_end) as first_calendar_quarter_end,
         max(calendar_quarter_end) as last_calendar_quarter_end,
         avg(rank_ic order by calendar_quarter_end) as rank_ic_mean,
