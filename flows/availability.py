@@ -114,6 +114,12 @@ def public_cutoff(as_of: date) -> datetime:
     return end_of_day(as_of, NEW_YORK)
 
 
+def first_as_of(available_at: datetime) -> date:
+    """The earliest as-of date whose run may know something available at ``available_at`` (naive UTC): its
+    calendar day in New York (``is_public_by(t, d)`` holds exactly when ``d >= first_as_of(t)``)."""
+    return pd.Timestamp(available_at).tz_localize("UTC").tz_convert(NEW_YORK).date()
+
+
 def is_public_by(available_at: datetime, as_of: date) -> bool:
     """Was something available at ``available_at`` (naive UTC) public by the end of ``as_of`` in New York?"""
     return available_at < public_cutoff(as_of)

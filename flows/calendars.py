@@ -25,6 +25,28 @@ def last_calendar_day(exchange: str) -> date:
     return _calendar(exchange).last_session.date()
 
 
+# Every exchange a security of the universe may trade on (flows/warehouse/schema.py: raw.securities.exchange).
+EXCHANGES = ("XNYS", "XNAS", "XHKG")
+
+
+def calendars_end() -> tuple[date, str]:
+    """The last date every bundled calendar covers, and the exchange whose calendar ends first."""
+    return min((last_calendar_day(exchange), exchange) for exchange in EXCHANGES)
+
+
+def check_as_of(as_of: date) -> None:
+    """Refuse a run date beyond the bundled calendars before anything is extracted: one line, no traceback.
+
+    Raises :class:`CalendarRangeError` naming the last covered date and what to do.
+    """
+    end, exchange = calendars_end()
+    if as_of > end:
+        raise CalendarRangeError(
+            f"--as-of {as_of} is beyond the bundled trading calendars, which end on {end} ({exchange}): "
+            f"choose an --as-of on or before {end} (or upgrade exchange_calendars). Nothing was extracted."
+        )
+
+
 def sessions(exchange: str, start: date, end: date) -> pd.DatetimeIndex:
     """Trading sessions of ``exchange`` from ``start`` to ``end`` inclusive (naive dates)."""
     calendar = _calendar(exchange)

@@ -32,6 +32,19 @@ def _date(value: str | None, name: str) -> date | None:
         raise typer.BadParameter(f"{name} must be a date like 2026-05-12, got {value!r}.") from None
 
 
+def _within_calendars(day: date | None, name: str) -> None:
+    """An explicit run date beyond the bundled trading calendars: one line, exit 2, before anything starts."""
+    from flows.calendars import CalendarRangeError, check_as_of
+
+    if day is None:
+        return
+    try:
+        check_as_of(day)
+    except CalendarRangeError as exc:
+        typer.secho(f"Configuration error: {str(exc).replace('--as-of', name)}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
 def _prepare(source: str | None) -> None:
     """Validate configuration and export the tool environment before Prefect, dbt or GX load."""
     import os
@@ -103,6 +116,7 @@ def run(
     if source is not None and source not in {"sample", "live"}:
         raise typer.BadParameter("--source must be 'sample' or 'live'.")
     run_date = _date(as_of, "--as-of")
+    _within_calendars(run_date, "--as-of")
     _prepare(source)
     _run_and_report(quiet=quiet, as_of=run_date, wait_seconds=wait, skip_closed_markets=skip_closed_markets)
 
@@ -119,6 +133,7 @@ def backfill(
     assert start_date and end_date
     if start_date > end_date:
         raise typer.BadParameter(f"--start ({start_date}) is after --end ({end_date}).")
+    _within_calendars(end_date, "--end")
     _prepare(source)
     _run_and_report(quiet=quiet, as_of=end_date, start=start_date)
 

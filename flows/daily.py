@@ -34,7 +34,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingResult
 from prefect.states import Completed, Failed, State
 
-from flows.calendars import closed_markets_reason
+from flows.calendars import CalendarRangeError, check_as_of, closed_markets_reason
 from flows.context import RunContext
 from flows.datasets import registry
 from flows.datasets.base import Dataset
@@ -277,6 +277,8 @@ async def _locked_run(ctx: RunContext) -> None:
         source=ctx.settings.source,
         started_at=summary.started_at,
     )
+    if _refused(ctx, warehouse):
+        return
     load_universe_task(ctx)
     states = await asyncio.gather(
         *(subflow(ctx, family, return_state=True) for family, subflow in INGEST_SUBFLOWS.items())
@@ -318,6 +320,23 @@ async def _locked_run(ctx: RunContext) -> None:
         finished_at=summary.finished_at,
         error="\n".join(summary.errors) or None,
     )
+
+
+def _refused(ctx: RunContext, warehouse: Warehouse) -> bool:
+    """Refuse, before anything is extracted, an as-of beyond the bundled calendars, or (but for a replay, which
+    reloads a recorded load) earlier than rows the warehouse already holds; the refusal is recorded as a failed run."""
+    try:
+        check_as_of(ctx.as_of)
+        if not ctx.summary.replay_of:
+            steps.check_as_of(warehouse, ctx.as_of)
+    except (CalendarRangeError, steps.AsOfBehindWarehouse) as refusal:
+        ctx.summary.errors.append(str(refusal))
+        ctx.summary.finished_at = utcnow()
+        audit.record_run(
+            warehouse, run_id=ctx.run_id, status="failed", finished_at=ctx.summary.finished_at, error=str(refusal)
+        )
+        return True
+    return False
 
 
 def _collect_loads(ctx: RunContext, states: dict[str, State]) -> None:

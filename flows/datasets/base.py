@@ -249,6 +249,17 @@ class Dataset:
     prepare: Callable[[pd.DataFrame, Settings, date], pd.DataFrame] | None = None  # every extraction, replays too
     payload_parser: str | None = None  # parser of a single landed payload file (e.g. the curated CSV)
     availability: LocalTime | None = None  # derives available_at where the source gave no time
+    known_at: str | None = None  # the timestamp column saying when a row became public, if not available_at
+
+    @property
+    def known_at_column(self) -> str:
+        """The column that says when a stored row became knowable: ``known_at`` if declared, else
+        ``available_at`` when the table has it (a UTC timestamp), else the table's date column (prices, FX:
+        a row dated D is known by the end of D)."""
+        if self.known_at is not None:
+            return self.known_at
+        names = self.table.column_names
+        return availability.COLUMN if availability.COLUMN in names else self.table.date_column
 
     @property
     def suite_file(self) -> str:

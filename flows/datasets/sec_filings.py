@@ -116,4 +116,5 @@ DATASET = Dataset(
     plan_live=plan_live,
     derive_checks=derive_checks,
     freshness=LatestOnly(column="filing_date"),
+    known_at="accepted_at",
 )

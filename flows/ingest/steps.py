@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows import availability
 from flows.datasets import registry
 from flows.datasets.base import Batch, Dataset, ExtractRequest
 from flows.ingest import live
@@ -56,6 +57,42 @@ class TooManyKeysFailed(RuntimeError):
 
 # Failures whose message is written for the operator as it is; anything else is prefixed with its type.
 EXPLAINED = (DatasetValidationError, TooManyKeysFailed, PayloadError)
+
+
+class AsOfBehindWarehouse(RuntimeError):
+    """The warehouse already holds rows made public after the run's as-of: its marts would publish them."""
+
+    def __init__(self, as_of: date, held: dict[str, date]) -> None:
+        self.as_of, self.held = as_of, held
+        latest = max(held.values())
+        listed = ", ".join(f"{name} until {day}" for name, day in held.items())
+        super().__init__(
+            f"Refusing to run as of {as_of}: the warehouse already holds rows made public after it ({listed}), and "
+            f"the marts are built from all it holds. Nothing was extracted; the published marts are unchanged. "
+            f"Run with --as-of {latest} or later (`gapwatch backfill --start DATE --end {latest}` re-extracts an "
+            f"older window); a warehouse cannot be rolled back, so for marts as of {as_of} run in a new GAPWATCH_HOME."
+        )
+
+
+def held_after(warehouse: Warehouse, as_of: date) -> dict[str, date]:
+    """The datasets whose stored rows include one made public after ``as_of``, each with the earliest as-of that
+    knows its latest row (``available_at``/``accepted_at``: its New York date; a dated row: its date)."""
+    held = {}
+    for dataset in registry.DATASETS:
+        latest = warehouse.latest(dataset.table, dataset.known_at_column)
+        if latest is None:
+            continue
+        needed = availability.first_as_of(latest) if isinstance(latest, datetime) else latest
+        if needed > as_of:
+            held[dataset.name] = needed
+    return held
+
+
+def check_as_of(warehouse: Warehouse, as_of: date) -> None:
+    """Raise :class:`AsOfBehindWarehouse` when the warehouse holds rows made public after ``as_of``."""
+    held = held_after(warehouse, as_of)
+    if held:
+        raise AsOfBehindWarehouse(as_of, held)
 
 
 class IngestFailed(RuntimeError):

@@ -22,6 +22,7 @@ from flows import calendars
 from flows.datasets.base import LOAD_COLUMNS, Table
 from flows.settings import Settings
 from flows.warehouse import schema
+from flows.warehouse.sql import quote_identifier
 
 MART_SCHEMA = "marts"
 
@@ -209,6 +210,15 @@ class Warehouse:
         finally:
             cursor.close()
         return {str(k): v for k, v in rows if v is not None}
+
+    def latest(self, table: Table, column: str) -> date | datetime | None:
+        """The greatest value of ``column`` in ``table`` (None when the table holds no row with one)."""
+        cursor = self.cursor()
+        try:
+            row = cursor.execute(f"select max({quote_identifier(column)}) from {table.name}").fetchone()
+        finally:
+            cursor.close()
+        return row[0] if row else None
 
     def append(self, table: str, frame: pd.DataFrame) -> None:
         """Append a DataFrame to an audit table in one transaction (by column name, through Arrow)."""
