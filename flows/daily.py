@@ -46,7 +46,7 @@ from flows.warehouse import audit
 from flows.warehouse import dbt as dbt_runner
 from flows.warehouse.database import Warehouse, utcnow
 from flows.warehouse.lock import PipelineBusy, RunLock
-from flows.warehouse.publish import publish
+from flows.warehouse.publish import PublishError, publish, verify_published
 
 ARTIFACT_KEY = "gapwatch-run-summary"
 
@@ -162,18 +162,21 @@ def _needs_full_refresh(previous: audit.PreviousBuilds, fingerprint: str) -> boo
 
 def _marts_are_current(ctx: RunContext, previous: audit.PreviousBuilds, fingerprint: str) -> bool:
     """Nothing loaded by this run, the last run built and published successfully with the same project and
-    universe, and its published copy is in place: rebuilding would give the same marts."""
-    return (
-        previous.last_run == fingerprint
-        and not any(load.rows_loaded for load in ctx.summary.loads)
-        and ctx.settings.paths.published_database.exists()
-    )
+    universe, and its published copies verify against the warehouse (opened read-only: publish stamp, rows and
+    content): rebuilding would give the same marts. A copy that does not verify is republished (publish says
+    why, and rebuilds a damaged or foreign-modified file whole)."""
+    if previous.last_run != fingerprint or any(load.rows_loaded for load in ctx.summary.loads):
+        return False
+    problem = verify_published(ctx.require_warehouse())
+    if problem:
+        progress.note("publish", f"the published copy does not verify ({problem}); republishing")
+    return problem is None
 
 
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_task(ctx: RunContext) -> Path:
     with progress.step("publish", "marts -> published copy") as done:
-        path = publish(ctx.require_warehouse())
+        path = publish(ctx.require_warehouse(), warnings=ctx.summary.warnings)
         done(str(path))
     return path
 
@@ -302,8 +305,12 @@ async def _locked_run(ctx: RunContext) -> None:
         warehouse = ctx.open_warehouse()
         if summary.dbt.success:
             summary.mart_rows = warehouse.mart_row_counts()
-            summary.published_path = publish_task(ctx)
-            summary.report_path = report_task(ctx)
+            try:
+                summary.published_path = publish_task(ctx)
+            except PublishError as exc:  # the marts in the warehouse are good; the message says how to recover
+                summary.errors.append(str(exc))
+            else:
+                summary.report_path = report_task(ctx)
         else:
             summary.errors.append(
                 "dbt build failed; the published marts were left as they were.\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -317,13 +318,22 @@ def test_marts_gone_from_the_warehouse_are_dropped_and_new_ones_copied(warehouse
 def test_a_failed_publish_removes_its_staging_file_and_leaves_the_published_file_alone(
     warehouse: Warehouse,
 ) -> None:
+    """Publish fails after staging the DuckDB copy (the Parquet folder is a file): the staged copy is removed and
+    the published file is byte-identical. (A damaged published file is rebuilt whole: test_publish_faults.py.)"""
+    publish(warehouse)
     published = warehouse.settings.paths.published_database
-    published.parent.mkdir(parents=True)
-    published.write_bytes(b"not a DuckDB file")
-    with pytest.raises(duckdb.Error):
+    before = _sha256(published)
+    parquet = published.parent / "parquet"
+    shutil.rmtree(parquet)
+    parquet.write_text("not a folder")
+    with pytest.raises(OSError):
         publish(warehouse)
-    assert published.read_bytes() == b"not a DuckDB file"
-    assert sorted(path.name for path in published.parent.iterdir()) == ["gapwatch.duckdb"]
+    assert _sha256(published) == before
+    assert sorted(path.name for path in published.parent.iterdir()) == [
+        "gapwatch.duckdb",
+        "marts_parquet.duckdb",
+        "parquet",
+    ]
 
 
 def _sha256(path: Path) -> str:

@@ -28,7 +28,10 @@ added, never renamed or removed, within a schema version)::
       "quarantine": {"held_rows": int, "by_dataset": {dataset: {"quarantined": int, "rejected": int}}},
       "published": {"path": str, "state": "published" | "not_published" | "error",
                     "published_at": timestamp | null, "message": str | null,
-                    "marts": {mart: rows, ...}}
+                    "marts": {mart: rows, ...},
+                    "publish_id": str | null,             # the DuckDB copy's publish stamp
+                    "parquet_publish_id": str | null,     # the Parquet views' publish stamp
+                    "behind": "duckdb" | "parquet_views" | null}  # a publish that was cut between the two
     }
     RUN = {"run_id", "as_of", "source", "status" (audit.runs: running|succeeded|failed|skipped),
            "outcome" (succeeded|partial|failed|skipped|running|interrupted, see flows.summary.OUTCOMES),
@@ -57,6 +60,7 @@ from flows.ops.progress import seconds
 from flows.ops.summary import run_outcome, validation_text
 from flows.settings import Settings
 from flows.warehouse import audit, lock
+from flows.warehouse.publish import PARQUET_VIEWS, foreign_wal, lock_holder, read_stamp
 
 SCHEMA_VERSION = 1
 RECENT_RUNS = 5
@@ -180,6 +184,9 @@ def _read_published(settings: Settings) -> dict[str, Any]:
         "published_at": None,
         "message": None,
         "marts": {},
+        "publish_id": None,
+        "parquet_publish_id": None,
+        "behind": None,
     }
     if not path.exists():
         return published
@@ -193,13 +200,58 @@ def _read_published(settings: Settings) -> dict[str, Any]:
             published["marts"] = {
                 name: connection.execute(f'select count(*) from marts."{name}"').fetchone()[0] for (name,) in tables
             }
+            stamp = read_stamp(connection)
         finally:
             connection.close()
         published["state"] = "published"
     except (duckdb.Error, OSError) as exc:
         published["state"] = "error"
-        published["message"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        holder = lock_holder(exc) if isinstance(exc, duckdb.Error) else None
+        published["message"] = (
+            f"held open for writing by {holder}: BI readers cannot open it and the next run will not publish "
+            "over it; close that connection"
+            if holder
+            else f"{type(exc).__name__}: {str(exc).splitlines()[0]}; the next `gapwatch run` rebuilds it"
+        )
+        return published
+    wal = foreign_wal(path)
+    if wal is not None:
+        published["state"] = "error"
+        published["message"] = (
+            f"{wal.name} beside it was not written by gapwatch (another process wrote to the file); "
+            "the next `gapwatch run` republishes it whole"
+        )
+    elif stamp is None:
+        published["message"] = "no publish stamp (published by an older gapwatch); the next run republishes it"
+    elif {name: rows for name, (rows, _) in stamp["marts"].items()} != published["marts"]:
+        published["state"] = "error"
+        published["message"] = (
+            "its row counts differ from its publish stamp (modified outside gapwatch); "
+            "the next `gapwatch run` republishes it whole"
+        )
+    published["publish_id"] = stamp["publish_id"] if stamp else None
+    published["parquet_publish_id"] = _parquet_publish_id(settings)
+    duckdb_id, parquet_id = published["publish_id"], published["parquet_publish_id"]
+    if duckdb_id and duckdb_id != parquet_id:
+        published["behind"] = "parquet_views" if parquet_id is None or parquet_id < duckdb_id else "duckdb"
+        published["message"] = published["message"] or (
+            f"the {'Parquet views' if published['behind'] == 'parquet_views' else 'DuckDB copy'} are behind "
+            f"(DuckDB copy: publish {duckdb_id}, Parquet views: publish {parquet_id or 'none'}): the last publish "
+            "was interrupted; the next `gapwatch run` republishes both"
+        )
     return published
+
+
+def _parquet_publish_id(settings: Settings) -> str | None:
+    try:
+        connection = duckdb.connect(str(settings.paths.published_dir / PARQUET_VIEWS), read_only=True)
+        try:
+            stamp = read_stamp(connection)
+        finally:
+            connection.close()
+    except duckdb.Error:
+        return None
+    return stamp["publish_id"] if stamp else None
 
 
 def collect(settings: Settings, *, as_of: date | None = None) -> dict[str, Any]:
@@ -340,5 +392,7 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append(f"published marts: cannot read {published['path']}: {published['message']}")
     else:
         lines.append(f"published marts ({published['path']}, published {_when(published['published_at'])}):")
+        if published["message"]:
+            lines.append(f"  WARNING: {published['message']}")
         lines += [f"  marts.{name:<28}{rows:>10}" for name, rows in published["marts"].items()]
     return "\n".join(lines)

@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 WATERMARK = "inputs_loaded_through"  # every row of an incremental model: the newest raw load it reflects
 PUBLISH_TARGET = "publish_target"
 PARQUET_VERSIONS_KEPT = 2
+PARQUET_VIEWS = "marts_parquet.duckdb"
+STAMP_SCHEMA = "gapwatch_publish"  # in both published databases, beside the marts schema
+STAMP_TABLE = f"{STAMP_SCHEMA}.stamp"
 
 
 @dataclass(frozen=True)
@@ -59,53 +62,258 @@ def mart_layouts(manifest: Path) -> dict[str, MartLayout]:
     return layouts
 
 
-def publish(warehouse: Warehouse) -> Path:
-    """Copy the marts into a separate database for BI readers, swapped in atomically; then the Parquet copy.
+class PublishError(Exception):
+    """A publish that must not go ahead (or whose result does not verify): one line, what to do next."""
+
+
+@dataclass(frozen=True)
+class PublishedCopy:
+    """What a published DuckDB file holds, read through its own read-only connection."""
+
+    path: Path
+    publish_id: str | None = None  # its stamp; None: no stamp (not written by this publish)
+    marts: dict[str, list] | None = None  # mart -> [rows, content hash], counted in the file itself
+    problem: str | None = None  # why it cannot be trusted; None: it holds what its stamp says
+    holder: str | None = None  # another process holds it open for writing (DuckDB's lock), as DuckDB names it
+
+
+def mart_signatures(cursor: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, list]:
+    """Per mart, [row count, order-independent content hash as text]: the build stamp a copy must match."""
+    prefix = f'"{catalog}".' if catalog else ""
+    tables = cursor.execute(
+        "select table_name from information_schema.tables where table_catalog = coalesce(?, current_database()) "
+        "and table_schema = ? and table_type = 'BASE TABLE' order by table_name",
+        [catalog, MART_SCHEMA],
+    ).fetchall()
+    signatures = {}
+    for (name,) in tables:
+        rows, content = cursor.execute(
+            f'select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar from {prefix}{MART_SCHEMA}."{name}" as t'
+        ).fetchone()
+        signatures[name] = [rows, content]
+    return signatures
+
+
+def read_stamp(connection: duckdb.DuckDBPyConnection) -> dict | None:
+    """The publish stamp of a published database (DuckDB copy or Parquet views); None when it has none."""
+    try:
+        row = connection.execute(f"select publish_id, marts from {STAMP_TABLE}").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return {"publish_id": row[0], "marts": json.loads(row[1])} if row else None
+
+
+def foreign_wal(path: Path) -> Path | None:
+    """A ``.wal`` beside a published file: publishing checkpoints before the rename, so one is never ours."""
+    wal = path.with_name(f"{path.name}.wal")
+    return wal if wal.exists() else None
+
+
+def lock_holder(error: duckdb.Error) -> str | None:
+    """The holder DuckDB names when a file is locked by another process; None for any other error."""
+    text = str(error)
+    if "lock" not in text.lower():
+        return None
+    match = re.search(r"Conflicting lock is held in (.+?)(?:\. See also|$)", text, re.MULTILINE)
+    return match[1] if match else "another process"
+
+
+def inspect_copy(path: Path) -> PublishedCopy:
+    """Open a published DuckDB file read-only (its own database instance, so a damaged file cannot harm the
+    warehouse connection) and compare its marts with its publish stamp."""
+    wal = foreign_wal(path)
+    try:
+        connection = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        holder = lock_holder(exc)
+        if holder:
+            return PublishedCopy(path, problem=f"is held open for writing by {holder}", holder=holder)
+        return PublishedCopy(path, problem=f"is unreadable ({str(exc).splitlines()[0]})")
+    try:
+        stamp = read_stamp(connection)
+        marts = mart_signatures(connection)
+    except duckdb.Error as exc:
+        return PublishedCopy(path, problem=f"is unreadable ({str(exc).splitlines()[0]})")
+    finally:
+        connection.close()
+    if wal is not None:
+        problem = (
+            f"has a write-ahead log beside it ({wal.name}) that gapwatch did not write (another process wrote to it)"
+        )
+    elif stamp is None:
+        problem = "has no publish stamp (not written by this version of gapwatch)"
+    elif stamp["marts"] != marts:
+        problem = "does not hold what its publish stamp says: modified outside gapwatch"
+    else:
+        problem = None
+    return PublishedCopy(path, stamp["publish_id"] if stamp else None, marts, problem)
+
+
+def verify_published(warehouse: Warehouse) -> str | None:
+    """Why the published copies cannot be trusted to equal the warehouse marts; None when they can.
+
+    The DuckDB copy must open read-only, hold its stamp, and its marts (rows and content) must equal the
+    warehouse's; the Parquet views must carry the same publish stamp and the warehouse's row counts.
+    """
+    paths = warehouse.settings.paths
+    published, views = paths.published_database, paths.published_dir / PARQUET_VIEWS
+    if not published.exists():
+        return f"{published} does not exist"
+    copy = inspect_copy(published)
+    if copy.problem:
+        return f"{published} {copy.problem}"
+    cursor = warehouse.cursor()
+    try:
+        expected = mart_signatures(cursor)
+    finally:
+        cursor.close()
+    if copy.marts != expected:
+        return f"{published} does not hold the warehouse's marts"
+    try:
+        connection = duckdb.connect(str(views), read_only=True)
+        try:
+            stamp = read_stamp(connection)
+            rows = {name: count for name, (count, _) in expected.items()}
+            counted = {
+                name: connection.execute(f'select count(*) from {MART_SCHEMA}."{name}"').fetchone()[0] for name in rows
+            }
+        finally:
+            connection.close()
+    except duckdb.Error as exc:
+        return f"{views} is unreadable ({str(exc).splitlines()[0]})"
+    if stamp is None or stamp["publish_id"] != copy.publish_id:
+        return f"{views} is not from the same publish as {published.name}"
+    if counted != rows:
+        return f"{views} does not hold the warehouse's row counts"
+    return None
+
+
+def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
+    """Copy the marts into a separate database for BI readers, and as Parquet; both switched in together.
 
     The copy is built beside the published file and renamed over it, so a
     reader opening the published path sees either the old or the new file,
     never a half-written one, and never holds a lock the pipeline needs.
 
-    When a published file exists, the copy starts from it (a file copy): the
-    incremental marts receive only the rows dbt rebuilt since
+    The published file is verified before anything starts from it: one that
+    another process holds open for writing is refused (PublishError: a copy
+    renamed over it would meet that writer's WAL); one that is unreadable, has
+    a WAL gapwatch did not write, or does not hold what its publish stamp says
+    is rebuilt whole from the warehouse, with a warning in ``warnings``.
+
+    When the published file verifies, the copy starts from it (a file copy):
+    the incremental marts receive only the rows dbt rebuilt since
     (``inputs_loaded_through`` newer than the copy's newest), checked against
-    the warehouse afterwards; every other mart is recreated.
+    the warehouse afterwards; every other mart is recreated. The new DuckDB
+    file and the new Parquet views are both staged first and renamed one right
+    after the other, each stamped with the same publish id (the Parquet
+    version), so ``gapwatch status`` can tell if a crash split them; the
+    result is verified against the warehouse after the switch.
     """
+    warnings = warnings if warnings is not None else []
     settings = warehouse.settings
     layouts = mart_layouts(settings.paths.dbt_target / "manifest.json")
     published = settings.paths.published_database
     published.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(published.parent)
+    publish_id = utcnow().strftime("%Y%m%dT%H%M%S%f")
     staging = published.with_name(f".{published.name}.{os.getpid()}.tmp")
     _remove_database_file(staging)
     with warehouse.transaction() as cursor:
-        tables = [
-            name
-            for (name,) in cursor.execute(
-                "select table_name from information_schema.tables where table_catalog = current_database() "
-                "and table_schema = ? and table_type = 'BASE TABLE' order by table_name",
-                [MART_SCHEMA],
-            ).fetchall()
-        ]
+        expected = mart_signatures(cursor)
+    tables = sorted(expected)
+    wal, base = None, None
+    if published.exists():
+        base = inspect_copy(published)
+        if base.holder:
+            raise PublishError(
+                f"Not published: {published} is held open for writing by {base.holder}; a copy published over it "
+                "would take that writer's edits. The warehouse marts are built and tested, and BI readers keep "
+                "the previous copy: close that connection (BI tools must open the file read-only), then rerun "
+                "`gapwatch run`."
+            )
+        wal = foreign_wal(published)
+        if base.problem:
+            _warn(warnings, f"The published copy {published} {base.problem}; rebuilding it whole from the warehouse.")
     try:
-        if published.exists():
+        if base is not None and not base.problem:
             shutil.copyfile(published, staging)
+            if inspect_copy(staging).problem:  # start only from what was verified: the staged bytes themselves
+                _warn(warnings, f"The copy of {published} changed while being copied; rebuilding it whole.")
+                _remove_database_file(staging)
         cursor = warehouse.cursor()
         try:
             cursor.execute(f"attach {quote_literal(staging)} as {PUBLISH_TARGET}")
             try:
                 _publish_tables(cursor, tables, layouts)
+                _write_stamp(cursor, PUBLISH_TARGET, publish_id, expected)
                 cursor.execute(f"checkpoint {PUBLISH_TARGET}")  # every change in the file itself, none in a WAL
                 warehouse.fault_point("publish:duckdb")
             finally:
                 cursor.execute(f"detach {PUBLISH_TARGET}")
         finally:
             cursor.close()
+        views_staging, previous = _stage_parquet(warehouse, tables, layouts, publish_id, expected)
+        if wal is not None and wal.exists():  # never replayed onto the new copy; kept for a look
+            aside = wal.with_name(f"{wal.name}.foreign-{publish_id}")
+            wal.rename(aside)
+            _warn(warnings, f"A write-ahead log gapwatch did not write was beside {published}; moved to {aside}.")
         os.replace(staging, published)
+        warehouse.fault_point("publish:switch")
+        os.replace(views_staging, settings.paths.published_dir / PARQUET_VIEWS)
     except BaseException:
         _remove_database_file(staging)
+        _remove_database_file(published.with_name(f".{PARQUET_VIEWS}.{os.getpid()}.tmp"))
         raise
-    publish_parquet(warehouse, tables, layouts)
+    _prune_parquet_versions(settings.paths.published_dir / "parquet", previous)
+    problem = verify_published(warehouse)
+    if problem:
+        raise PublishError(
+            f"The published copy does not verify after publishing: {problem}. The warehouse marts are good; "
+            "rerun `gapwatch run` to publish them again (if another process writes to the published files, stop it)."
+        )
     return published
+
+
+def _warn(warnings: list[str], message: str) -> None:
+    logger.warning(message)
+    warnings.append(message)
+
+
+def _write_stamp(
+    cursor: duckdb.DuckDBPyConnection, catalog: str | None, publish_id: str, signatures: dict[str, list]
+) -> None:
+    """The publish stamp, written with the copy: which publish it is, and the marts it must hold."""
+    prefix = f"{catalog}." if catalog else ""
+    cursor.execute(f"create schema if not exists {prefix}{STAMP_SCHEMA}")
+    cursor.execute(
+        f"create or replace table {prefix}{STAMP_TABLE} as "
+        "select ?::varchar as publish_id, ?::timestamp as published_at, ?::varchar as marts",
+        [publish_id, utcnow(), json.dumps(signatures)],
+    )
+
+
+def remove_orphans(folder: Path) -> list[Path]:
+    """Remove the staging files (``.<name>.<pid>.tmp`` and their WALs) of publishes whose process is gone."""
+    removed = []
+    for path in folder.glob(".*.tmp*"):
+        match = re.fullmatch(r"\..+\.(\d+)\.tmp(\.wal)?", path.name)
+        if match and int(match[1]) != os.getpid() and not _alive(int(match[1])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        logger.info("Removed %d orphaned publish staging file(s) in %s.", len(removed), folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _remove_database_file(path: Path) -> None:
@@ -175,12 +383,18 @@ def _rows_per_build(cursor: duckdb.DuckDBPyConnection, relation: str) -> list[tu
     return cursor.execute(f"select {WATERMARK}, count(*) from {relation} group by all order by all").fetchall()
 
 
-def publish_parquet(warehouse: Warehouse, tables: list[str], layouts: dict[str, MartLayout]) -> Path:
-    """Write the marts as Parquet under published/parquet/<version>/ plus a views database over them.
+def _stage_parquet(
+    warehouse: Warehouse,
+    tables: list[str],
+    layouts: dict[str, MartLayout],
+    publish_id: str,
+    signatures: dict[str, list],
+) -> tuple[Path, dict[str, Path]]:
+    """Write the marts as Parquet under published/parquet/<publish_id>/ plus a staged views database over them.
 
-    ``published/marts_parquet.duckdb`` holds one view per mart reading the newest
-    version; it is built beside and renamed over, and the previous version's
-    files are kept, so a reader holding the old views still reads complete files.
+    Returns the staged views file (``publish`` renames it over ``published/marts_parquet.duckdb``, which
+    holds one view per mart reading the newest version) and the folders the views read until now. The
+    previous version's files are kept, so a reader holding the old views still reads complete files.
 
     A partitioned mart with ``inputs_loaded_through`` is written incrementally
     against the version the views read: the years holding rows rebuilt since
@@ -188,9 +402,9 @@ def publish_parquet(warehouse: Warehouse, tables: list[str], layouts: dict[str, 
     previous version's; a mismatch with the warehouse afterwards rewrites it whole.
     """
     root = warehouse.settings.paths.published_dir / "parquet"
-    views = warehouse.settings.paths.published_dir / "marts_parquet.duckdb"
+    views = warehouse.settings.paths.published_dir / PARQUET_VIEWS
     previous = _published_parquet_folders(views, root)
-    version = root / utcnow().strftime("%Y%m%dT%H%M%S%f")
+    version = root / publish_id
     version.mkdir(parents=True)
     cursor = warehouse.cursor()
     try:
@@ -209,7 +423,7 @@ def publish_parquet(warehouse: Warehouse, tables: list[str], layouts: dict[str, 
         cursor.close()
     warehouse.fault_point("publish:parquet")
     staging = views.with_name(f".{views.name}.{os.getpid()}.tmp")
-    staging.unlink(missing_ok=True)
+    _remove_database_file(staging)
     connection = duckdb.connect(str(staging))
     try:
         connection.execute(f"create schema {MART_SCHEMA}")
@@ -218,16 +432,19 @@ def publish_parquet(warehouse: Warehouse, tables: list[str], layouts: dict[str, 
             connection.execute(
                 f'create view {MART_SCHEMA}."{name}" as select * from read_parquet({files}, hive_partitioning = true)'
             )
+        _write_stamp(connection, None, publish_id, signatures)
     finally:
         connection.close()
-    os.replace(staging, views)
-    # the newest versions and the one the views read until now (newer ones may be unfinished, after a crash)
+    return staging, previous
+
+
+def _prune_parquet_versions(root: Path, previous: dict[str, Path]) -> None:
+    """Keep the newest versions and the one the views read until now (newer ones may be unfinished)."""
     versions = sorted(path for path in root.iterdir() if path.is_dir())
     kept = {*versions[-PARQUET_VERSIONS_KEPT:], *(folder.parent for folder in previous.values())}
     for old in versions:
         if old not in kept:
             shutil.rmtree(old, ignore_errors=True)
-    return version
 
 
 def _published_parquet_folders(views: Path, root: Path) -> dict[str, Path]:
