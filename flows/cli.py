@@ -225,6 +225,7 @@ def quarantine_release(
     from flows.validation.quarantine import rebuild_and_publish, release
     from flows.warehouse.database import Warehouse
     from flows.warehouse.lock import PipelineBusy, RunLock
+    from flows.warehouse.publish import PublishError
 
     settings = load_settings()
     try:
@@ -245,7 +246,7 @@ def quarantine_release(
                 typer.echo(build.describe() + ("; marts published" if build.success else ""))
                 if not build.success:
                     raise typer.Exit(1)
-    except PipelineBusy as exc:
+    except (PipelineBusy, PublishError) as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1) from None
     raise typer.Exit(0 if not result.still_failing else 1)
