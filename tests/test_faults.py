@@ -147,7 +147,8 @@ FAULTS = [
           "is not a gapwatch load id"),
     Fault("path-like-load-id-glob", lambda h: {}, ("replay", "--load-id", "prices-*"), 1,
           "is not a gapwatch load id"),
-    Fault("every-key-of-every-source-fails", _all_sources_fail, RUN, 1, "Dataset 'prices' (load prices-",
+    Fault("every-key-of-every-source-fails", _all_sources_fail, RUN, 1,
+          "keys failed, nothing was loaded; check the source",
           absent=("Traceback", "rules failed", "audit.quarantine"), needs_server=True),
 ]  # fmt: skip
 
