@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import date
 from functools import partial
@@ -11,16 +12,60 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
-from flows.settings import ConfigError, export_tool_environment, load_settings
+from flows.settings import ConfigError, check_home_writable, export_tool_environment, load_settings
+
+VERBOSE_ENV = "GAPWATCH_VERBOSE"
+
+
+class _OneLineFaults(TyperGroup):
+    """Every command: an unexpected fault ends in one line naming the file or key and the next step, exit 1
+    (a configuration error: exit 2); the traceback only with ``gapwatch --verbose``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import os
+
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except ConfigError as exc:
+            if os.environ.get(VERBOSE_ENV) == "1":
+                raise
+            typer.secho(f"Configuration error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from None
+        except Exception as exc:
+            if os.environ.get(VERBOSE_ENV) == "1":
+                raise
+            from flows.ops.faults import describe_fault
+
+            typer.secho(f"gapwatch failed: {describe_fault(exc)}", fg="red", err=True)
+            raise typer.Exit(1) from None
+
 
 app = typer.Typer(
+    cls=_OneLineFaults,
     help="gapwatch: China tech vs US AI leaders. Daily prices, fundamentals, CPI and policy events -> DuckDB marts.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(
+    verbose: bool = typer.Option(
+        False, "--verbose", help="On a fault, print the traceback too (default: one line and the next step)."
+    ),
+) -> None:
+    """gapwatch: China tech vs US AI leaders. Daily prices, fundamentals, CPI and policy events -> DuckDB marts."""
+    import os
+
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"  # read by the settings: the flows log tracebacks too
 
 
 def _date(value: str | None, name: str) -> date | None:
@@ -45,20 +90,24 @@ def _within_calendars(day: date | None, name: str) -> None:
         raise typer.Exit(2) from None
 
 
-def _prepare(source: str | None) -> None:
-    """Validate configuration and export the tool environment before Prefect, dbt or GX load."""
+def _prepare(source: str | None, *, writes: bool = True) -> None:
+    """Validate configuration (and, for a command that writes, that GAPWATCH_HOME is writable) and export the
+    tool environment before Prefect, dbt or GX load."""
     import os
 
     if source:
         os.environ["GAPWATCH_SOURCE"] = source
     try:
         settings = load_settings()
+        if writes:
+            check_home_writable(settings.paths.home)
     except ConfigError as exc:
         typer.secho(f"Configuration error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
     export_tool_environment(settings)
 
 
+LOAD_ID = re.compile(r"[a-z][a-z0-9_]*-\d{8}T\d{6}-[0-9a-f]{6}", re.ASCII)  # flows.warehouse.audit.new_load_id
 QUIET_HELP = "Print only errors (no progress, no summary); the exit code is the same."
 
 
@@ -71,12 +120,43 @@ def _silence_prefect_console() -> None:
     logging.getLogger().setLevel(logging.ERROR)  # Prefect's service warnings log to root ("EventsWorker - ...")
 
 
+class _WithoutTraceback(logging.Formatter):
+    """A console formatter that prints a record's message but not its traceback (Prefect logs a failed task's)."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return self.inner.format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+def _console_tracebacks_off() -> None:
+    """Unless --verbose: the console shows a fault's one line, not Prefect's traceback of the failed task (the
+    Prefect API log handler keeps it). Call after Prefect configured its logging (on import)."""
+    import os
+
+    if os.environ.get(VERBOSE_ENV) == "1":
+        return
+    names = ["prefect", *(name for name in logging.root.manager.loggerDict if name.startswith("prefect."))]
+    for logger in [logging.getLogger(), *(logging.getLogger(name) for name in names)]:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler.formatter, _WithoutTraceback):
+                handler.setFormatter(_WithoutTraceback(handler.formatter))
+
+
 def _run_and_report(*, quiet: bool = False, **run_arguments: Any) -> None:
     """Run the daily flow with progress, print its summary (or only its errors), exit 0 on success, 1 otherwise."""
     from flows.daily import run_daily
     from flows.ops import progress
     from flows.ops.summary import render_summary
 
+    _console_tracebacks_off()
     if quiet:
         _silence_prefect_console()
     with progress.use(progress.reporter_for(sys.stdout, quiet=quiet)):
@@ -149,6 +229,14 @@ def replay(
     from flows.ingest.steps import landing_folder
 
     settings = load_settings()
+    if not LOAD_ID.fullmatch(load_id):  # a load id names landing files: nothing path-like reaches a glob
+        typer.secho(
+            f"--load-id {load_id!r} is not a gapwatch load id (expected '<dataset>-<YYYYMMDDTHHMMSS>-<hex>', "
+            "e.g. prices-20261120T223000-1a2b3c): copy one from `gapwatch status` or the landing folder.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1)
     try:
         dataset = dataset_of_load(load_id).name
     except ValueError as exc:
@@ -171,7 +259,7 @@ app.add_typer(quarantine_app, name="quarantine")
 @quarantine_app.command("list")
 def quarantine_list() -> None:
     """Held rows per load: dataset, status (quarantined / rejected / released), count and rules."""
-    _prepare(None)
+    _prepare(None, writes=False)
     from flows.warehouse import audit
     from flows.warehouse.database import Warehouse
 
@@ -198,7 +286,7 @@ def quarantine_show(
     limit: int = typer.Option(50, "--limit", help="At most this many rows."),
 ) -> None:
     """The held rows of one load: row number, status, failed rules and the raw values."""
-    _prepare(None)
+    _prepare(None, writes=False)
     from flows.warehouse import audit
     from flows.warehouse.database import Warehouse
 
@@ -288,7 +376,7 @@ def status(
     Read-only and fast; while a run holds the warehouse it says so instead of waiting.
     """
     freshness_date = _date(as_of, "--as-of")
-    _prepare(None)
+    _prepare(None, writes=False)
     from flows.ops import status as status_report
 
     report = status_report.collect(load_settings(), as_of=freshness_date)
@@ -404,6 +492,10 @@ def docs(
 
 
 def main() -> None:  # pragma: no cover - console entry point
+    # --verbose is an option of gapwatch itself; accept it after the command too (`gapwatch run --verbose`)
+    if "--verbose" in sys.argv[2:]:
+        sys.argv.remove("--verbose")
+        sys.argv.insert(1, "--verbose")
     try:
         app()
     except KeyboardInterrupt:

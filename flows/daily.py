@@ -39,7 +39,7 @@ from flows.context import RunContext
 from flows.datasets import registry
 from flows.datasets.base import Dataset
 from flows.ingest import steps
-from flows.ops import alerts, progress
+from flows.ops import alerts, faults, progress
 from flows.ops.summary import RunSummary, render_markdown
 from flows.settings import load_settings
 from flows.warehouse import audit
@@ -244,8 +244,9 @@ async def daily(
         try:
             await _run_pipeline(ctx)
         except Exception as exc:  # the run's end is still recorded, reported and alerted
-            get_run_logger().exception("The daily run %s crashed", ctx.run_id)
-            summary.errors.append(f"The run crashed: {type(exc).__name__}: {exc}")
+            # one line naming the file and the next step; the traceback only with --verbose (GAPWATCH_VERBOSE)
+            get_run_logger().error("The daily run %s crashed", ctx.run_id, exc_info=settings.verbose)
+            summary.errors.append(f"The run crashed: {faults.describe_fault(exc)}")
             _record_crash(ctx)
     summary.finished_at = summary.finished_at or utcnow()
     await _publish_artifact(summary)
@@ -405,7 +406,7 @@ def _record_crash(ctx: RunContext) -> None:
             finally:
                 warehouse.close()
     except Exception as exc:  # noqa: BLE001 - the crash itself is what the run reports
-        summary.warnings.append(f"The crashed run could not be recorded in audit.runs: {type(exc).__name__}: {exc}")
+        summary.warnings.append(f"The crashed run could not be recorded in audit.runs: {faults.describe_fault(exc)}")
 
 
 async def _publish_artifact(summary: RunSummary) -> None:

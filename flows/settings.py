@@ -6,7 +6,9 @@ This is the only module that reads ``os.environ``. Everything else receives a
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -231,6 +233,8 @@ class Settings:
     # Fault injection for the crash tests only: "load:<dataset>" parks the run inside that
     # dataset's load transaction (after the delete, before the insert) until it is killed.
     fault_pause: str | None = None
+    # GAPWATCH_VERBOSE (set by `gapwatch --verbose`): a fault prints its traceback, not only its one line.
+    verbose: bool = False
     dbt_project_dir: Path = field(default=REPO_ROOT / "dbt_project")
     expectations_dir: Path = field(default=REPO_ROOT / "expectations")
     policy_events_file: Path = field(
@@ -370,17 +374,77 @@ def _read_env_file(env: dict[str, str]) -> dict[str, str]:
     return {}
 
 
-def _float_env(env: dict[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+def _float_env(
+    env: dict[str, str], name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+) -> float:
+    """A finite number in [minimum, maximum]: 'nan' and 'inf' are refused (a NaN compares false with every
+    bound, so it would silently switch a guard off)."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
+    allowed = (
+        f"a finite number between {minimum:g} and {maximum:g}"
+        if maximum is not None
+        else f"a finite number of at least {minimum:g}"
+    )
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}.") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
+        raise ConfigError(f"{name} must be {allowed}, got {raw!r}.") from None
+    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
+        raise ConfigError(f"{name} must be {allowed}, got {raw!r}.")
     return value
+
+
+# DuckDB's memory_limit: a number and a unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB, B, bytes), or a percentage of
+# this machine's memory ('80%', turned into MiB here: DuckDB itself takes no percentages).
+MEMORY_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|B|bytes|%)\s*", re.IGNORECASE)
+
+
+def _physical_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _memory_limit_env(env: dict[str, str], name: str, default: str) -> str:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    match = MEMORY_SIZE.fullmatch(raw)
+    amount = float(match[1]) if match else 0.0
+    if match is None or amount <= 0 or (match[2] == "%" and amount > 100):
+        raise ConfigError(
+            f"{name} must be a DuckDB memory size such as '4GB', '512MiB' or a share of this machine's memory "
+            f"such as '80%', got {raw!r}."
+        )
+    if match[2] == "%":
+        return f"{max(1, int(_physical_memory() * amount / 100 / 2**20))}MiB"
+    return f"{match[1]}{match[2]}"
+
+
+def check_home_writable(home: Path) -> None:
+    """The home must be (or become) a writable directory: the warehouse, landing zone and published copy live
+    there. Checked before any run starts, so a read-only home is one line, not a failure half-way."""
+    existing = home
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if existing.exists() and not existing.is_dir():
+        problem = f"{existing} is a file, not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    else:
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            probe = home / f".gapwatch-write-check.{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            problem = f"it cannot be written ({exc.strerror or exc})"
+    if problem:
+        raise ConfigError(
+            f"GAPWATCH_HOME={home} is not a writable directory: {problem}. "
+            "Point GAPWATCH_HOME at a writable directory (the warehouse, landing zone and published copy live there)."
+        )
 
 
 def _source_settings(env: dict[str, str]) -> tuple[tuple[str, SourceSettings], ...]:
@@ -415,7 +479,9 @@ def _live_settings(env: dict[str, str]) -> LiveSettings:
         http_timeout_seconds=_float_env(env, "GAPWATCH_HTTP_TIMEOUT", defaults.http_timeout_seconds, minimum=1),
         http_attempts=_int_env(env, "GAPWATCH_HTTP_ATTEMPTS", defaults.http_attempts, minimum=1),
         reporting_lag_days=_int_env(env, "GAPWATCH_REPORTING_LAG_DAYS", defaults.reporting_lag_days),
-        max_failed_key_share=_float_env(env, "GAPWATCH_MAX_FAILED_KEY_SHARE", defaults.max_failed_key_share),
+        max_failed_key_share=_float_env(
+            env, "GAPWATCH_MAX_FAILED_KEY_SHARE", defaults.max_failed_key_share, maximum=1.0
+        ),
         task_runner=task_runner,
         dask_address=(env.get("GAPWATCH_DASK_ADDRESS") or "").strip(),
         dask_workers=_int_env(env, "GAPWATCH_DASK_WORKERS", defaults.dask_workers, minimum=1),
@@ -464,11 +530,12 @@ def load_settings(env: dict[str, str] | None = None, *, read_env_file: bool | No
         lookback_days=_int_env(env, "GAPWATCH_LOOKBACK_DAYS", 5),
         cpi_release_lag_days=_int_env(env, "GAPWATCH_CPI_RELEASE_LAG_DAYS", 15, minimum=1),
         duckdb_threads=_int_env(env, "GAPWATCH_DUCKDB_THREADS", 2, minimum=1),
-        duckdb_memory_limit=env.get("GAPWATCH_DUCKDB_MEMORY_LIMIT", "2GB"),
+        duckdb_memory_limit=_memory_limit_env(env, "GAPWATCH_DUCKDB_MEMORY_LIMIT", "2GB"),
         prefect_api_url=env.get("PREFECT_API_URL") or None,
         alert_webhook_url=_webhook_url(env),
         alert_timeout_seconds=_float_env(env, "GAPWATCH_ALERT_TIMEOUT", 10.0, minimum=1),
         fault_pause=env.get("GAPWATCH_FAULT_PAUSE") or None,
+        verbose=env.get("GAPWATCH_VERBOSE", "").strip().lower() in {"1", "true", "yes"},
         **(
             {"policy_events_file": Path(env["GAPWATCH_POLICY_EVENTS_FILE"])}
             if env.get("GAPWATCH_POLICY_EVENTS_FILE")

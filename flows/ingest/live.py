@@ -152,17 +152,50 @@ def replay(folder: Path, *, settings: Settings) -> LiveExtract:
     manifest_path = folder / MANIFEST
     if not manifest_path.exists():
         raise FileNotFoundError(f"No {MANIFEST} in {folder}: not a live load's landing folder.")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
     frames, failures, keys = [], [], []
     for entry in manifest["payloads"]:
         keys.append(entry["key"])
         try:
-            body = (folder / entry["file"]).read_bytes()
+            body = _landed_file(folder, entry["file"]).read_bytes()
             frames.append(parse_payload(entry["parser"], body, entry["meta"], settings))
         except SourceError as exc:
             failures.append(KeyFailure(entry["key"], exc.source, str(exc), exc.status))
     dataset = datasets.get(manifest["dataset"])
     return LiveExtract(_combine(dataset, frames), "replay", keys, failures, folder)
+
+
+class LandingFileError(ValueError):
+    """A landed file (a manifest, a payload it lists) cannot be read back; the message names it and what to do."""
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A landing folder's manifest, checked: its payload list and dataset; a damaged one is a LandingFileError."""
+    try:
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("payloads"), list):
+            raise ValueError("no 'payloads' list")
+        for entry in manifest["payloads"]:
+            if not isinstance(entry, dict) or not {"key", "file", "parser", "meta"} <= entry.keys():
+                raise ValueError(f"a payload entry lacks key, file, parser or meta: {str(entry)[:80]}")
+        datasets.get(manifest.get("dataset"))
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise LandingFileError(
+            f"The landing manifest {path} is damaged ({type(exc).__name__}: {exc}): restore it from a backup, "
+            f"or move {path.parent} aside and reload those dates with `gapwatch backfill`."
+        ) from None
+    return manifest
+
+
+def _landed_file(folder: Path, name: str) -> Path:
+    """A payload file a manifest lists; a name that leaves the folder (``../``) is refused."""
+    path = folder / str(name)
+    if path.resolve().parent != folder.resolve():
+        raise LandingFileError(
+            f"The landing manifest {folder / MANIFEST} lists {name!r}, which is outside its folder: "
+            "restore the manifest from a backup, or move the folder aside and reload with `gapwatch backfill`."
+        )
+    return path
 
 
 def _combine(dataset: Dataset, frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -48,6 +48,12 @@ class TooManyKeysFailed(RuntimeError):
 
     def __init__(self, result: LoadResult) -> None:
         listed = "\n".join(f"  - {failure.key}: {failure.error}" for failure in result.failures[:10])
+        if len(result.failures) >= result.keys:
+            super().__init__(
+                f"Dataset '{result.dataset}' (load {result.load_id}): all {result.keys} keys failed, nothing was "
+                f"loaded; check the source (GAPWATCH_*_BASE_URL, network) and rerun.\n{listed}"
+            )
+            return
         super().__init__(
             f"Dataset '{result.dataset}' (load {result.load_id}): {len(result.failures)} of {result.keys} keys failed, "
             f"more than GAPWATCH_MAX_FAILED_KEY_SHARE allows; the {result.rows_loaded} rows of the other keys were "
@@ -316,6 +322,8 @@ def _ingest(
     result.window_start, result.window_end = batch.window_start, batch.window_end
     with clock("land"):
         result.landing_path = steps.land(batch, settings=settings, load_id=load_id, as_of=as_of)
+    if batch.failures and len(batch.failures) >= len(batch.keys):
+        raise TooManyKeysFailed(result)  # every key failed: the reason is the keys, not the rules of an empty batch
     if batch.parse_error:
         raise PayloadError(dataset.name, load_id=load_id, landing_path=result.landing_path, problem=batch.parse_error)
     with clock("compare"):

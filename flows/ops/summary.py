@@ -118,9 +118,10 @@ def render_summary(summary: RunSummary) -> str:
             if load.unchanged
             else validation_text(load.expectations_evaluated, load.expectations_failed)
         )
+        failed = f"  FAILED ({len(load.failures)} of {load.keys} keys failed)" if load.failures else "  FAILED"
         lines.append(
             f"{load.dataset:<15}{load.source:<26}{load.rows_extracted:>10}{load.rows_loaded:>9}  {checks}"
-            + {"succeeded": "", "partial": f"  PARTIAL ({len(load.failures)} keys failed)"}.get(load.status, "  FAILED")
+            + {"succeeded": "", "partial": f"  PARTIAL ({len(load.failures)} keys failed)"}.get(load.status, failed)
         )
     if summary.freshness:
         lines += ["", "freshness (against the NYSE/Nasdaq/HKEX calendars; holidays are not gaps):"]

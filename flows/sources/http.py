@@ -239,6 +239,7 @@ class HttpClient:
         """
         last_problem = ""
         status: int | None = None
+        undecodable: httpx.DecodingError | None = None
         for attempt in range(self.retry.attempts):
             wait: float | None
             with self.limits.gate:
@@ -250,6 +251,10 @@ class HttpClient:
                 except httpx.TransportError as exc:  # timeouts, refused connections, DNS, broken streams
                     response = None
                     status, last_problem = None, f"network error: {type(exc).__name__}: {exc}"
+                except httpx.DecodingError as exc:  # the server answered, but its body does not decode
+                    # (Content-Encoding: gzip over non-gzip bytes, a broken charset): a failed key, not retried
+                    undecodable = exc
+                    break
             retry_after: float | None = None
             if response is None:
                 wait = self._backoff(attempt)
@@ -276,6 +281,15 @@ class HttpClient:
                 else:
                     self.sleep(wait)
         tries = min(attempt + 1, self.retry.attempts)
+        if undecodable is not None:
+            raise SourceError(
+                self.redact(
+                    f"{self.source} request for {key} failed: the response body could not be decoded "
+                    f"({type(undecodable).__name__}: {undecodable}); not retried"
+                ),
+                source=self.source,
+                key=key,
+            )
         hint = " (not retried: client error)" if status is not None and status not in RETRY_STATUSES else ""
         raise SourceError(
             self.redact(f"{self.source} request for {key} failed after {tries} attempt(s): {last_problem}{hint}"),
