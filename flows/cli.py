@@ -32,6 +32,18 @@ def _date(value: str | None, name: str) -> date | None:
         raise typer.BadParameter(f"{name} must be a date like 2026-05-12, got {value!r}.") from None
 
 
+def _load_id(value: str) -> str:
+    """--load-id, checked against the load id format before it reaches a file name or a query: one line, exit 2."""
+    from flows.datasets.registry import dataset_of_load
+
+    try:
+        dataset_of_load(value)
+    except ValueError as exc:
+        typer.secho(f"--load-id: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    return value
+
+
 def _prepare(source: str | None) -> None:
     """Validate configuration and export the tool environment before Prefect, dbt or GX load."""
     import os
@@ -134,10 +146,7 @@ def replay(
     from flows.ingest.steps import landing_folder
 
     settings = load_settings()
-    try:
-        dataset = dataset_of_load(load_id).name
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    dataset = dataset_of_load(_load_id(load_id)).name
     matches = sorted(settings.paths.landing.glob(f"{dataset}/*/{load_id}*"))
     if not matches:
         typer.secho(
@@ -187,6 +196,7 @@ def quarantine_show(
     from flows.warehouse import audit
     from flows.warehouse.database import Warehouse
 
+    load_id = _load_id(load_id)
     warehouse = Warehouse(load_settings())
     try:
         rows = audit.quarantined_rows(warehouse.cursor(), load_id=load_id, limit=limit)
@@ -211,7 +221,7 @@ def quarantine_release(
     from flows.warehouse.database import Warehouse
     from flows.warehouse.lock import PipelineBusy, RunLock
 
-    settings = load_settings()
+    settings, load_id = load_settings(), _load_id(load_id)
     try:
         with RunLock(settings.paths.lock_file):
             warehouse = Warehouse(settings)

@@ -22,6 +22,7 @@ from flows import calendars
 from flows.datasets.base import LOAD_COLUMNS, Table
 from flows.settings import Settings
 from flows.warehouse import schema
+from flows.warehouse.sql import quote_identifier
 
 MART_SCHEMA = "marts"
 
@@ -225,7 +226,8 @@ class Warehouse:
                 [MART_SCHEMA],
             ).fetchall()
             return {
-                name: cursor.execute(f'select count(*) from {MART_SCHEMA}."{name}"').fetchone()[0] for (name,) in tables
+                name: cursor.execute(f"select count(*) from {MART_SCHEMA}.{quote_identifier(name)}").fetchone()[0]
+                for (name,) in tables
             }
         finally:
             cursor.close()
