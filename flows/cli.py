@@ -368,7 +368,7 @@ def docs(
         raise typer.Exit(1)
     try:
         with RunLock(settings.paths.lock_file):  # dbt opens the warehouse file: not while a run writes it
-            variables = json.dumps(dbt_runner.build_variables(settings))
+            variables = dbt_runner.vars_argument(dbt_runner.build_variables(settings))
             result = dbt_runner.run_dbt(settings, "docs", "generate", "--static", "--vars", variables)
     except PipelineBusy as exc:
         typer.secho(str(exc), fg="red", err=True)
