@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import date
 from functools import partial
@@ -90,6 +89,24 @@ def _within_calendars(day: date | None, name: str) -> None:
         raise typer.Exit(2) from None
 
 
+def _load_id(value: str) -> str:
+    """--load-id, checked against the load id format before it reaches a file name, a glob or a query: one line,
+    exit 1 (a path-like id is refused, never resolved)."""
+    from flows.datasets.registry import dataset_of_load
+
+    try:
+        dataset_of_load(value)
+    except ValueError as exc:
+        typer.secho(
+            f"--load-id {value!r} is not a gapwatch load id ({exc}); copy one from `gapwatch status` or the "
+            "landing folder, e.g. prices-20261120T223000-1a2b3c.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    return value
+
+
 def _prepare(source: str | None, *, writes: bool = True) -> None:
     """Validate configuration (and, for a command that writes, that GAPWATCH_HOME is writable) and export the
     tool environment before Prefect, dbt or GX load."""
@@ -107,7 +124,6 @@ def _prepare(source: str | None, *, writes: bool = True) -> None:
     export_tool_environment(settings)
 
 
-LOAD_ID = re.compile(r"[a-z][a-z0-9_]*-\d{8}T\d{6}-[0-9a-f]{6}", re.ASCII)  # flows.warehouse.audit.new_load_id
 QUIET_HELP = "Print only errors (no progress, no summary); the exit code is the same."
 
 
@@ -229,18 +245,7 @@ def replay(
     from flows.ingest.steps import landing_folder
 
     settings = load_settings()
-    if not LOAD_ID.fullmatch(load_id):  # a load id names landing files: nothing path-like reaches a glob
-        typer.secho(
-            f"--load-id {load_id!r} is not a gapwatch load id (expected '<dataset>-<YYYYMMDDTHHMMSS>-<hex>', "
-            "e.g. prices-20261120T223000-1a2b3c): copy one from `gapwatch status` or the landing folder.",
-            fg="red",
-            err=True,
-        )
-        raise typer.Exit(1)
-    try:
-        dataset = dataset_of_load(load_id).name
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    dataset = dataset_of_load(_load_id(load_id)).name
     matches = sorted(settings.paths.landing.glob(f"{dataset}/*/{load_id}*"))
     if not matches:
         typer.secho(
@@ -290,6 +295,7 @@ def quarantine_show(
     from flows.warehouse import audit
     from flows.warehouse.database import Warehouse
 
+    load_id = _load_id(load_id)
     warehouse = Warehouse(load_settings())
     try:
         rows = audit.quarantined_rows(warehouse.cursor(), load_id=load_id, limit=limit)
@@ -315,7 +321,7 @@ def quarantine_release(
     from flows.warehouse.lock import PipelineBusy, RunLock
     from flows.warehouse.publish import PublishError
 
-    settings = load_settings()
+    settings, load_id = load_settings(), _load_id(load_id)
     try:
         with RunLock(settings.paths.lock_file):
             warehouse = Warehouse(settings)
@@ -462,7 +468,7 @@ def docs(
         raise typer.Exit(1)
     try:
         with RunLock(settings.paths.lock_file):  # dbt opens the warehouse file: not while a run writes it
-            variables = json.dumps(dbt_runner.build_variables(settings))
+            variables = dbt_runner.vars_argument(dbt_runner.build_variables(settings))
             result = dbt_runner.run_dbt(settings, "docs", "generate", "--static", "--vars", variables)
     except PipelineBusy as exc:
         typer.secho(str(exc), fg="red", err=True)

@@ -508,6 +508,8 @@ def load_settings(env: dict[str, str] | None = None, *, read_env_file: bool | No
     if read_env_file:
         env = {**_read_env_file(env), **env}
     home = Path(env.get("GAPWATCH_HOME") or REPO_ROOT / "warehouse").expanduser().resolve()
+    if "?" in str(home):  # DuckDB reads what follows a '?' in a database path as connection options
+        raise ConfigError(f"GAPWATCH_HOME {str(home)!r} holds a '?', which DuckDB cannot open: use a path without.")
     sample = SampleSettings(
         seed=_int_env(env, "GAPWATCH_SAMPLE_SEED", SampleSettings.seed),
         years=_int_env(env, "GAPWATCH_SAMPLE_YEARS", SampleSettings.years, minimum=1),

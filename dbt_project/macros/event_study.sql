@@ -170,7 +170,7 @@
     {%- else -%}
         event_id in (
             {%- for event_id in events %}
-            '{{ event_id | replace("'", "''") }}'{{ "," if not loop.last }}
+            {{ sql_literal(event_id) }}{{ "," if not loop.last }}
             {%- endfor %}
         )
     {%- endif -%}

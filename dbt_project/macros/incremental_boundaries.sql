@@ -57,7 +57,7 @@
 
 {#- The first date a windowed model reads: var incremental_context_days before `start` (see date_literal). -#}
 {% macro daily_series_context_from(start) -%}
-    {{ date_literal(start, days_before=var('incremental_context_days', 450)) }}
+    {{ date_literal(start, days_before=number_var('incremental_context_days', 450)) }}
 {%- endmacro %}
 
 {#- relative_performance: the daily series, CPI by release date, fundamentals by report date -#}

@@ -8,6 +8,7 @@ iterate this list; none of them names a dataset.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -50,12 +51,21 @@ def families() -> dict[str, tuple[Dataset, ...]]:
     return {family: tuple(members) for family, members in grouped.items()}
 
 
+# '<dataset>-<UTC timestamp>-<6 hex>', as flows.warehouse.audit.new_load_id writes them
+LOAD_ID = re.compile(r"(?P<dataset>[a-z][a-z0-9_]*)-\d{8}T\d{6}-[0-9a-f]{6}")
+
+
 def dataset_of_load(load_id: str) -> Dataset:
-    """The dataset a load id belongs to (load ids are '<dataset>-<timestamp>-<hex>')."""
-    for name in sorted(_BY_NAME, key=len, reverse=True):
-        if load_id.startswith(f"{name}-"):
-            return _BY_NAME[name]
-    raise ValueError(f"{load_id!r} is not a gapwatch load id (expected '<dataset>-<timestamp>-<hex>').")
+    """The dataset a load id belongs to. A load id names landing files, so anything but the exact format
+    (a path, a glob, quotes) is refused here, before it reaches a file name or a query."""
+    match = LOAD_ID.fullmatch(load_id)
+    if match is None or match["dataset"] not in _BY_NAME:
+        raise ValueError(
+            f"{load_id!r} is not a gapwatch load id: expected <dataset>-<YYYYMMDDTHHMMSS>-<6 hex digits> with "
+            f"dataset one of {', '.join(names())}, e.g. prices-20261120T233000-1a2b3c "
+            "(`gapwatch status` and `gapwatch quarantine list` show the load ids)."
+        )
+    return _BY_NAME[match["dataset"]]
 
 
 def freshness(connection: duckdb.DuckDBPyConnection, settings: Settings, *, as_of: date) -> list[Freshness]:

@@ -61,6 +61,7 @@ from flows.ops.summary import run_outcome, validation_text
 from flows.settings import Settings
 from flows.warehouse import audit, lock
 from flows.warehouse.publish import PARQUET_VIEWS, foreign_wal, lock_holder, read_stamp
+from flows.warehouse.sql import quote_identifier
 
 SCHEMA_VERSION = 1
 RECENT_RUNS = 5
@@ -195,10 +196,11 @@ def _read_published(settings: Settings) -> dict[str, Any]:
         connection = duckdb.connect(str(path), read_only=True)
         try:
             tables = connection.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
+                "select table_name from information_schema.tables where table_schema = ? order by table_name", ["marts"]
             ).fetchall()
             published["marts"] = {
-                name: connection.execute(f'select count(*) from marts."{name}"').fetchone()[0] for (name,) in tables
+                name: connection.execute(f"select count(*) from marts.{quote_identifier(name)}").fetchone()[0]
+                for (name,) in tables
             }
             stamp = read_stamp(connection)
         finally:

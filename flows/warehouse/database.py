@@ -235,7 +235,8 @@ class Warehouse:
                 [MART_SCHEMA],
             ).fetchall()
             return {
-                name: cursor.execute(f'select count(*) from {MART_SCHEMA}."{name}"').fetchone()[0] for (name,) in tables
+                name: cursor.execute(f"select count(*) from {MART_SCHEMA}.{quote_identifier(name)}").fetchone()[0]
+                for (name,) in tables
             }
         finally:
             cursor.close()

@@ -72,6 +72,12 @@ def build_variables(settings: Settings) -> dict[str, object]:
     return {"group_benchmarks": dict(settings.universe.group_benchmarks)}
 
 
+def vars_argument(variables: dict[str, object]) -> str:
+    """The text of ``--vars``: JSON, which dbt reads as YAML. Non-ASCII is written as itself, since YAML
+    rejects JSON's surrogate-pair escapes (a ticker or group name holding an emoji broke every build)."""
+    return json.dumps(variables, ensure_ascii=False)
+
+
 def build(settings: Settings, *, full_refresh: bool = False, unit_tests: bool = False) -> DbtResult:
     """``dbt build``: all models and data tests (and, with ``unit_tests``, the unit tests).
 
@@ -80,7 +86,7 @@ def build(settings: Settings, *, full_refresh: bool = False, unit_tests: bool = 
     or of the project). Unit tests check the SQL, not the data: they run in
     ``make test`` (tests/test_dbt_unit_tests.py) and by hand, not in every daily run.
     """
-    arguments = ["build", "--vars", json.dumps(build_variables(settings))]
+    arguments = ["build", "--vars", vars_argument(build_variables(settings))]
     if full_refresh:
         arguments.append("--full-refresh")
     if not unit_tests:

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from flows.warehouse.database import MART_SCHEMA, Warehouse, column_types, utcnow
-from flows.warehouse.sql import quote_literal
+from flows.warehouse.sql import quote_identifier, quote_literal
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ class MartLayout:
 
     unique_key: tuple[str, ...] | None = None  # incremental (delete+insert by this key); None: copied whole
     partition_by: str | None = None  # Parquet partitioned by year of this date column; None: one file
+
+
+def _mart(name: str, catalog: str | None = None) -> str:
+    """A mart's qualified, quoted name: ``marts."name"`` (or ``catalog.marts."name"``)."""
+    return ".".join(quote_identifier(part) for part in (catalog, MART_SCHEMA, name) if part)
 
 
 def mart_layouts(manifest: Path) -> dict[str, MartLayout]:
@@ -333,16 +338,16 @@ def _publish_tables(cursor: duckdb.DuckDBPyConnection, tables: list[str], layout
         ).fetchall()
     }
     for name in sorted(staged - set(tables)):
-        cursor.execute(f'drop table {PUBLISH_TARGET}.{MART_SCHEMA}."{name}"')
+        cursor.execute(f"drop table {_mart(name, PUBLISH_TARGET)}")
     for name in tables:
         keys = layouts.get(name, MartLayout()).unique_key
         if name in staged and keys and _refresh_rows(cursor, name, keys):
             continue
-        target = f'{PUBLISH_TARGET}.{MART_SCHEMA}."{name}"'
+        target = _mart(name, PUBLISH_TARGET)
         if name in staged:
             cursor.execute(f"drop table {target}")
             cursor.execute(f"checkpoint {PUBLISH_TARGET}")  # its blocks are free for the new copy to reuse
-        cursor.execute(f'create table {target} as select * from {MART_SCHEMA}."{name}"')
+        cursor.execute(f"create table {target} as select * from {_mart(name)}")
 
 
 def _refresh_rows(cursor: duckdb.DuckDBPyConnection, name: str, keys: tuple[str, ...]) -> bool:
@@ -351,7 +356,7 @@ def _refresh_rows(cursor: duckdb.DuckDBPyConnection, name: str, keys: tuple[str,
     False (recreate the table instead) when the mart has no WATERMARK, its columns changed, more than
     half of it was rebuilt, or the result does not hold the warehouse's rows build for build.
     """
-    source, target = f'{MART_SCHEMA}."{name}"', f'{PUBLISH_TARGET}.{MART_SCHEMA}."{name}"'
+    source, target = _mart(name), _mart(name, PUBLISH_TARGET)
     columns = column_types(cursor, source)
     if WATERMARK not in dict(columns) or column_types(cursor, target) != columns:
         return False
@@ -368,7 +373,7 @@ def _refresh_rows(cursor: duckdb.DuckDBPyConnection, name: str, keys: tuple[str,
             f"create or replace temp table publish_rebuilt as select * from {source} where {WATERMARK} > ?",
             [published_through],
         )
-        matches = " and ".join(f'staged."{key}" = rebuilt."{key}"' for key in keys)
+        matches = " and ".join(f"staged.{quote_identifier(key)} = rebuilt.{quote_identifier(key)}" for key in keys)
         cursor.execute(f"delete from {target} as staged using publish_rebuilt as rebuilt where {matches}")
         cursor.execute(f"insert into {target} select * from publish_rebuilt")
         cursor.execute("drop table publish_rebuilt")
@@ -415,10 +420,15 @@ def _stage_parquet(
                 if base is None or not _write_changed_years(cursor, name, column, version / name, base):
                     shutil.rmtree(version / name, ignore_errors=True)
                     _write_years(cursor, name, column, version / name)
+                if not _parquet_files(version / name):  # an empty mart: no partition, one empty file
+                    cursor.execute(
+                        f"copy (select *, year({quote_identifier(column)}) as year from {_mart(name)} limit 0) "
+                        f"to {quote_literal(version / name / 'data.parquet')} (format parquet)"
+                    )
             else:
                 (version / name).mkdir()
                 target = quote_literal(version / name / "data.parquet")
-                cursor.execute(f'copy {MART_SCHEMA}."{name}" to {target} (format parquet)')
+                cursor.execute(f"copy {_mart(name)} to {target} (format parquet)")
     finally:
         cursor.close()
     warehouse.fault_point("publish:parquet")
@@ -428,10 +438,7 @@ def _stage_parquet(
     try:
         connection.execute(f"create schema {MART_SCHEMA}")
         for name in tables:
-            files = quote_literal(f"{version / name}/**/*.parquet")
-            connection.execute(
-                f'create view {MART_SCHEMA}."{name}" as select * from read_parquet({files}, hive_partitioning = true)'
-            )
+            connection.execute(f"create view {_mart(name)} as select * from {_read_parquet(version / name)}")
         _write_stamp(connection, None, publish_id, signatures)
     finally:
         connection.close()
@@ -463,23 +470,49 @@ def _published_parquet_folders(views: Path, root: Path) -> dict[str, Path]:
         return {}
     folders: dict[str, Path] = {}
     for name, sql in definitions:
-        match = re.search(r"read_parquet\('((?:[^']|'')+)/\*\*/\*\.parquet'", sql)
-        if match and Path(match[1].replace("''", "'")).name == name:
-            folder = root / Path(match[1].replace("''", "'")).parent.name / name  # this home's copy, even if moved
+        match = re.search(r"read_parquet\([^']*'((?:[^']|'')+)'", sql)  # the first file of the list
+        if not match:
+            continue
+        first = Path(match[1].replace("''", "'"))
+        mart = next((parent for parent in first.parents if parent.name == name), None)
+        if mart is not None:
+            folder = root / mart.parent.name / name  # this home's copy, even if the home moved
             if folder.is_dir():
                 folders[name] = folder
     return folders
+
+
+def _parquet_files(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+
+
+def _read_parquet(folder: Path) -> str:
+    """``read_parquet([...])`` of the files under ``folder``, listed one by one: no glob and no hive
+    partitioning is ever applied to the home's path, whatever it holds (``*``, ``[``, ``=``, quotes).
+    The partition column is in the files themselves (written with ``write_partition_columns``)."""
+    files = ", ".join(quote_literal(path) for path in _parquet_files(folder))
+    return f"read_parquet([{files}], hive_partitioning = false)"
 
 
 def _write_years(
     cursor: duckdb.DuckDBPyConnection, name: str, column: str, folder: Path, years: list[int] | None = None
 ) -> None:
     """COPY a mart partitioned by year of ``column`` into ``folder``/year=YYYY/ (all years, or ``years``)."""
-    where = "" if years is None else f'where year("{column}") in ({", ".join(map(str, years))})'
+    year = f"year({quote_identifier(column)})"
+    where = "" if years is None else f"where {year} in ({', '.join(str(int(y)) for y in years)})"
+    # written under an ASCII name, then moved: DuckDB 1.4 misplaces a partitioned COPY whose target ends in a
+    # non-ASCII character ('…/aé' is written to '…/a')
+    staging = folder.with_name(f".partitions.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
     cursor.execute(
-        f'copy (select *, year("{column}") as year from {MART_SCHEMA}."{name}" {where}) '
-        f"to {quote_literal(folder)} (format parquet, partition_by (year))"
+        f"copy (select *, {year} as year from {_mart(name)} {where}) "
+        f"to {quote_literal(staging)} (format parquet, partition_by (year), write_partition_columns true)"
     )
+    folder.mkdir(exist_ok=True)
+    if staging.is_dir():
+        for partition in staging.iterdir():
+            os.replace(partition, folder / partition.name)
+        staging.rmdir()
 
 
 def _write_changed_years(cursor: duckdb.DuckDBPyConnection, name: str, column: str, folder: Path, base: Path) -> bool:
@@ -488,30 +521,32 @@ def _write_changed_years(cursor: duckdb.DuckDBPyConnection, name: str, column: s
     False (write it whole instead) when the mart has no WATERMARK, its columns changed, the previous
     folder holds anything but year=YYYY partitions, or the result does not match the warehouse.
     """
-    source = f'{MART_SCHEMA}."{name}"'
-    base_files = f"read_parquet({quote_literal(f'{base}/**/*.parquet')}, hive_partitioning = true)"
-    columns = column_types(cursor, f'select *, year("{column}") as year from {source}')
+    source, year = _mart(name), f"year({quote_identifier(column)})"
+    if not _parquet_files(base):
+        return False
+    base_files = _read_parquet(base)
+    columns = column_types(cursor, f"select *, {year} as year from {source}")
     if WATERMARK not in dict(columns) or column_types(cursor, f"select * from {base_files}") != columns:
         return False
     partitions = {path.name.removeprefix("year="): path for path in base.iterdir()}
     if not all(re.fullmatch(r"\d+", year) and path.is_dir() for year, path in partitions.items()):
         return False
     (published_through,) = cursor.execute(f"select max({WATERMARK}) from {base_files}").fetchone()
-    years = {year for (year,) in cursor.execute(f'select distinct year("{column}") from {source}').fetchall()}
+    years = {value for (value,) in cursor.execute(f"select distinct {year} from {source}").fetchall()}
     if published_through is None or None in years:
         return False
     rebuilt = cursor.execute(
-        f'select distinct year("{column}") from {source} where {WATERMARK} > ?', [published_through]
+        f"select distinct {year} from {source} where {WATERMARK} > ?", [published_through]
     ).fetchall()
-    written = {year for (year,) in rebuilt} | {year for year in years if str(year) not in partitions}
+    written = {value for (value,) in rebuilt} | {value for value in years if str(value) not in partitions}
     folder.mkdir()
     if written:
         _write_years(cursor, name, column, folder, sorted(written))
-    for year in sorted(years - written):
-        for file in partitions[str(year)].rglob("*"):
+    for value in sorted(years - written):
+        for file in partitions[str(value)].rglob("*"):
             if file.is_file():
                 _link_or_copy(file, folder / file.relative_to(base))
-    copied = f"read_parquet({quote_literal(f'{folder}/**/*.parquet')})"
+    copied = _read_parquet(folder)
     if _rows_per_build(cursor, copied) != _rows_per_build(cursor, source):
         logger.warning("The Parquet version of %s differs from the warehouse; writing it whole.", name)
         return False

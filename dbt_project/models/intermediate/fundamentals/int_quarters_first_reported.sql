@@ -170,7 +170,7 @@ with_lag as (
     left join ratios as lag_start
         on ratios.ticker = lag_start.ticker
         and lag_start.fiscal_quarter_index
-            = ratios.fiscal_quarter_index - {{ var('spend_to_results_lag_quarters', 4) }}
+            = ratios.fiscal_quarter_index - {{ number_var('spend_to_results_lag_quarters', 4) }}
 ),
 
 final as (

@@ -16,7 +16,7 @@ base_dates as (
         series_id,
         coalesce(
             {% if base_date -%}
-            max(trade_date) filter (where level_usd is not null and trade_date <= date '{{ base_date }}'),
+            max(trade_date) filter (where level_usd is not null and trade_date <= cast({{ sql_literal(base_date) }} as date)),
             {% endif -%}
             min(trade_date) filter (where level_usd is not null)
         ) as base_trade_date,

@@ -21,12 +21,12 @@
 {%- set start = daily_series_start() %}
 {%- set recompute_from = date_literal(start) %}
 {%- set context_from = daily_series_context_from(start) %}
-{%- set min_beta_days = var('beta_min_observations', 200) %}
+{%- set min_beta_days = number_var('beta_min_observations', 200) %}
 {#- Window lengths are vars so unit tests can shrink them; the column names give the defaults. #}
-{%- set short_days = var('volatility_short_days', 63) %}
-{%- set long_days = var('volatility_long_days', 252) %}
-{%- set beta_days = var('beta_days', 252) %}
-{%- set year_days = var('annualization_days', 252) %}
+{%- set short_days = number_var('volatility_short_days', 63) %}
+{%- set long_days = number_var('volatility_long_days', 252) %}
+{%- set beta_days = number_var('beta_days', 252) %}
+{%- set year_days = number_var('annualization_days', 252) %}
 
 -- read twice below for a few columns: not materialized, so each scan reads only those
 with performance_series as not materialized (

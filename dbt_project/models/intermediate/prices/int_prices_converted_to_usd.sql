@@ -20,7 +20,7 @@ prices_with_fixing_cutoff as (
             trade_date - to_days(
                 case exchange
                     {%- for exchange, days in lag_days.items() %}
-                    when '{{ exchange }}' then {{ days | int }}
+                    when {{ sql_literal(exchange) }} then {{ sql_number(days, 'fx_fixing_lag_days') | int }}
                     {%- endfor %}
                     else 0
                 end

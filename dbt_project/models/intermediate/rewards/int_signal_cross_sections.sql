@@ -11,7 +11,7 @@
 -- Formulas: docs blocks formula_signal_evaluation_* (marts/signal_evaluation/
 -- _signal_evaluation__docs.md). A view.
 
-{%- set min_observations = var('signal_min_observations', 5) %}
+{%- set min_observations = number_var('signal_min_observations', 5) %}
 
 with observations as (
     select * from {{ ref('int_signal_observations') }}

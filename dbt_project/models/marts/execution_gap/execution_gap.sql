@@ -32,7 +32,7 @@
     pre_hook="{{ execution_gap_delete_rebuilt_quarters() }}",
 ) }}
 
-{%- set clip = var('zscore_clip', 3) %}
+{%- set clip = number_var('zscore_clip', 3) %}
 
 with quarters as (
     select * from {{ ref('int_quarters_first_reported') }}
@@ -78,7 +78,7 @@ universe_companies as (
 quarter_first_versions as (
     select
         calendar_quarter_end,
-        cast(calendar_quarter_end + to_days({{ var('cross_section_deadline_days', 120) }}) as timestamp)
+        cast(calendar_quarter_end + to_days({{ number_var('cross_section_deadline_days', 120) }}) as timestamp)
             as deadline_at,
         case
             when count(*) >= (select company_count from universe_companies)

@@ -23,7 +23,7 @@ with cross_sections as (
 horizon_lags (horizon, horizon_sessions, newey_west_lag) as (
     values
     {%- for horizon in horizons %}
-        ('{{ horizon.name }}', {{ horizon.sessions }}, {{ horizon.newey_west_lag }}){{ "," if not loop.last }}
+        ({{ sql_literal(horizon.name) }}, {{ horizon.sessions }}, {{ horizon.newey_west_lag }}){{ "," if not loop.last }}
     {%- endfor %}
 ),
 
