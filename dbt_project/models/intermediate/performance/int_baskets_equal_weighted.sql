@@ -102,36 +102,7 @@ basket_daily as (
         and open_members.trade_date = held_counts.trade_date
 ),
 
-{% if is_incremental() %}
-log_levels_before as (
-    select
-        series_id,
-        arg_max(log_level_fixed_point, trade_date) as log_level_fixed_point_before,
-    from {{ this }}
-    where trade_date < {{ recompute_from }}
-    group by series_id
-),
-{% endif %}
-
-log_levels as (
-    select
-        basket_daily.*,
-        {% if is_incremental() -%}
-        coalesce(log_levels_before.log_level_fixed_point_before, 0)
-        {%- else -%}
-        cast(0 as hugeint)
-        {%- endif %}
-            + sum({{ fixed_point('ln(1 + coalesce(basket_daily.daily_return_usd, 0))') }}) over (
-                partition by basket_daily.series_id
-                order by basket_daily.trade_date
-                rows between unbounded preceding and current row
-            ) as log_level_fixed_point,
-    from basket_daily
-    {% if is_incremental() -%}
-    left join log_levels_before
-        on basket_daily.series_id = log_levels_before.series_id
-    {%- endif %}
-),
+{{ chained_log_levels('basket_daily', recompute_from) }}
 
 final as (
     select
