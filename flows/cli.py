@@ -29,7 +29,14 @@ class _OneLineFaults(TyperGroup):
 
         try:
             return super().invoke(ctx)
-        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except (
+            typer.Exit,
+            typer.Abort,
+            typer.TyperException,  # typer >= 0.20 vendors click: its usage errors are not click's
+            click.exceptions.Exit,
+            click.ClickException,
+            click.exceptions.Abort,
+        ):
             raise
         except ConfigError as exc:
             if os.environ.get(VERBOSE_ENV) == "1":

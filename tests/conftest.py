@@ -8,6 +8,7 @@ temporary GAPWATCH_HOME.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from datetime import date
@@ -28,6 +29,17 @@ os.environ.update(
 )
 
 AS_OF = date(2026, 11, 20)  # a Friday; NYSE and HKEX both open
+
+
+@pytest.fixture(autouse=True)
+def _logging_levels() -> Iterator[None]:
+    """`gapwatch run --quiet` in this process turns Prefect's console logging (and the root logger's warnings)
+    off for good, as a CLI process would; undo it after each test, so later tests still see warnings."""
+    names = ["", *(name for name in logging.root.manager.loggerDict if name.startswith("prefect"))]
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -89,9 +89,7 @@ def test_the_session_warehouse_dates_every_release(warehouse) -> None:  # type: 
     EDT); the sessions cover the universe's exchanges."""
     for table in ("raw.fundamentals", "raw.cpi", "raw.policy_events"):
         assert warehouse.query(f"select count(*) from {table} where available_at is null") == [(0,)], table
-    off_the_release_time = (
-        "select count(*) from raw.cpi where available_at::time not in ('12:30', '13:30')"
-    )
+    off_the_release_time = "select count(*) from raw.cpi where available_at::time not in ('12:30', '13:30')"
     assert warehouse.query(off_the_release_time) == [(0,)]
     exchanges = {row[0] for row in warehouse.query("select distinct exchange from raw.market_sessions")}
     assert exchanges == {s[0] for s in warehouse.query("select distinct exchange from raw.securities")}

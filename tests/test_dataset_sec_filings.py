@@ -54,7 +54,11 @@ def test_acceptance_times_are_stored_in_utc_after_the_close_or_before_the_open_i
     assert hours and all(hour in {6, 7, 8, 16, 17} for (hour,) in hours)
     # and the UTC hours are not those New York hours: the conversion happened
     assert {hour for (hour,) in warehouse.query("select distinct hour(accepted_at) from raw.sec_filings")} - {
-        6, 7, 8, 16, 17
+        6,
+        7,
+        8,
+        16,
+        17,
     }
 
 

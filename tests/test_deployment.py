@@ -234,7 +234,7 @@ def test_docs_builds_the_site_and_the_dbt_docs_without_serving(docs_home: tuple[
         with urllib.request.urlopen(f"{base}/marts/execution_gap.html", timeout=10) as response:
             assert 'id="formula_execution_gap_execution_gap"' in response.read().decode()
         with urllib.request.urlopen(f"{base}/dbt/", timeout=10) as response:
-            assert 'url=static_index.html' in response.read().decode()
+            assert "url=static_index.html" in response.read().decode()
         with urllib.request.urlopen(f"{base}/dbt/static_index.html", timeout=10) as response:
             assert "model.gapwatch.execution_gap" in response.read().decode()  # manifest and catalog built in
     finally:

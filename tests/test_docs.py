@@ -90,7 +90,7 @@ def test_the_site_builds_strict_clean(tmp_path: Path) -> None:
     assert "2025-10-24" in inflation  # the example result, included from docs/pages/examples/inflation.txt
     for page in site.rglob("*.html"):
         text = page.read_text()
-        assert "<!-- dbt-doc" not in text and "--8&lt;--" not in text and '--8<--' not in text, page  # all expanded
+        assert "<!-- dbt-doc" not in text and "--8&lt;--" not in text and "--8<--" not in text, page  # all expanded
 
 
 def _markdown_files() -> list[Path]:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import fcntl
 import io
-import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -109,17 +107,6 @@ def test_a_run_without_a_terminal_prints_plain_lines_for_every_stage(home: Home)
     assert "run succeeded" in summary_part and result.stderr == ""
 
 
-@pytest.fixture
-def logging_levels() -> Iterator[None]:
-    """--quiet in this process turns Prefect's console logging off for good (as a CLI process would); undo it."""
-    names = ["", *(name for name in logging.root.manager.loggerDict if name.startswith("prefect"))]
-    levels = {name: logging.getLogger(name).level for name in names}
-    yield
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
-
-
-@pytest.mark.usefixtures("logging_levels")
 def test_quiet_prints_nothing_on_success(home: Home) -> None:
     """A scheduled-style run on Christmas: both markets closed, so it completes at once, silently."""
     with home:

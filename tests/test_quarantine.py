@@ -77,7 +77,11 @@ def test_warning_rules_quarantine_rows_and_load_the_rest(tmp_path: Path, warehou
             return Batch(dataset.name, "sample", batch, None, AS_OF)
 
         result = ingest.ingest(
-            registry.get("prices"), settings=settings, warehouse=store, as_of=AS_OF, run_id="t",
+            registry.get("prices"),
+            settings=settings,
+            warehouse=store,
+            as_of=AS_OF,
+            run_id="t",
             steps=ingest.Steps(extract=extract),
         )
         assert result.status == "succeeded" and result.rows_quarantined == 2
@@ -167,7 +171,6 @@ def test_rejected_rows_are_released_after_the_universe_is_fixed(tmp_path: Path, 
 
 def test_freshness_flags_a_missing_session_but_not_a_holiday(tmp_path: Path, warehouse: Home) -> None:
     import duckdb
-
 
     settings = load_settings({"GAPWATCH_HOME": str(_copy(warehouse, tmp_path / "home"))})
     connection = duckdb.connect(str(settings.paths.database))
