@@ -206,3 +206,40 @@ def test_marts_are_also_published_as_parquet_with_a_views_database(warehouse) ->
         assert april == (3.8,)
     finally:
         connection.close()
+
+
+def test_published_marts_carry_their_descriptions_as_comments(warehouse) -> None:
+    """BI tools (Superset, Metabase, DBeaver) show DuckDB table and column comments: each is the model's
+    description from the dbt project (persist_docs), in the warehouse, the published file and the Parquet views."""
+    import json
+
+    import duckdb
+
+    nodes = json.loads((warehouse.path / "dbt_target" / "manifest.json").read_text())["nodes"]
+    models = {n["name"]: n for n in nodes.values() if n["resource_type"] == "model" and n["schema"] == "marts"}
+    assert sorted(models) == sorted(warehouse.summary.mart_rows)
+    published = warehouse.path / "published"
+    for path, kind in (
+        (warehouse.path / "gapwatch.duckdb", "tables"),
+        (published / "gapwatch.duckdb", "tables"),
+        (published / "marts_parquet.duckdb", "views"),
+    ):
+        connection = duckdb.connect(str(path), read_only=True)
+        try:
+            name_column = "table_name" if kind == "tables" else "view_name"
+            tables = dict(
+                connection.execute(
+                    f"select {name_column}, comment from duckdb_{kind}() where schema_name = 'marts'"
+                ).fetchall()
+            )
+            columns = connection.execute(
+                "select table_name, column_name, comment from duckdb_columns() where schema_name = 'marts'"
+            ).fetchall()
+        finally:
+            connection.close()
+        assert tables == {name: model["description"] for name, model in models.items()}, path
+        for table, column, comment in columns:
+            if column == "year" and kind == "views":  # the Parquet partition column, not a model column
+                continue
+            described = models[table]["columns"][column]["description"]
+            assert described and comment == described, (path, table, column)

@@ -225,7 +225,7 @@ def _read_published(settings: Settings) -> dict[str, Any]:
         )
     elif stamp is None:
         published["message"] = "no publish stamp (published by an older gapwatch); the next run republishes it"
-    elif {name: rows for name, (rows, _) in stamp["marts"].items()} != published["marts"]:
+    elif {name: signature[0] for name, signature in stamp["marts"].items()} != published["marts"]:
         published["state"] = "error"
         published["message"] = (
             "its row counts differ from its publish stamp (modified outside gapwatch); "

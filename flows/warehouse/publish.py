@@ -10,6 +10,7 @@ the dbt project.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -83,7 +84,8 @@ class PublishedCopy:
 
 
 def mart_signatures(cursor: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, list]:
-    """Per mart, [row count, order-independent content hash as text]: the build stamp a copy must match."""
+    """Per mart, [row count, order-independent content hash as text, hash of its table and column comments]:
+    the build stamp a copy must match (a changed description is republished like a changed row)."""
     prefix = f'"{catalog}".' if catalog else ""
     tables = cursor.execute(
         "select table_name from information_schema.tables where table_catalog = coalesce(?, current_database()) "
@@ -96,7 +98,44 @@ def mart_signatures(cursor: duckdb.DuckDBPyConnection, catalog: str | None = Non
             f'select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar from {prefix}{MART_SCHEMA}."{name}" as t'
         ).fetchone()
         signatures[name] = [rows, content]
+    for name, described in mart_comments(cursor, catalog).items():
+        if name in signatures:
+            digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+            signatures[name].append(digest)
     return signatures
+
+
+def mart_comments(cursor: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, dict]:
+    """Per mart (table or view in the marts schema), its comment and its columns' comments, as dbt's
+    ``persist_docs`` wrote them from the models' descriptions: ``{"table": str|None, "columns": {col: str}}``."""
+    where = "database_name = coalesce(?, current_database()) and schema_name = ?"
+    described: dict[str, dict] = {}
+    for name, comment in cursor.execute(
+        f"select table_name, comment from duckdb_tables() where {where} "
+        f"union all select view_name, comment from duckdb_views() where {where} order by 1",
+        [catalog, MART_SCHEMA, catalog, MART_SCHEMA],
+    ).fetchall():
+        described[name] = {"table": comment or None, "columns": {}}
+    for name, column, comment in cursor.execute(
+        f"select table_name, column_name, comment from duckdb_columns() where {where} and comment is not null "
+        "and comment <> '' order by table_name, column_index",
+        [catalog, MART_SCHEMA],
+    ).fetchall():
+        if name in described:
+            described[name]["columns"][column] = comment
+    return described
+
+
+def copy_comments(
+    target: duckdb.DuckDBPyConnection, comments: dict[str, dict], catalog: str | None = None, kind: str = "table"
+) -> None:
+    """Write each mart's table and column comments (from ``mart_comments`` of the warehouse) onto its copy:
+    ``create table ... as`` and views over Parquet carry none, and BI tools show these as descriptions."""
+    for name, described in comments.items():
+        relation = _mart(name, catalog)
+        target.execute(f"comment on {kind} {relation} is {quote_literal(described['table'] or '')}")
+        for column, comment in described["columns"].items():
+            target.execute(f"comment on column {relation}.{quote_identifier(column)} is {quote_literal(comment)}")
 
 
 def read_stamp(connection: duckdb.DuckDBPyConnection) -> dict | None:
@@ -147,6 +186,8 @@ def inspect_copy(path: Path) -> PublishedCopy:
         )
     elif stamp is None:
         problem = "has no publish stamp (not written by this version of gapwatch)"
+    elif any(len(signature) != 3 for signature in stamp["marts"].values()):
+        problem = "was stamped by an earlier version of gapwatch (no comments in its stamp)"
     elif stamp["marts"] != marts:
         problem = "does not hold what its publish stamp says: modified outside gapwatch"
     else:
@@ -178,7 +219,7 @@ def verify_published(warehouse: Warehouse) -> str | None:
         connection = duckdb.connect(str(views), read_only=True)
         try:
             stamp = read_stamp(connection)
-            rows = {name: count for name, (count, _) in expected.items()}
+            rows = {name: signature[0] for name, signature in expected.items()}
             counted = {
                 name: connection.execute(f'select count(*) from {MART_SCHEMA}."{name}"').fetchone()[0] for name in rows
             }
@@ -251,6 +292,7 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
             cursor.execute(f"attach {quote_literal(staging)} as {PUBLISH_TARGET}")
             try:
                 _publish_tables(cursor, tables, layouts)
+                copy_comments(cursor, mart_comments(cursor), PUBLISH_TARGET)
                 _write_stamp(cursor, PUBLISH_TARGET, publish_id, expected)
                 cursor.execute(f"checkpoint {PUBLISH_TARGET}")  # every change in the file itself, none in a WAL
                 warehouse.fault_point("publish:duckdb")
@@ -413,6 +455,7 @@ def _stage_parquet(
     version.mkdir(parents=True)
     cursor = warehouse.cursor()
     try:
+        comments = mart_comments(cursor)
         for name in tables:
             column = layouts.get(name, MartLayout()).partition_by
             if column:
@@ -439,6 +482,7 @@ def _stage_parquet(
         connection.execute(f"create schema {MART_SCHEMA}")
         for name in tables:
             connection.execute(f"create view {_mart(name)} as select * from {_read_parquet(version / name)}")
+        copy_comments(connection, {name: comments[name] for name in tables if name in comments}, kind="view")
         _write_stamp(connection, None, publish_id, signatures)
     finally:
         connection.close()
