@@ -34,11 +34,24 @@ def calendars_end() -> tuple[date, str]:
     return min((last_calendar_day(exchange), exchange) for exchange in EXCHANGES)
 
 
-def check_as_of(as_of: date) -> None:
-    """Refuse a run date beyond the bundled calendars before anything is extracted: one line, no traceback.
+def check_as_of(as_of: date, *, today: date | None = None, history_start: date | None = None) -> None:
+    """Refuse a run date gapwatch cannot be truthful about, before anything is extracted: one line, no traceback.
 
-    Raises :class:`CalendarRangeError` naming the last covered date and what to do.
+    The one rule for every run (the CLI refuses with exit 2, the flow records a failed run): not after
+    ``today`` (today in the schedule's timezone: a future as-of would publish rows dated after anything known),
+    not before ``history_start`` (the first day of the history gapwatch keeps), not beyond the bundled
+    trading calendars. Raises :class:`CalendarRangeError` naming the allowed range and what to do.
     """
+    if today is not None and as_of > today:
+        raise CalendarRangeError(
+            f"--as-of {as_of} is in the future (today is {today} in New York): a run may only use what is "
+            f"public, so choose an --as-of on or before {today}. Nothing was extracted."
+        )
+    if history_start is not None and as_of < history_start:
+        raise CalendarRangeError(
+            f"--as-of {as_of} is before the history gapwatch keeps, which starts on {history_start} "
+            f"(GAPWATCH_SAMPLE_YEARS sets it): choose an --as-of on or after {history_start}. Nothing was extracted."
+        )
     end, exchange = calendars_end()
     if as_of > end:
         raise CalendarRangeError(

@@ -84,13 +84,17 @@ def _date(value: str | None, name: str) -> date | None:
 
 
 def _within_calendars(day: date | None, name: str) -> None:
-    """An explicit run date beyond the bundled trading calendars: one line, exit 2, before anything starts."""
+    """An explicit run date in the future, before the history or beyond the bundled trading calendars: one line,
+    exit 2, before anything starts (flows.calendars.check_as_of, the rule the flow applies too)."""
     from flows.calendars import CalendarRangeError, check_as_of
 
     if day is None:
         return
     try:
-        check_as_of(day)
+        settings = load_settings()
+        check_as_of(day, today=settings.today(), history_start=settings.sample.start_date)
+    except ConfigError:
+        return  # reported with its variable by _prepare, next
     except CalendarRangeError as exc:
         typer.secho(f"Configuration error: {str(exc).replace('--as-of', name)}", fg="red", err=True)
         raise typer.Exit(2) from None
@@ -104,12 +108,7 @@ def _load_id(value: str) -> str:
     try:
         dataset_of_load(value)
     except ValueError as exc:
-        typer.secho(
-            f"--load-id {value!r} is not a gapwatch load id ({exc}); copy one from `gapwatch status` or the "
-            "landing folder, e.g. prices-20261120T223000-1a2b3c.",
-            fg="red",
-            err=True,
-        )
+        typer.secho(f"--load-id {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     return value
 
@@ -303,14 +302,24 @@ def quarantine_show(
     from flows.warehouse.database import Warehouse
 
     load_id = _load_id(load_id)
-    warehouse = Warehouse(load_settings())
+    settings = load_settings()
+    warehouse = Warehouse(settings)
     try:
         rows = audit.quarantined_rows(warehouse.cursor(), load_id=load_id, limit=limit)
+        exists = bool(rows) or audit.load_exists(warehouse.cursor(), load_id)
     finally:
         warehouse.close()
     if not rows:
-        typer.echo(f"No quarantined rows for load {load_id}.")
-        raise typer.Exit(1)
+        if not exists:
+            typer.secho(
+                f"No load {load_id} in this warehouse ({settings.paths.database}); `gapwatch quarantine list` "
+                "shows the loads with held rows, `gapwatch status` the latest load of each dataset.",
+                fg="red",
+                err=True,
+            )
+            raise typer.Exit(1)
+        typer.echo(f"Load {load_id} has no quarantined rows (every row passed validation or none was held).")
+        return
     for row in rows:
         typer.echo(f"row {row.row_number} [{row.status}] failed: {'; '.join(row.rules)}")
         typer.echo(f"    {row.record_json}")

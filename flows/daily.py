@@ -334,7 +334,7 @@ def _refused(ctx: RunContext, warehouse: Warehouse) -> bool:
     """Refuse, before anything is extracted, an as-of beyond the bundled calendars, or (but for a replay, which
     reloads a recorded load) earlier than rows the warehouse already holds; the refusal is recorded as a failed run."""
     try:
-        check_as_of(ctx.as_of)
+        check_as_of(ctx.as_of, today=ctx.settings.today(), history_start=ctx.settings.sample.start_date)
         if not ctx.summary.replay_of:
             steps.check_as_of(warehouse, ctx.as_of)
     except (CalendarRangeError, steps.AsOfBehindWarehouse) as refusal:

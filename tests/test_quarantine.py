@@ -185,3 +185,17 @@ def test_freshness_flags_a_missing_session_but_not_a_holiday(tmp_path: Path, war
         assert rows["prices"].missing == ["NVDA 2025-12-29"] and rows["prices"].status == "stale"
     finally:
         connection.close()
+
+
+def test_show_tells_an_unknown_load_from_a_load_with_nothing_held(warehouse) -> None:
+    """A well-formed load id that is not in audit.loads is an error naming the warehouse; a real load whose rows
+    all passed is not."""
+
+    unknown = "prices-20261120T233000-1a2b3c"
+    known = warehouse.summary.loads[0].load_id
+    with warehouse:
+        missing = CliRunner().invoke(app, ["quarantine", "show", "--load-id", unknown])
+        empty = CliRunner().invoke(app, ["quarantine", "show", "--load-id", known])
+    assert missing.exit_code == 1
+    assert f"No load {unknown} in this warehouse" in missing.output and "gapwatch quarantine list" in missing.output
+    assert empty.exit_code == 0 and f"Load {known} has no quarantined rows" in empty.output
