@@ -243,3 +243,29 @@ def test_published_marts_carry_their_descriptions_as_comments(warehouse) -> None
                 continue
             described = models[table]["columns"][column]["description"]
             assert described and comment == described, (path, table, column)
+
+
+def test_every_suggested_query_command_runs_in_the_installed_environment(warehouse) -> None:
+    """The run summary's `query:` line and every DuckDB CLI command in README.md and docs/pages run as printed
+    (the DuckDB CLI is a dependency, .venv/bin/duckdb), against the session's published file."""
+    import re
+    import shlex
+    import subprocess
+    from pathlib import Path
+
+    from flows.ops.summary import render_summary
+
+    repo = Path(__file__).resolve().parents[1]
+    (line,) = [line for line in render_summary(warehouse.summary).splitlines() if line.startswith("query: ")]
+    commands = [line.removeprefix("query: ")]
+    documented = re.compile(r"`(\.venv/bin/duckdb -readonly [^`]+)`")
+    for page in [repo / "README.md", *sorted((repo / "docs" / "pages").glob("*.md"))]:
+        commands += [
+            match.replace("warehouse/", f"{warehouse.path}/", 1) + ' "select count(*) from marts.inflation"'
+            for match in documented.findall(page.read_text())
+        ]
+    assert len(commands) >= 4  # the summary's, README's, getting started's, Serving BI's
+    for command in commands:
+        done = subprocess.run(shlex.split(command), cwd=repo, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and not done.stderr, (command, done.stderr)
+        assert done.stdout.strip(), command

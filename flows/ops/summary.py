@@ -3,6 +3,7 @@ run outcomes."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -100,6 +101,19 @@ class RunSummary:
         return (self.finished_at - self.started_at).total_seconds()
 
 
+def duckdb_cli() -> str:
+    """The DuckDB command line installed with gapwatch (the ``duckdb-cli`` package, beside this interpreter),
+    as a path relative to the working directory when it lies below it (``.venv/bin/duckdb``); ``duckdb``
+    (from PATH) when it is not installed there."""
+    cli = Path(sys.executable).with_name("duckdb")
+    if not cli.exists():
+        return "duckdb"
+    try:
+        return str(cli.relative_to(Path.cwd()))
+    except ValueError:
+        return str(cli)
+
+
 def render_summary(summary: RunSummary) -> str:
     """The terminal summary of a run."""
     lines = [f"gapwatch run {summary.run_id} as of {summary.as_of} (source: {summary.source})"]
@@ -139,7 +153,7 @@ def render_summary(summary: RunSummary) -> str:
             f"published (read-only copy for BI): {summary.published_path}",
             f"validation reports (GX Data Docs): {summary.home / 'data_docs' / 'index.html'}",
             *([f"report (HTML, opens offline): {summary.report_path}"] if summary.report_path else []),
-            f"query: duckdb -readonly {summary.published_path} "
+            f"query: {duckdb_cli()} -readonly {summary.published_path} "
             '"select * from marts.inflation order by month_date desc limit 5"',
         ]
     if summary.warnings:
