@@ -79,7 +79,8 @@ def served(prefect_api: tuple[str, Path], tmp_path_factory: pytest.TempPathFacto
     """
     url, server_log = prefect_api
     workdir = tmp_path_factory.mktemp("serve")
-    env = {**os.environ, "PREFECT_API_URL": url, "GAPWATCH_HOME": str(workdir / "home")}
+    # PYTHONPATH: this checkout's flows, also when the venv's editable install points at another checkout
+    env = {**os.environ, "PREFECT_API_URL": url, "GAPWATCH_HOME": str(workdir / "home"), "PYTHONPATH": str(REPO)}
     log_path = workdir / "serve.log"
     log = open(log_path, "w")
     serve = subprocess.Popen([str(BIN / "gapwatch"), "serve"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -140,6 +141,10 @@ def test_serve_registers_the_daily_deployment_with_its_schedule(served: tuple[st
     (schedule,) = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 18 * * 1-5", "America/New_York")
     assert schedule.active and not deployment.paused
+    # one run at a time, in Prefect's own terms (the UI's "Concurrency Limit"), a second run enqueued
+    assert deployment.global_concurrency_limit is not None and deployment.global_concurrency_limit.limit == 1
+    assert deployment.concurrency_options is not None
+    assert deployment.concurrency_options.collision_strategy.value == "ENQUEUE"
 
 
 def test_the_server_schedules_weekday_runs_at_1830_in_new_york(served: tuple[str, Path, Path]) -> None:
@@ -278,3 +283,36 @@ def test_docs_without_a_warehouse_says_so(tmp_path: Path) -> None:
     with Home(tmp_path / "home"):
         result = CliRunner().invoke(app, ["docs", "--no-serve"])
     assert result.exit_code == 1 and "No warehouse at" in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_stops_cleanly_on_sigterm_and_sigint(
+    prefect_api: tuple[str, Path], tmp_path: Path, sig: signal.Signals
+) -> None:
+    """systemd and docker stop a service with SIGTERM, a terminal with SIGINT: both end serve with exit 0 and
+    nothing on the console but its own lines (before: `RuntimeWarning: coroutine 'Runner.astop' was never
+    awaited` on SIGTERM)."""
+    url, _ = prefect_api
+    env = {**os.environ, "PREFECT_API_URL": url, "GAPWATCH_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [str(BIN / "gapwatch"), "serve"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            _wait_for(
+                lambda: "Runner started: waiting for scheduled runs" in log_path.read_text(),
+                timeout=180,
+                what="the runner to start",
+                process=process,
+            )
+            process.send_signal(sig)
+            code = process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    output = log_path.read_text()
+    assert code == 0, output
+    assert output.rstrip().endswith("Stopped."), output
+    assert "RuntimeWarning" not in output and "never awaited" not in output and "Traceback" not in output, output
