@@ -142,25 +142,18 @@ def _silence_prefect_console() -> None:
     logging.getLogger().setLevel(logging.ERROR)  # Prefect's service warnings log to root ("EventsWorker - ...")
 
 
-class _WithoutTraceback(logging.Formatter):
-    """A console formatter that prints a record's message but not its traceback (Prefect logs a failed task's)."""
+class _OnlyWithVerbose(logging.Filter):
+    """Keeps raw log records off the console: the run's progress, summary and one-line errors say what happened
+    (Prefect's API log handler still records everything for the UI)."""
 
-    def __init__(self, inner: logging.Formatter | None) -> None:
-        super().__init__()
-        self.inner = inner or logging.Formatter()
-
-    def format(self, record: logging.LogRecord) -> str:
-        saved = record.exc_info, record.exc_text, record.stack_info
-        record.exc_info = record.exc_text = record.stack_info = None
-        try:
-            return self.inner.format(record)
-        finally:
-            record.exc_info, record.exc_text, record.stack_info = saved
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
 
 
-def _console_tracebacks_off() -> None:
-    """Unless --verbose: the console shows a fault's one line, not Prefect's traceback of the failed task (the
-    Prefect API log handler keeps it). Call after Prefect configured its logging (on import)."""
+def _console_logging_off() -> None:
+    """Unless --verbose: no raw log lines (Prefect's "Flow run … Failed", a library's warning) between the
+    progress lines and the summary, which report errors and warnings themselves. With --verbose the console
+    shows every record, tracebacks included. Call after Prefect configured its logging (on import)."""
     import os
 
     if os.environ.get(VERBOSE_ENV) == "1":
@@ -168,8 +161,9 @@ def _console_tracebacks_off() -> None:
     names = ["prefect", *(name for name in logging.root.manager.loggerDict if name.startswith("prefect."))]
     for logger in [logging.getLogger(), *(logging.getLogger(name) for name in names)]:
         for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler.formatter, _WithoutTraceback):
-                handler.setFormatter(_WithoutTraceback(handler.formatter))
+            is_console = isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+            if is_console and not any(isinstance(f, _OnlyWithVerbose) for f in handler.filters):
+                handler.addFilter(_OnlyWithVerbose())
 
 
 def _run_and_report(*, quiet: bool = False, **run_arguments: Any) -> None:
@@ -178,7 +172,7 @@ def _run_and_report(*, quiet: bool = False, **run_arguments: Any) -> None:
     from flows.ops import progress
     from flows.ops.summary import render_summary
 
-    _console_tracebacks_off()
+    _console_logging_off()
     if quiet:
         _silence_prefect_console()
     with progress.use(progress.reporter_for(sys.stdout, quiet=quiet)):

@@ -140,24 +140,27 @@ def load_universe_task(ctx: RunContext) -> int:
 
 
 @task(name="dbt-build", cache_policy=NO_CACHE)
-def dbt_build_task(ctx: RunContext, full_refresh: bool = False) -> dbt_runner.DbtResult:
-    what = "full refresh (project or universe changed)" if full_refresh else "incremental models and data tests"
+def dbt_build_task(ctx: RunContext, full_refresh_because: str | None = None) -> dbt_runner.DbtResult:
+    what = f"full refresh ({full_refresh_because})" if full_refresh_because else "incremental models and data tests"
     with progress.step("dbt.build", f"dbt build: {what}") as done:
-        result = dbt_runner.build(ctx.settings, full_refresh=full_refresh)
+        result = dbt_runner.build(ctx.settings, full_refresh=full_refresh_because is not None)
         done(result.describe())
     return result
 
 
-def _needs_full_refresh(previous: audit.PreviousBuilds, fingerprint: str) -> bool:
+def _full_refresh_reason(previous: audit.PreviousBuilds, fingerprint: str) -> str | None:
     """Rebuild the incremental models from scratch when the project or universe changed since the last good
     build, or when the latest earlier run did not succeed: an incremental build tests only the rows it writes
     (dbt_project/tests/generic/unique_combination_of_columns.sql), so after a failed or interrupted run
-    everything is rebuilt and tested again."""
+    everything is rebuilt and tested again. Returns the reason the summary prints, or None for incremental."""
     if previous.last_good is None:  # first build: the tables are created whole anyway
-        return False
-    # last_run is the latest earlier run's fingerprint if it succeeded (then it is also the last good one):
-    # it differs when that run failed (None) or built another project or universe
-    return previous.last_run != fingerprint
+        return None
+    # last_run is the latest earlier run's fingerprint if it succeeded (then it is also the last good one)
+    if previous.last_run is None:
+        return "the previous run did not succeed: every model is rebuilt and tested again"
+    if previous.last_run != fingerprint:
+        return "the dbt project, build settings or universe changed since the last good build"
+    return None
 
 
 def _marts_are_current(ctx: RunContext, previous: audit.PreviousBuilds, fingerprint: str) -> bool:
@@ -302,7 +305,7 @@ async def _locked_run(ctx: RunContext) -> None:
         progress.note("dbt.build", "skipped: nothing new since the last build, marts are current")
     elif summary.success:
         ctx.close_warehouse()  # dbt opens the database file itself
-        summary.dbt = dbt_build_task(ctx, full_refresh=_needs_full_refresh(previous, fingerprint))
+        summary.dbt = dbt_build_task(ctx, full_refresh_because=_full_refresh_reason(previous, fingerprint))
         warehouse = ctx.open_warehouse()
         if summary.dbt.success:
             summary.mart_rows = warehouse.mart_row_counts()

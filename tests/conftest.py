@@ -34,12 +34,16 @@ AS_OF = date(2026, 11, 20)  # a Friday; NYSE and HKEX both open
 @pytest.fixture(autouse=True)
 def _logging_levels() -> Iterator[None]:
     """`gapwatch run --quiet` in this process turns Prefect's console logging (and the root logger's warnings)
-    off for good, as a CLI process would; undo it after each test, so later tests still see warnings."""
+    off for good, as a CLI process would, and any `gapwatch run` filters raw records off the console handlers;
+    undo both after each test, so later tests still see warnings."""
     names = ["", *(name for name in logging.root.manager.loggerDict if name.startswith("prefect"))]
     levels = {name: logging.getLogger(name).level for name in names}
+    filters = {handler: list(handler.filters) for name in names for handler in logging.getLogger(name).handlers}
     yield
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
+    for handler, kept in filters.items():
+        handler.filters[:] = kept
 
 
 @pytest.fixture(scope="session")

@@ -186,6 +186,8 @@ def test_a_fault_ends_in_one_clear_line_and_the_published_copy_is_unchanged(
     assert fault.message.replace("{home}", str(home)) in output, output
     for text in fault.absent:
         assert text not in output, output
+    # no raw log lines ("12:00:00.000 | ERROR   | Flow run … Failed"): the one line above says it (--verbose shows them)
+    assert "| ERROR" not in output and "| WARNING" not in output, output
     assert _sha256(published) == before  # nothing published was changed
 
 
@@ -201,7 +203,8 @@ def test_verbose_shows_the_traceback(warehouse: Home, tmp_path: Path) -> None:
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert completed.returncode == 1
-    assert "Traceback" in completed.stdout + completed.stderr
+    output = completed.stdout + completed.stderr
+    assert "Traceback" in output and "| ERROR" in output  # --verbose: Prefect's own log records on the console too
 
 
 @pytest.mark.parametrize(

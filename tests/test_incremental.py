@@ -160,15 +160,18 @@ def test_a_build_with_nothing_new_rewrites_nothing(tmp_path: Path, warehouse: Ho
     connection.close()
 
 
-def test_a_changed_project_or_a_failed_previous_run_makes_the_next_build_a_full_refresh() -> None:
-    from flows.daily import _needs_full_refresh
+def test_a_changed_project_or_a_failed_previous_run_makes_the_next_build_a_full_refresh_and_says_which() -> None:
+    from flows.daily import _full_refresh_reason
     from flows.warehouse.audit import PreviousBuilds as _PreviousBuilds
 
     # the latest run succeeded with this project: incremental
-    assert not _needs_full_refresh(_PreviousBuilds(last_run="a", last_good="a"), "a")
+    assert _full_refresh_reason(_PreviousBuilds(last_run="a", last_good="a"), "a") is None
     # the project or universe changed since the last good build
-    assert _needs_full_refresh(_PreviousBuilds(last_run="a", last_good="a"), "b")
-    # the latest run failed (or was interrupted): its build may have written rows its tests rejected
-    assert _needs_full_refresh(_PreviousBuilds(last_run=None, last_good="a"), "a")
+    changed = _full_refresh_reason(_PreviousBuilds(last_run="a", last_good="a"), "b")
+    assert changed is not None and "changed since the last good build" in changed
+    # the latest run failed (or was interrupted): its build may have written rows its tests rejected. The reason
+    # names the failed run, not a project change that did not happen
+    failed = _full_refresh_reason(_PreviousBuilds(last_run=None, last_good="a"), "a")
+    assert failed is not None and "previous run did not succeed" in failed and "changed" not in failed
     # no good build yet: the first build creates every table whole anyway
-    assert not _needs_full_refresh(_PreviousBuilds(last_run=None, last_good=None), "a")
+    assert _full_refresh_reason(_PreviousBuilds(last_run=None, last_good=None), "a") is None

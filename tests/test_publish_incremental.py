@@ -12,6 +12,7 @@ readers see untouched.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flows.ops import progress
 from flows.settings import load_settings
 from flows.warehouse.database import Warehouse
 from flows.warehouse.publish import publish
@@ -295,13 +297,18 @@ def test_a_refresh_that_would_differ_from_the_warehouse_is_published_whole(
     with warehouse.transaction() as cursor:
         cursor.execute("delete from marts.relative_performance where series_id = 'HSI' and year(trade_date) = 2023")
     _new_build(warehouse, BUILDS[1], day="2026-11-23")
-    publish(warehouse)
+    lines = io.StringIO()
+    with progress.use(progress.PlainReporter(lines)):
+        publish(warehouse)
     _assert_published_equals_warehouse(warehouse)
-    # the check after the refresh caught it, in both copies
-    assert [record.getMessage() for record in caplog.records] == [
+    # the check after the refresh caught it, in both copies: told as lines of the run's progress (the CLI keeps
+    # raw log records off the console) and kept as warning records for log collectors
+    told = [
         "The published copy of relative_performance differs from the warehouse after a refresh; copying it whole.",
         "The Parquet version of relative_performance differs from the warehouse; writing it whole.",
     ]
+    assert [record.getMessage() for record in caplog.records] == told
+    assert lines.getvalue().splitlines() == [f"[publish] {message}" for message in told]
     after = _inodes(_newest_version(warehouse) / "relative_performance")
     assert not set(after.values()) & set(_inodes(previous / "relative_performance").values())
 

@@ -21,10 +21,20 @@ from pathlib import Path
 
 import duckdb
 
+from flows.ops import progress
 from flows.warehouse.database import MART_SCHEMA, Warehouse, column_types, utcnow
 from flows.warehouse.sql import quote_identifier, quote_literal
 
 logger = logging.getLogger(__name__)
+
+
+def _tell(message: str, *args: object) -> None:
+    """Something the operator should know that is not a failure: a line of the run's progress (the CLI keeps raw
+    log records off the console) and a warning record for whoever collects logs."""
+    text = message % args if args else message
+    progress.note("publish", text)
+    logger.warning(text)
+
 
 WATERMARK = "inputs_loaded_through"  # every row of an incremental model: the newest raw load it reflects
 PUBLISH_TARGET = "publish_target"
@@ -52,7 +62,7 @@ def mart_layouts(manifest: Path) -> dict[str, MartLayout]:
     try:
         nodes = json.loads(manifest.read_text())["nodes"]
     except (OSError, ValueError, KeyError):
-        logger.warning("No readable dbt manifest at %s: every mart is published whole, unpartitioned.", manifest)
+        _tell("No readable dbt manifest at %s: every mart is published whole, unpartitioned.", manifest)
         return {}
     layouts = {}
     for node in nodes.values():
@@ -323,7 +333,7 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
 
 
 def _warn(warnings: list[str], message: str) -> None:
-    logger.warning(message)
+    logger.warning(message)  # for log collectors; the run summary prints the run's warnings
     warnings.append(message)
 
 
@@ -420,7 +430,7 @@ def _refresh_rows(cursor: duckdb.DuckDBPyConnection, name: str, keys: tuple[str,
         cursor.execute(f"insert into {target} select * from publish_rebuilt")
         cursor.execute("drop table publish_rebuilt")
     if _rows_per_build(cursor, target) != _rows_per_build(cursor, source):
-        logger.warning("The published copy of %s differs from the warehouse after a refresh; copying it whole.", name)
+        _tell("The published copy of %s differs from the warehouse after a refresh; copying it whole.", name)
         return False
     return True
 
@@ -592,7 +602,7 @@ def _write_changed_years(cursor: duckdb.DuckDBPyConnection, name: str, column: s
                 _link_or_copy(file, folder / file.relative_to(base))
     copied = _read_parquet(folder)
     if _rows_per_build(cursor, copied) != _rows_per_build(cursor, source):
-        logger.warning("The Parquet version of %s differs from the warehouse; writing it whole.", name)
+        _tell("The Parquet version of %s differs from the warehouse; writing it whole.", name)
         return False
     return True
 
