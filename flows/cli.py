@@ -357,6 +357,32 @@ def quarantine_release(
 
 
 @app.command()
+def rollback() -> None:
+    """Restore the previous published version (DuckDB copy and Parquet views) for BI readers.
+
+    The current version is kept as the previous one, so a second rollback undoes the first. The warehouse is
+    not changed: the next `gapwatch run` publishes its marts again, so fix the cause first.
+    """
+    _prepare(None)
+    from flows.warehouse.lock import PipelineBusy, RunLock
+    from flows.warehouse.publish import PublishError
+    from flows.warehouse.publish import rollback as restore_previous
+
+    settings = load_settings()
+    try:
+        with RunLock(settings.paths.lock_file):
+            done = restore_previous(settings)
+    except (PipelineBusy, PublishError) as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"Restored publish {done.restored} for BI readers; publish {done.replaced or '(none)'} is kept as the "
+        "previous version (`gapwatch rollback` again restores it). The warehouse is unchanged: the next "
+        "`gapwatch run` publishes its marts again, so fix the cause first."
+    )
+
+
+@app.command()
 def serve() -> None:
     """Serve the daily deployment on its cron schedule (needs a long-lived Prefect server: PREFECT_API_URL)."""
     _prepare(None)

@@ -28,7 +28,7 @@ import pytest
 from flows.ops import progress
 from flows.settings import load_settings
 from flows.warehouse.database import Warehouse
-from flows.warehouse.publish import publish
+from flows.warehouse.publish import PublishError, publish, rollback, rollback_note
 
 BUILDS = [datetime(2026, 11, day, 22, 0) for day in range(16, 24)]  # inputs_loaded_through of successive builds
 
@@ -212,7 +212,9 @@ def test_an_incremental_publish_copies_only_rebuilt_rows_and_links_untouched_yea
     second = _newest_version(warehouse)
     assert second != first
     published = warehouse.settings.paths.published_dir
-    assert sorted(path.name for path in published.iterdir()) == ["gapwatch.duckdb", "marts_parquet.duckdb", "parquet"]
+    assert sorted(path.name for path in published.iterdir()) == [
+        "gapwatch.duckdb", "marts_parquet.duckdb", "parquet", "previous"
+    ]  # fmt: skip
     # the DuckDB copy was refreshed in place: the revised row was deleted and re-inserted after the 608 rows
     # kept (a full copy would have left it in the warehouse's order, among the other BBB rows)
     assert _rowid(warehouse, "BBB", "2025-03-03") >= rows_before - 1
@@ -402,3 +404,94 @@ def test_kill_9_inside_an_incremental_publish_leaves_the_published_copies_as_the
         )
     finally:
         warehouse.close()
+
+
+def _published_contents(published_dir: Path) -> dict[str, list]:
+    """Every mart's rows in the published DuckDB copy and through the Parquet views, sorted."""
+    contents = {}
+    for name in ("gapwatch.duckdb", "marts_parquet.duckdb"):
+        connection = duckdb.connect(str(published_dir / name), read_only=True)
+        try:
+            for mart in ("relative_performance", "execution_gap", "inflation"):
+                contents[f"{name}:{mart}"] = sorted(
+                    connection.execute(f"select * exclude (inputs_loaded_through) from marts.{mart}").fetchall()
+                    if mart == "relative_performance"
+                    else connection.execute(f"select * from marts.{mart}").fetchall(),
+                    key=repr,
+                )
+        finally:
+            connection.close()
+    return contents
+
+
+def test_rollback_restores_the_previous_published_version_and_a_second_rollback_undoes_it(
+    warehouse: Warehouse,
+) -> None:
+    published = warehouse.settings.paths.published_dir
+    publish(warehouse)
+    with pytest.raises(PublishError, match=r"Nothing to roll back to: .*previous.* does not exist yet"):
+        rollback(warehouse.settings)  # one publish: nothing before it
+    first = _published_contents(published)
+    _new_build(warehouse, BUILDS[1], day="2026-11-23", revised=("BBB", "2025-03-03"))
+    with warehouse.transaction() as cursor:
+        cursor.execute("insert into marts.inflation values ('2026-09-01', 2.9)")
+    publish(warehouse)
+    second = _published_contents(published)
+    assert second != first
+
+    done = rollback(warehouse.settings)
+    # BI readers see the first version again, in both copies, and status can say so
+    assert _published_contents(published) == first
+    assert done.restored < done.replaced  # publish ids are timestamps
+    assert rollback_note(warehouse.settings)["restored"] == done.restored
+    # the warehouse is unchanged: its marts are the second build's, so the published copy no longer verifies
+    # against it and the next run republishes (daily._marts_are_current)
+    from flows.warehouse.publish import verify_published
+
+    assert "does not hold the warehouse's marts" in (verify_published(warehouse) or "")
+
+    again = rollback(warehouse.settings)  # undo the rollback
+    assert (again.restored, again.replaced) == (done.replaced, done.restored)
+    assert _published_contents(published) == second
+    assert verify_published(warehouse) is None
+
+    rollback(warehouse.settings)
+    publish(warehouse)  # the next publish replaces the rolled-back version and clears the note
+    assert _published_contents(published) == second
+    assert rollback_note(warehouse.settings) is None
+    _assert_published_equals_warehouse(warehouse)
+    rollback(warehouse.settings)  # the version kept before that publish was the rolled-back one
+    assert _published_contents(published) == first
+
+
+def test_a_damaged_previous_version_is_not_restored(warehouse: Warehouse) -> None:
+    publish(warehouse)
+    _new_build(warehouse, BUILDS[1], day="2026-11-23")
+    publish(warehouse)
+    published = warehouse.settings.paths.published_dir
+    before = _published_contents(published)
+    previous_views = published / "previous" / "marts_parquet.duckdb"
+    previous_views.unlink()
+    refused = r"is incomplete or does not verify\. .*current published marts are unchanged"
+    with pytest.raises(PublishError, match=refused):
+        rollback(warehouse.settings)
+    assert _published_contents(published) == before
+    _assert_published_equals_warehouse(warehouse)
+
+
+def test_the_rollback_command_restores_and_says_what_it_did(warehouse: Warehouse, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    publish(warehouse)
+    first = _published_contents(warehouse.settings.paths.published_dir)
+    monkeypatch.setenv("GAPWATCH_HOME", str(warehouse.settings.paths.home))
+    result = CliRunner().invoke(app, ["rollback"])
+    assert result.exit_code == 1 and "Nothing to roll back to" in result.output
+    _new_build(warehouse, BUILDS[1], day="2026-11-23")
+    publish(warehouse)
+    result = CliRunner().invoke(app, ["rollback"])
+    assert result.exit_code == 0, result.output
+    assert "Restored publish" in result.output and "the next `gapwatch run` publishes its marts again" in result.output
+    assert _published_contents(warehouse.settings.paths.published_dir) == first

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from flows.ops import progress
+from flows.settings import Settings
 from flows.warehouse.database import MART_SCHEMA, Warehouse, column_types, utcnow
 from flows.warehouse.sql import quote_identifier, quote_literal
 
@@ -40,6 +41,8 @@ WATERMARK = "inputs_loaded_through"  # every row of an incremental model: the ne
 PUBLISH_TARGET = "publish_target"
 PARQUET_VERSIONS_KEPT = 2
 PARQUET_VIEWS = "marts_parquet.duckdb"
+PREVIOUS_DIR = "previous"  # published/previous/: the version before the current one, for `gapwatch rollback`
+ROLLBACK_NOTE = "rolled_back.json"  # published/rolled_back.json: written by a rollback, removed by a publish
 STAMP_SCHEMA = "gapwatch_publish"  # in both published databases, beside the marts schema
 STAMP_TABLE = f"{STAMP_SCHEMA}.stamp"
 
@@ -315,9 +318,11 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
             aside = wal.with_name(f"{wal.name}.foreign-{publish_id}")
             wal.rename(aside)
             _warn(warnings, f"A write-ahead log gapwatch did not write was beside {published}; moved to {aside}.")
+        _keep_previous(settings.paths.published_dir)
         os.replace(staging, published)
         warehouse.fault_point("publish:switch")
         os.replace(views_staging, settings.paths.published_dir / PARQUET_VIEWS)
+        (settings.paths.published_dir / ROLLBACK_NOTE).unlink(missing_ok=True)
     except BaseException:
         _remove_database_file(staging)
         _remove_database_file(published.with_name(f".{PARQUET_VIEWS}.{os.getpid()}.tmp"))
@@ -330,6 +335,98 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
             "rerun `gapwatch run` to publish them again (if another process writes to the published files, stop it)."
         )
     return published
+
+
+def _publish_id_of_pair(published_dir: Path) -> str | None:
+    """The publish id of the DuckDB copy and Parquet views in ``published_dir`` when both verify against their
+    stamps and are from the same publish (a version worth keeping, or restoring); None otherwise."""
+    database, views = published_dir / "gapwatch.duckdb", published_dir / PARQUET_VIEWS
+    if not database.exists() or not views.exists():
+        return None
+    copy = inspect_copy(database)
+    if copy.problem:
+        return None
+    try:
+        connection = duckdb.connect(str(views), read_only=True)
+        try:
+            stamp = read_stamp(connection)
+            if stamp is None or stamp["publish_id"] != copy.publish_id:
+                return None
+            for name in stamp["marts"]:  # every Parquet file the views read is still there
+                connection.execute(f"select count(*) from {_mart(name)}").fetchone()
+        finally:
+            connection.close()
+    except duckdb.Error:
+        return None
+    return copy.publish_id
+
+
+def _link_over(source: Path, target: Path) -> None:
+    """``target`` becomes another name for ``source``'s file (a hard link, renamed into place: never half-made)."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.link")
+    temporary.unlink(missing_ok=True)
+    os.link(source, temporary)
+    os.replace(temporary, target)
+
+
+def _keep_previous(published_dir: Path) -> None:
+    """Before a publish switches the files: the current version, if it verifies, becomes published/previous/
+    (hard links, no copy; publishing never writes a published file in place, and the Parquet folders its views
+    read are kept by _prune_parquet_versions)."""
+    if _publish_id_of_pair(published_dir) is None:
+        return
+    previous = published_dir / PREVIOUS_DIR
+    previous.mkdir(exist_ok=True)
+    for name in ("gapwatch.duckdb", PARQUET_VIEWS):
+        _link_over(published_dir / name, previous / name)
+
+
+@dataclass(frozen=True)
+class Rollback:
+    restored: str  # the publish id BI readers now see
+    replaced: str | None  # the publish id they saw before, now kept as the previous version
+
+
+def rollback(settings: Settings) -> Rollback:
+    """Restore the previous published version (DuckDB copy and Parquet views) for BI readers, keeping the
+    current one as the previous version, so a second rollback undoes the first. The warehouse is not changed:
+    the next successful run publishes its marts again. Call under the run lock."""
+    published_dir = settings.paths.published_dir
+    previous = published_dir / PREVIOUS_DIR
+    restored = _publish_id_of_pair(previous)
+    if restored is None:
+        state = "is incomplete or does not verify" if previous.exists() else "does not exist yet"
+        raise PublishError(
+            f"Nothing to roll back to: the previous published version ({previous}) {state}. gapwatch keeps the "
+            "version before the current one from the second publish on; the current published marts are unchanged."
+        )
+    current = inspect_copy(published_dir / "gapwatch.duckdb") if (published_dir / "gapwatch.duckdb").exists() else None
+    if current is not None and current.holder:
+        raise PublishError(
+            f"Not rolled back: {current.path} is held open for writing by {current.holder}. Close that connection "
+            "(BI tools must open the file read-only), then rerun `gapwatch rollback`."
+        )
+    replaced = _publish_id_of_pair(published_dir)
+    for name in ("gapwatch.duckdb", PARQUET_VIEWS):  # the DuckDB copy first, then the views, as a publish does
+        live, kept = published_dir / name, previous / name
+        swap = previous / f".{name}.{os.getpid()}.swap"
+        if replaced is not None:
+            _link_over(live, swap)
+        os.replace(kept, live)
+        if replaced is not None:
+            os.replace(swap, kept)
+    (published_dir / ROLLBACK_NOTE).write_text(
+        json.dumps({"restored": restored, "replaced": replaced, "at": utcnow().isoformat(timespec="seconds")})
+    )
+    return Rollback(restored, replaced)
+
+
+def rollback_note(settings: Settings) -> dict | None:
+    """What the last `gapwatch rollback` did, while its restored version is still the one published."""
+    try:
+        return json.loads((settings.paths.published_dir / ROLLBACK_NOTE).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _warn(warnings: list[str], message: str) -> None:
