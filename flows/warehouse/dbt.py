@@ -58,7 +58,8 @@ def run_dbt(settings: Settings, *args: str) -> DbtResult:
         document = json.loads(run_results.read_text())
         for node in document.get("results", []):
             status = str(node.get("status"))
-            result.counts[status] = result.counts.get(status, 0) + 1
+            if not str(node.get("unique_id", "")).startswith("operation."):  # hooks (on-run-start) are not counted
+                result.counts[status] = result.counts.get(status, 0) + 1
             if status in {"error", "fail"}:
                 result.failures.append(f"{node.get('unique_id')}: {(node.get('message') or '').strip()}")
     output = (completed.stdout or "") + (completed.stderr or "")
