@@ -318,7 +318,7 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
             aside = wal.with_name(f"{wal.name}.foreign-{publish_id}")
             wal.rename(aside)
             _warn(warnings, f"A write-ahead log gapwatch did not write was beside {published}; moved to {aside}.")
-        _keep_previous(settings.paths.published_dir)
+        _keep_previous(settings.paths.published_dir, base)
         os.replace(staging, published)
         warehouse.fault_point("publish:switch")
         os.replace(views_staging, settings.paths.published_dir / PARQUET_VIEWS)
@@ -337,26 +337,30 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
     return published
 
 
-def _publish_id_of_pair(published_dir: Path) -> str | None:
-    """The publish id of the DuckDB copy and Parquet views in ``published_dir`` when both verify against their
-    stamps and are from the same publish (a version worth keeping, or restoring); None otherwise."""
-    database, views = published_dir / "gapwatch.duckdb", published_dir / PARQUET_VIEWS
-    if not database.exists() or not views.exists():
-        return None
-    copy = inspect_copy(database)
-    if copy.problem:
-        return None
+def _views_from(views: Path, publish_id: str | None) -> bool:
+    """True when the Parquet views file carries the stamp of ``publish_id`` and every Parquet file it reads is
+    still there: with a verified DuckDB copy of that publish, a version worth keeping or restoring."""
+    if publish_id is None or not views.exists():
+        return False
     try:
         connection = duckdb.connect(str(views), read_only=True)
         try:
             stamp = read_stamp(connection)
-            if stamp is None or stamp["publish_id"] != copy.publish_id:
-                return None
-            for name in stamp["marts"]:  # every Parquet file the views read is still there
+            if stamp is None or stamp["publish_id"] != publish_id:
+                return False
+            for name in stamp["marts"]:
                 connection.execute(f"select count(*) from {_mart(name)}").fetchone()
         finally:
             connection.close()
     except duckdb.Error:
+        return False
+    return True
+
+
+def _verified_version(copy: PublishedCopy | None, views: Path) -> str | None:
+    """The publish id of a DuckDB copy (already inspected) and its Parquet views when both verify and are from
+    the same publish; None otherwise."""
+    if copy is None or copy.problem or not _views_from(views, copy.publish_id):
         return None
     return copy.publish_id
 
@@ -369,15 +373,16 @@ def _link_over(source: Path, target: Path) -> None:
     os.replace(temporary, target)
 
 
-def _keep_previous(published_dir: Path) -> None:
-    """Before a publish switches the files: the current version, if it verifies, becomes published/previous/
-    (hard links, no copy; publishing never writes a published file in place, and the Parquet folders its views
-    read are kept by _prune_parquet_versions)."""
-    if _publish_id_of_pair(published_dir) is None:
+def _keep_previous(published_dir: Path, current: PublishedCopy | None) -> None:
+    """Before a publish switches the files: the current version (``current``, the copy publish inspected before
+    starting from it), if it verifies with its views, becomes published/previous/ (hard links, no copy;
+    publishing never writes a published file in place, and the Parquet folders its views read are kept by
+    _prune_parquet_versions)."""
+    if current is None or _verified_version(current, published_dir / PARQUET_VIEWS) is None:
         return
     previous = published_dir / PREVIOUS_DIR
     previous.mkdir(exist_ok=True)
-    for name in ("gapwatch.duckdb", PARQUET_VIEWS):
+    for name in (current.path.name, PARQUET_VIEWS):
         _link_over(published_dir / name, previous / name)
 
 
@@ -391,30 +396,31 @@ def rollback(settings: Settings) -> Rollback:
     """Restore the previous published version (DuckDB copy and Parquet views) for BI readers, keeping the
     current one as the previous version, so a second rollback undoes the first. The warehouse is not changed:
     the next successful run publishes its marts again. Call under the run lock."""
-    published_dir = settings.paths.published_dir
+    published_dir, database = settings.paths.published_dir, settings.paths.published_database.name
     previous = published_dir / PREVIOUS_DIR
-    restored = _publish_id_of_pair(previous)
+    kept = inspect_copy(previous / database) if (previous / database).exists() else None
+    restored = _verified_version(kept, previous / PARQUET_VIEWS)
     if restored is None:
         state = "is incomplete or does not verify" if previous.exists() else "does not exist yet"
         raise PublishError(
             f"Nothing to roll back to: the previous published version ({previous}) {state}. gapwatch keeps the "
             "version before the current one from the second publish on; the current published marts are unchanged."
         )
-    current = inspect_copy(published_dir / "gapwatch.duckdb") if (published_dir / "gapwatch.duckdb").exists() else None
+    current = inspect_copy(published_dir / database) if (published_dir / database).exists() else None
     if current is not None and current.holder:
         raise PublishError(
             f"Not rolled back: {current.path} is held open for writing by {current.holder}. Close that connection "
             "(BI tools must open the file read-only), then rerun `gapwatch rollback`."
         )
-    replaced = _publish_id_of_pair(published_dir)
-    for name in ("gapwatch.duckdb", PARQUET_VIEWS):  # the DuckDB copy first, then the views, as a publish does
-        live, kept = published_dir / name, previous / name
+    replaced = _verified_version(current, published_dir / PARQUET_VIEWS)
+    for name in (database, PARQUET_VIEWS):  # the DuckDB copy first, then the views, as a publish does
+        live, restoring = published_dir / name, previous / name
         swap = previous / f".{name}.{os.getpid()}.swap"
         if replaced is not None:
             _link_over(live, swap)
-        os.replace(kept, live)
+        os.replace(restoring, live)
         if replaced is not None:
-            os.replace(swap, kept)
+            os.replace(swap, restoring)
     (published_dir / ROLLBACK_NOTE).write_text(
         json.dumps({"restored": restored, "replaced": replaced, "at": utcnow().isoformat(timespec="seconds")})
     )
