@@ -15,7 +15,13 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from flows.settings import ConfigError, check_home_writable, export_tool_environment, load_settings
+from flows.settings import (
+    ConfigError,
+    check_home_writable,
+    export_tool_environment,
+    load_settings,
+    verbose_requested,
+)
 
 VERBOSE_ENV = "GAPWATCH_VERBOSE"
 
@@ -25,7 +31,6 @@ class _OneLineFaults(TyperGroup):
     (a configuration error: exit 2); the traceback only with ``gapwatch --verbose``."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        import os
 
         try:
             return super().invoke(ctx)
@@ -39,12 +44,12 @@ class _OneLineFaults(TyperGroup):
         ):
             raise
         except ConfigError as exc:
-            if os.environ.get(VERBOSE_ENV) == "1":
+            if verbose_requested():
                 raise
             typer.secho(f"Configuration error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None
         except Exception as exc:
-            if os.environ.get(VERBOSE_ENV) == "1":
+            if verbose_requested():
                 raise
             from flows.ops.faults import describe_fault
 
@@ -154,9 +159,8 @@ def _console_logging_off() -> None:
     """Unless --verbose: no raw log lines (Prefect's "Flow run … Failed", a library's warning) between the
     progress lines and the summary, which report errors and warnings themselves. With --verbose the console
     shows every record, tracebacks included. Call after Prefect configured its logging (on import)."""
-    import os
 
-    if os.environ.get(VERBOSE_ENV) == "1":
+    if verbose_requested():
         return
     names = ["prefect", *(name for name in logging.root.manager.loggerDict if name.startswith("prefect."))]
     for logger in [logging.getLogger(), *(logging.getLogger(name) for name in names)]:

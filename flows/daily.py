@@ -432,7 +432,7 @@ async def _alert(ctx: RunContext) -> None:
     try:
         result = await asyncio.to_thread(alerts.notify, ctx.settings, summary)
     except Exception as exc:  # noqa: BLE001 - notify does not raise, but the run's result must survive anything
-        result = alerts.AlertResult(sent=False, attempts=0, error=f"{type(exc).__name__}: {exc}")
+        result = alerts.AlertResult.failed(f"{type(exc).__name__}: {exc}")
     if result is None:
         return
     summary.alert, summary.alert_delivered = result.describe(), result.sent

@@ -6,16 +6,18 @@ This is the only module that reads ``os.environ``. Everything else receives a
 
 from __future__ import annotations
 
-import math
+import logging
 import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_UNIVERSE = Path(__file__).resolve().parent / "config" / "universe.yaml"
@@ -143,8 +145,8 @@ class LiveSettings:
     sources: tuple[tuple[str, SourceSettings], ...] = tuple(
         (name, SourceSettings(base_url, concurrency, rps)) for name, _, base_url, concurrency, rps in SOURCE_DEFAULTS
     )
-    sec_user_agent: str = field(default="", repr=False)
-    bls_api_key: str = field(default="", repr=False)
+    sec_user_agent: SecretStr = SecretStr("")
+    bls_api_key: SecretStr = SecretStr("")
     cpi_source: str = "bls"  # bls | fred
     fedreg_agency: str = "industry-and-security-bureau"
     fedreg_term: str = "export administration regulations"
@@ -158,7 +160,8 @@ class LiveSettings:
 
     @property
     def secrets(self) -> list[str]:
-        return [secret for secret in (self.sec_user_agent, self.bls_api_key) if secret]
+        """The secret values, for redaction from messages."""
+        return [secret.get_secret_value() for secret in (self.sec_user_agent, self.bls_api_key) if secret]
 
     def source(self, name: str) -> SourceSettings:
         """The settings of live source ``name`` (e.g. 'yahoo', 'sec_edgar')."""
@@ -170,9 +173,6 @@ class LiveSettings:
     def concurrency(self, source: str) -> int:
         """Requests in flight at once for ``source``; 1 for a source with no settings (local payloads)."""
         return dict(self.sources)[source].concurrency if source in dict(self.sources) else 1
-
-
-TASK_RUNNERS: tuple[str, ...] = ("threads", "dask")
 
 
 @dataclass(frozen=True)
@@ -225,10 +225,13 @@ class Settings:
     cpi_release_lag_days: int = 15
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "2GB"
+    dbt_memory_limit: str = "4GB"  # DuckDB's memory limit in the dbt process (dbt_project/profiles.yml)
     prefect_api_url: str | None = None
-    # Failed and partial runs are announced to this webhook (Slack-compatible JSON). A secret:
-    # it goes into the request only, never into logs, summaries or error messages.
-    alert_webhook_url: str = field(default="", repr=False)
+    # Failed and partial runs are announced to this webhook (Slack-compatible JSON) and to these apprise URLs
+    # (Slack, Teams, email, PagerDuty, ...). Secrets: they go into the requests only, never into logs, summaries
+    # or error messages.
+    alert_webhook_url: SecretStr = SecretStr("")
+    alert_urls: tuple[SecretStr, ...] = ()
     alert_timeout_seconds: float = 10.0
     # Fault injection for the crash tests only: "load:<dataset>" parks the run inside that
     # dataset's load transaction (after the delete, before the insert) until it is killed.
@@ -249,6 +252,8 @@ class Settings:
         """Environment variables for the tools the pipeline drives (dbt, GX, Prefect)."""
         env = dict(TELEMETRY_OFF)
         env["GAPWATCH_HOME"] = str(self.paths.home)
+        env["GAPWATCH_DUCKDB_THREADS"] = str(self.duckdb_threads)
+        env["GAPWATCH_DBT_MEMORY_LIMIT"] = self.dbt_memory_limit
         if not self.prefect_api_url:
             env.update(EPHEMERAL_PREFECT)
         return env
@@ -343,19 +348,6 @@ def _synthetic_securities(count: int, groups: dict) -> list[Security]:
     return extra
 
 
-def _int_env(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}.") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
-    return value
-
-
 def _read_env_file(env: dict[str, str]) -> dict[str, str]:
     """Values from a ``.env`` file (GAPWATCH_ENV_FILE, else ./.env, else the checkout's .env).
 
@@ -374,28 +366,6 @@ def _read_env_file(env: dict[str, str]) -> dict[str, str]:
     return {}
 
 
-def _float_env(
-    env: dict[str, str], name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
-) -> float:
-    """A finite number in [minimum, maximum]: 'nan' and 'inf' are refused (a NaN compares false with every
-    bound, so it would silently switch a guard off)."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    allowed = (
-        f"a finite number between {minimum:g} and {maximum:g}"
-        if maximum is not None
-        else f"a finite number of at least {minimum:g}"
-    )
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be {allowed}, got {raw!r}.") from None
-    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
-        raise ConfigError(f"{name} must be {allowed}, got {raw!r}.")
-    return value
-
-
 # DuckDB's memory_limit: a number and a unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB, B, bytes), or a percentage of
 # this machine's memory ('80%', turned into MiB here: DuckDB itself takes no percentages).
 MEMORY_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|B|bytes|%)\s*", re.IGNORECASE)
@@ -405,20 +375,7 @@ def _physical_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def _memory_limit_env(env: dict[str, str], name: str, default: str) -> str:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    match = MEMORY_SIZE.fullmatch(raw)
-    amount = float(match[1]) if match else 0.0
-    if match is None or amount <= 0 or (match[2] == "%" and amount > 100):
-        raise ConfigError(
-            f"{name} must be a DuckDB memory size such as '4GB', '512MiB' or a share of this machine's memory "
-            f"such as '80%', got {raw!r}."
-        )
-    if match[2] == "%":
-        return f"{max(1, int(_physical_memory() * amount / 100 / 2**20))}MiB"
-    return f"{match[1]}{match[2]}"
+_MEMORY_ALLOWED = "a DuckDB memory size such as '4GB', '512MiB' or a share of this machine's memory such as '80%'"
 
 
 def check_home_writable(home: Path) -> None:
@@ -447,53 +404,300 @@ def check_home_writable(home: Path) -> None:
         )
 
 
-def _source_settings(env: dict[str, str]) -> tuple[tuple[str, SourceSettings], ...]:
-    return tuple(
-        (
-            name,
-            SourceSettings(
-                base_url=env.get(f"GAPWATCH_{prefix}_BASE_URL") or base_url,
-                concurrency=_int_env(env, f"GAPWATCH_{prefix}_CONCURRENCY", concurrency, minimum=1),
-                requests_per_second=_float_env(env, f"GAPWATCH_{prefix}_RPS", rps),
+# --- the environment, typed and checked in one place ---------------------------------------------------------------
+#
+# Every variable gapwatch reads is a field of ``Environment`` (a pydantic-settings model): its type, its bounds and
+# the sentence that says what it accepts. ``load_settings`` validates the whole environment at once, so every bad
+# value is reported, each as "<VARIABLE> must be <what is allowed>, got <value>." (a secret's value is never shown).
+
+_HTTP_URL = re.compile(r"https?://[^\s/?#]+(?:[/?#]\S*)?")
+_DASK_ADDRESS = re.compile(r"(?:tcp|tls|inproc|ucx)://\S+")
+_FAULT_PAUSE = re.compile(r"load:[a-z_]+")
+_BOOLEAN_WORDS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def _allowed(text: str, **extra: Any) -> Any:
+    """Field metadata: what the variable accepts, in the words of the error message."""
+    return {"allowed": text, **extra}
+
+
+def _http_url(value: str) -> str:
+    if not _HTTP_URL.fullmatch(value):
+        raise ValueError("not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _memory_limit(value: str) -> str:
+    """DuckDB's memory_limit: a number and a unit, or a share of this machine's memory (turned into MiB here:
+    DuckDB itself takes no percentages)."""
+    match = MEMORY_SIZE.fullmatch(value)
+    amount = float(match[1]) if match else 0.0
+    if match is None or amount <= 0 or (match[2] == "%" and amount > 100):
+        raise ValueError("not a memory size")
+    if match[2] == "%":
+        return f"{max(1, int(_physical_memory() * amount / 100 / 2**20))}MiB"
+    return f"{match[1]}{match[2]}"
+
+
+def _boolean(value: Any) -> bool:
+    word = str(value).strip().lower()
+    if word not in _BOOLEAN_WORDS:
+        raise ValueError("not a boolean")
+    return _BOOLEAN_WORDS[word]
+
+
+def verbose_requested() -> bool:
+    """GAPWATCH_VERBOSE read by the same rule as the settings, without raising: the CLI's error paths need it when
+    the rest of the environment may be invalid."""
+    try:
+        return _boolean(os.environ.get("GAPWATCH_VERBOSE") or "0")
+    except ValueError:
+        return False
+
+
+def alert_url_name(url: str, number: int) -> str:
+    """How an alert URL is named in messages: its scheme and position, never the URL (it holds the secret)."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "?"
+    return f"{scheme}:// (GAPWATCH_ALERT_URLS #{number})"
+
+
+def split_alert_urls(urls: SecretStr | str) -> list[str]:
+    """The apprise URLs of ``GAPWATCH_ALERT_URLS``: separated by commas or white space."""
+    text = urls.get_secret_value() if isinstance(urls, SecretStr) else urls
+    return [url for url in re.split(r"[\s,]+", text) if url]
+
+
+def _alert_urls(value: SecretStr) -> SecretStr:
+    """Each URL must name a service apprise delivers to (checked by apprise itself, offline)."""
+    urls = split_alert_urls(value)
+    if not urls:
+        return value
+    import apprise  # only when alert URLs are set: ~0.3 s
+
+    logger = logging.getLogger("apprise")  # its parse errors would print the URL, which holds the secret
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        unknown = [
+            alert_url_name(url, n) for n, url in enumerate(urls, start=1) if not apprise.Apprise.instantiate(url)
+        ]
+    finally:
+        logger.disabled = disabled
+    if unknown:
+        raise ValueError(f"apprise knows no service by {', '.join(unknown)}")
+    return value
+
+
+FiniteNumber = Annotated[float, Field(allow_inf_nan=False)]
+MemorySize = Annotated[str, AfterValidator(_memory_limit)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Boolean = Annotated[bool, BeforeValidator(_boolean)]
+
+
+class _EnvironmentBase(BaseSettings):
+    """Every environment variable gapwatch reads (a field's alias is the variable's name).
+
+    ``load_settings`` hands the environment over (``os.environ`` merged with the ``.env`` file, or a test's
+    mapping), so the model reads no source of its own.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=False)
+
+    home: str | None = Field(None, alias="GAPWATCH_HOME", json_schema_extra=_allowed("a directory path without '?'"))
+    universe: str | None = Field(None, alias="GAPWATCH_UNIVERSE", json_schema_extra=_allowed("a YAML file path"))
+    source: Literal["sample", "live"] = Field(
+        "sample", alias="GAPWATCH_SOURCE", json_schema_extra=_allowed("'sample' or 'live'")
+    )
+    sample_seed: int = Field(
+        SampleSettings.seed, ge=0, alias="GAPWATCH_SAMPLE_SEED", json_schema_extra=_allowed("an integer of at least 0")
+    )
+    sample_years: int = Field(
+        SampleSettings.years,
+        ge=1,
+        le=25,
+        alias="GAPWATCH_SAMPLE_YEARS",
+        json_schema_extra=_allowed("an integer from 1 to 25 (the trading calendars start in 2000)"),
+    )
+    sample_tickers: int = Field(
+        0, ge=0, le=100_000, alias="GAPWATCH_SAMPLE_TICKERS", json_schema_extra=_allowed("an integer from 0 to 100000")
+    )
+    lookback_days: int = Field(
+        5, ge=0, le=3660, alias="GAPWATCH_LOOKBACK_DAYS", json_schema_extra=_allowed("an integer from 0 to 3660")
+    )
+    cpi_release_lag_days: int = Field(
+        15, ge=1, le=31, alias="GAPWATCH_CPI_RELEASE_LAG_DAYS", json_schema_extra=_allowed("an integer from 1 to 31")
+    )
+    duckdb_threads: int = Field(
+        2, ge=1, le=1024, alias="GAPWATCH_DUCKDB_THREADS", json_schema_extra=_allowed("an integer from 1 to 1024")
+    )
+    duckdb_memory_limit: MemorySize = Field(
+        "2GB", alias="GAPWATCH_DUCKDB_MEMORY_LIMIT", json_schema_extra=_allowed(_MEMORY_ALLOWED)
+    )
+    dbt_memory_limit: MemorySize = Field(
+        "4GB", alias="GAPWATCH_DBT_MEMORY_LIMIT", json_schema_extra=_allowed(_MEMORY_ALLOWED)
+    )
+    policy_events_file: str | None = Field(
+        None, alias="GAPWATCH_POLICY_EVENTS_FILE", json_schema_extra=_allowed("a CSV file path")
+    )
+    prefect_api_url: HttpUrl | None = Field(
+        None, alias="PREFECT_API_URL", json_schema_extra=_allowed("an http:// or https:// URL")
+    )
+    alert_webhook_url: SecretStr = Field(
+        SecretStr(""), alias="GAPWATCH_ALERT_WEBHOOK_URL", json_schema_extra=_allowed("an http:// or https:// URL")
+    )
+    alert_urls: SecretStr = Field(
+        SecretStr(""),
+        alias="GAPWATCH_ALERT_URLS",
+        json_schema_extra=_allowed(
+            "apprise URLs (slack://…, msteams://…, mailto://…, pagerduty://…) separated by commas"
+        ),
+    )
+    alert_timeout_seconds: FiniteNumber = Field(
+        10.0, ge=1, alias="GAPWATCH_ALERT_TIMEOUT", json_schema_extra=_allowed("a finite number of at least 1")
+    )
+    fault_pause: str | None = Field(
+        None, pattern=_FAULT_PAUSE.pattern, alias="GAPWATCH_FAULT_PAUSE", json_schema_extra=_allowed("'load:<dataset>'")
+    )
+    verbose: Boolean = Field(
+        False, alias="GAPWATCH_VERBOSE", json_schema_extra=_allowed("one of 1, 0, true, false, yes, no, on, off")
+    )
+    # live sources (base URL, concurrency and rate fields per source are added below, one set per SOURCE_DEFAULTS row)
+    sec_user_agent: SecretStr = Field(
+        SecretStr(""), alias="GAPWATCH_SEC_USER_AGENT", json_schema_extra=_allowed("a User-Agent with a contact")
+    )
+    bls_api_key: SecretStr = Field(SecretStr(""), alias="GAPWATCH_BLS_API_KEY", json_schema_extra=_allowed("a key"))
+    cpi_source: Literal["bls", "fred"] = Field(
+        "bls", alias="GAPWATCH_CPI_LIVE_SOURCE", json_schema_extra=_allowed("'bls' or 'fred'")
+    )
+    fedreg_agency: str = Field(
+        "industry-and-security-bureau", alias="GAPWATCH_FEDREG_AGENCY", json_schema_extra=_allowed("an agency slug")
+    )
+    fedreg_term: str = Field(
+        "export administration regulations", alias="GAPWATCH_FEDREG_TERM", json_schema_extra=_allowed("a search term")
+    )
+    http_timeout_seconds: FiniteNumber = Field(
+        30.0, ge=1, alias="GAPWATCH_HTTP_TIMEOUT", json_schema_extra=_allowed("a finite number of at least 1")
+    )
+    http_attempts: int = Field(
+        4, ge=1, le=20, alias="GAPWATCH_HTTP_ATTEMPTS", json_schema_extra=_allowed("an integer from 1 to 20")
+    )
+    reporting_lag_days: int = Field(
+        45, ge=0, le=366, alias="GAPWATCH_REPORTING_LAG_DAYS", json_schema_extra=_allowed("an integer from 0 to 366")
+    )
+    max_failed_key_share: FiniteNumber = Field(
+        0.2,
+        ge=0,
+        le=1,
+        alias="GAPWATCH_MAX_FAILED_KEY_SHARE",
+        json_schema_extra=_allowed("a finite number between 0 and 1"),
+    )
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads", alias="GAPWATCH_TASK_RUNNER", json_schema_extra=_allowed("'threads' or 'dask'")
+    )
+    dask_address: str = Field(
+        "",
+        pattern=f"^(?:{_DASK_ADDRESS.pattern})?$",
+        alias="GAPWATCH_DASK_ADDRESS",
+        json_schema_extra=_allowed("a Dask scheduler address such as tcp://host:8786"),
+    )
+    dask_workers: int = Field(
+        2, ge=1, le=256, alias="GAPWATCH_DASK_WORKERS", json_schema_extra=_allowed("an integer from 1 to 256")
+    )
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: Any, init_settings: Any, *_: Any, **__: Any) -> tuple[Any, ...]:
+        return (init_settings,)
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and not _HTTP_URL.fullmatch(value.get_secret_value()):
+            raise ValueError("not an http(s) URL")
+        return value
+
+    @field_validator("alert_urls")
+    @classmethod
+    def _alert_urls_are_urls(cls, value: SecretStr) -> SecretStr:
+        return _alert_urls(value)
+
+    @field_validator("home")
+    @classmethod
+    def _home_without_question_mark(cls, value: str | None) -> str | None:
+        if value and "?" in value:  # DuckDB reads what follows a '?' in a database path as connection options
+            raise ValueError("holds a '?'")
+        return value
+
+
+def _source_fields() -> dict[str, Any]:
+    """One base URL, concurrency and rate field per live source (``GAPWATCH_<PREFIX>_BASE_URL``, ...)."""
+    fields: dict[str, Any] = {}
+    for name, prefix, base_url, concurrency, rps in SOURCE_DEFAULTS:
+        fields[f"{name}_base_url"] = (
+            HttpUrl,
+            Field(
+                base_url, alias=f"GAPWATCH_{prefix}_BASE_URL", json_schema_extra=_allowed("an http:// or https:// URL")
             ),
         )
-        for name, prefix, base_url, concurrency, rps in SOURCE_DEFAULTS
-    )
+        fields[f"{name}_concurrency"] = (
+            int,
+            Field(
+                concurrency,
+                ge=1,
+                le=256,
+                alias=f"GAPWATCH_{prefix}_CONCURRENCY",
+                json_schema_extra=_allowed("an integer from 1 to 256"),
+            ),
+        )
+        fields[f"{name}_rps"] = (
+            FiniteNumber,
+            Field(
+                rps,
+                ge=0,
+                alias=f"GAPWATCH_{prefix}_RPS",
+                json_schema_extra=_allowed("a finite number of at least 0 (0: no limit)"),
+            ),
+        )
+    return fields
 
 
-def _live_settings(env: dict[str, str]) -> LiveSettings:
-    defaults = LiveSettings()
-    cpi_source = env.get("GAPWATCH_CPI_LIVE_SOURCE", defaults.cpi_source)
-    if cpi_source not in {"bls", "fred"}:
-        raise ConfigError(f"GAPWATCH_CPI_LIVE_SOURCE must be 'bls' or 'fred', got {cpi_source!r}.")
-    task_runner = env.get("GAPWATCH_TASK_RUNNER") or defaults.task_runner
-    if task_runner not in TASK_RUNNERS:
-        raise ConfigError(f"GAPWATCH_TASK_RUNNER must be one of {', '.join(TASK_RUNNERS)}, got {task_runner!r}.")
-    return LiveSettings(
-        sources=_source_settings(env),
-        sec_user_agent=env.get("GAPWATCH_SEC_USER_AGENT", ""),
-        bls_api_key=env.get("GAPWATCH_BLS_API_KEY", ""),
-        cpi_source=cpi_source,
-        fedreg_agency=env.get("GAPWATCH_FEDREG_AGENCY") or defaults.fedreg_agency,
-        fedreg_term=env.get("GAPWATCH_FEDREG_TERM", defaults.fedreg_term),
-        http_timeout_seconds=_float_env(env, "GAPWATCH_HTTP_TIMEOUT", defaults.http_timeout_seconds, minimum=1),
-        http_attempts=_int_env(env, "GAPWATCH_HTTP_ATTEMPTS", defaults.http_attempts, minimum=1),
-        reporting_lag_days=_int_env(env, "GAPWATCH_REPORTING_LAG_DAYS", defaults.reporting_lag_days),
-        max_failed_key_share=_float_env(
-            env, "GAPWATCH_MAX_FAILED_KEY_SHARE", defaults.max_failed_key_share, maximum=1.0
-        ),
-        task_runner=task_runner,
-        dask_address=(env.get("GAPWATCH_DASK_ADDRESS") or "").strip(),
-        dask_workers=_int_env(env, "GAPWATCH_DASK_WORKERS", defaults.dask_workers, minimum=1),
-    )
+Environment = create_model("Environment", __base__=_EnvironmentBase, **_source_fields())  # type: ignore[call-overload]
+ENVIRONMENT_VARIABLES: tuple[str, ...] = tuple(sorted(str(field.alias) for field in Environment.model_fields.values()))
 
 
-def _webhook_url(env: dict[str, str]) -> str:
-    url = env.get("GAPWATCH_ALERT_WEBHOOK_URL", "").strip()
-    if url and not url.startswith(("http://", "https://")):
-        # the value is a secret: name the variable, not the value
-        raise ConfigError("GAPWATCH_ALERT_WEBHOOK_URL must be an http:// or https:// URL.")
-    return url
+def _environment_error(error: ValidationError) -> ConfigError:
+    """Every bad value at once, each naming the variable, the value (unless it is a secret) and what is allowed."""
+    fields = {field.alias: field for field in Environment.model_fields.values()}
+    messages = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "the environment"
+        field = fields.get(name)
+        extra = field.json_schema_extra if field is not None and isinstance(field.json_schema_extra, dict) else {}
+        allowed = extra.get("allowed", "valid")
+        if field is not None and field.annotation is SecretStr:
+            shown = "a value that is not shown (a secret)"
+        else:
+            shown = repr(problem["input"])
+        reason = problem.get("ctx", {}).get("error") if problem["type"] == "value_error" else None
+        because = f": {reason}" if reason and str(reason).startswith("apprise") else ""
+        messages.append(f"{name} must be {allowed}, got {shown}{because}.")
+    return ConfigError("\n".join(messages))
+
+
+def read_environment(env: dict[str, str]) -> Any:
+    """The environment, validated: an ``Environment``. An empty variable counts as unset."""
+    values = {name: value for name, value in env.items() if name in ENVIRONMENT_VARIABLES and value.strip() != ""}
+    try:
+        return Environment(**values)
+    except ValidationError as exc:
+        raise _environment_error(exc) from None
 
 
 def load_settings(env: dict[str, str] | None = None, *, read_env_file: bool | None = None) -> Settings:
@@ -507,42 +711,52 @@ def load_settings(env: dict[str, str] | None = None, *, read_env_file: bool | No
     env = dict(os.environ) if env is None else dict(env)
     if read_env_file:
         env = {**_read_env_file(env), **env}
-    home = Path(env.get("GAPWATCH_HOME") or REPO_ROOT / "warehouse").expanduser().resolve()
-    if "?" in str(home):  # DuckDB reads what follows a '?' in a database path as connection options
-        raise ConfigError(f"GAPWATCH_HOME {str(home)!r} holds a '?', which DuckDB cannot open: use a path without.")
-    sample = SampleSettings(
-        seed=_int_env(env, "GAPWATCH_SAMPLE_SEED", SampleSettings.seed),
-        years=_int_env(env, "GAPWATCH_SAMPLE_YEARS", SampleSettings.years, minimum=1),
-        extra_tickers=_int_env(env, "GAPWATCH_SAMPLE_TICKERS", 0),
+    values = read_environment(env)
+    home = Path(values.home or REPO_ROOT / "warehouse").expanduser().resolve()
+    sample = SampleSettings(seed=values.sample_seed, years=values.sample_years, extra_tickers=values.sample_tickers)
+    live = LiveSettings(
+        sources=tuple(
+            (
+                name,
+                SourceSettings(
+                    base_url=getattr(values, f"{name}_base_url"),
+                    concurrency=getattr(values, f"{name}_concurrency"),
+                    requests_per_second=getattr(values, f"{name}_rps"),
+                ),
+            )
+            for name, *_ in SOURCE_DEFAULTS
+        ),
+        sec_user_agent=values.sec_user_agent,
+        bls_api_key=values.bls_api_key,
+        cpi_source=values.cpi_source,
+        fedreg_agency=values.fedreg_agency,
+        fedreg_term=values.fedreg_term,
+        http_timeout_seconds=values.http_timeout_seconds,
+        http_attempts=values.http_attempts,
+        reporting_lag_days=values.reporting_lag_days,
+        max_failed_key_share=values.max_failed_key_share,
+        task_runner=values.task_runner,
+        dask_address=values.dask_address,
+        dask_workers=values.dask_workers,
     )
-    if sample.years > 25:
-        raise ConfigError(
-            f"GAPWATCH_SAMPLE_YEARS is at most 25 (the trading calendars start in 2000), got {sample.years}."
-        )
-    universe_path = Path(env.get("GAPWATCH_UNIVERSE") or DEFAULT_UNIVERSE)
-    source = env.get("GAPWATCH_SOURCE", "sample")
-    if source not in SOURCES:
-        raise ConfigError(f"GAPWATCH_SOURCE must be one of {', '.join(SOURCES)}, got {source!r}.")
     return Settings(
         paths=Paths(home=home),
-        universe=_parse_universe(universe_path, extra_tickers=sample.extra_tickers),
+        universe=_parse_universe(Path(values.universe or DEFAULT_UNIVERSE), extra_tickers=sample.extra_tickers),
         sample=sample,
-        source=source,
-        live=_live_settings(env),
-        lookback_days=_int_env(env, "GAPWATCH_LOOKBACK_DAYS", 5),
-        cpi_release_lag_days=_int_env(env, "GAPWATCH_CPI_RELEASE_LAG_DAYS", 15, minimum=1),
-        duckdb_threads=_int_env(env, "GAPWATCH_DUCKDB_THREADS", 2, minimum=1),
-        duckdb_memory_limit=_memory_limit_env(env, "GAPWATCH_DUCKDB_MEMORY_LIMIT", "2GB"),
-        prefect_api_url=env.get("PREFECT_API_URL") or None,
-        alert_webhook_url=_webhook_url(env),
-        alert_timeout_seconds=_float_env(env, "GAPWATCH_ALERT_TIMEOUT", 10.0, minimum=1),
-        fault_pause=env.get("GAPWATCH_FAULT_PAUSE") or None,
-        verbose=env.get("GAPWATCH_VERBOSE", "").strip().lower() in {"1", "true", "yes"},
-        **(
-            {"policy_events_file": Path(env["GAPWATCH_POLICY_EVENTS_FILE"])}
-            if env.get("GAPWATCH_POLICY_EVENTS_FILE")
-            else {}
-        ),
+        source=values.source,
+        live=live,
+        lookback_days=values.lookback_days,
+        cpi_release_lag_days=values.cpi_release_lag_days,
+        duckdb_threads=values.duckdb_threads,
+        duckdb_memory_limit=values.duckdb_memory_limit,
+        dbt_memory_limit=values.dbt_memory_limit,
+        prefect_api_url=values.prefect_api_url,
+        alert_webhook_url=values.alert_webhook_url,
+        alert_urls=tuple(SecretStr(url) for url in split_alert_urls(values.alert_urls)),
+        alert_timeout_seconds=values.alert_timeout_seconds,
+        fault_pause=values.fault_pause,
+        verbose=values.verbose,
+        **({"policy_events_file": Path(values.policy_events_file)} if values.policy_events_file else {}),
     )
 
 
@@ -553,5 +767,5 @@ def export_tool_environment(settings: Settings) -> None:
     pipeline sets them here, once, before importing any of them.
     """
     for name, value in settings.tool_environment().items():
-        if name == "GAPWATCH_HOME" or name not in os.environ:
+        if name.startswith("GAPWATCH_") or name not in os.environ:  # ours are the validated values
             os.environ[name] = value

@@ -25,6 +25,7 @@ from flows.settings import ConfigError, load_settings
 pytestmark = pytest.mark.usefixtures("prefect_server")  # these tests run Prefect flows or read their artifacts
 
 SECRET_PATH = "/services/T000/B000/secret-token-do-not-print"
+APPRISE_PATH = "/apprise/secret-token-of-apprise"
 
 
 class Webhook:
@@ -61,6 +62,11 @@ class Webhook:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{SECRET_PATH}"
+
+    @property
+    def apprise_url(self) -> str:
+        """The same server as an apprise destination: apprise's JSON service POSTs {title, message, type, ...}."""
+        return f"json://127.0.0.1:{self.server.server_address[1]}{APPRISE_PATH}"
 
     def close(self) -> None:
         self.server.shutdown()
@@ -151,16 +157,24 @@ def test_a_failing_run_alerts_the_webhook_with_what_failed_and_where_to_look(
     shutil.copytree(warehouse.path, tmp_path / "home", ignore=shutil.ignore_patterns("gapwatch.lock"))
     webhook.statuses = [503]  # the first POST fails: the alert is retried once
     home = Home(
-        tmp_path / "home", GAPWATCH_POLICY_EVENTS_FILE=str(bad_calendar), GAPWATCH_ALERT_WEBHOOK_URL=webhook.url
+        tmp_path / "home",
+        GAPWATCH_POLICY_EVENTS_FILE=str(bad_calendar),
+        GAPWATCH_ALERT_WEBHOOK_URL=webhook.url,
+        GAPWATCH_ALERT_URLS=webhook.apprise_url,
     )
     with home:
         summary = home.run()
     # the run's own result is intact
     assert not summary.success and summary.outcome == "failed"
     assert "Validation failed for dataset 'policy_events'" in summary.errors[0]
-    assert summary.alert == "sent to the webhook (GAPWATCH_ALERT_WEBHOOK_URL) after 2 attempt(s)"
-    assert len(webhook.requests) == 2 and webhook.requests[0]["json"] == webhook.requests[1]["json"]
-    payload = webhook.requests[1]["json"]
+    assert summary.alert == (
+        "sent to the webhook (GAPWATCH_ALERT_WEBHOOK_URL) after 2 attempt(s); "
+        "sent to json:// (GAPWATCH_ALERT_URLS #1) after 1 attempt(s)"
+    )
+    posts = [request for request in webhook.requests if request["path"] == SECRET_PATH]
+    (via_apprise,) = [request for request in webhook.requests if request["path"] == APPRISE_PATH]
+    assert len(posts) == 2 and posts[0]["json"] == posts[1]["json"]
+    payload = posts[1]["json"]
     assert set(payload) == {"text", "blocks"}
     failed = next(load for load in summary.loads if load.dataset == "policy_events")
     assert payload["text"] == f"gapwatch run {summary.run_id} as of {summary.as_of} FAILED: policy_events failed"
@@ -174,6 +188,11 @@ def test_a_failing_run_alerts_the_webhook_with_what_failed_and_where_to_look(
     assert "marts: not republished" in text
     assert "`gapwatch status`" in text and str(home.path / "data_docs" / "index.html") in text
     assert summary.flow_run_id in text
+    # apprise carries the same words
+    assert via_apprise["json"]["title"] == "gapwatch run FAILED" and via_apprise["json"]["type"] == "info"
+    message = via_apprise["json"]["message"]
+    assert message.startswith(payload["text"]) and f"*policy_events* FAILED, load `{failed.load_id}`" in message
+    assert "**Where to look**" in message and "secret-token" not in message
     # the webhook URL is a secret
     assert "secret-token" not in json.dumps(payload) and "secret-token" not in render_summary(summary)
     markdown = _artifact_markdown(summary.flow_run_id)
@@ -214,5 +233,50 @@ def test_the_webhook_setting_is_checked_and_never_shown() -> None:
         load_settings({"GAPWATCH_ALERT_WEBHOOK_URL": "hooks.example/secret-token"})
     assert "secret-token" not in str(problem.value)
     settings = load_settings({"GAPWATCH_ALERT_WEBHOOK_URL": "https://hooks.example/secret-token"})
-    assert settings.alert_webhook_url.endswith("secret-token") and "secret-token" not in repr(settings)
-    assert load_settings({}).alert_webhook_url == ""
+    assert settings.alert_webhook_url.get_secret_value().endswith("secret-token")
+    assert "secret-token" not in repr(settings) and "secret-token" not in str(settings)
+    assert load_settings({}).alert_webhook_url.get_secret_value() == ""
+
+
+def test_apprise_urls_are_checked_by_apprise_and_never_shown() -> None:
+    urls = [
+        "slack://T000AAAA/B000BBBB/secretsecretsecretsecret",
+        "mailto://alerts:secret-password@example.com",
+        "pagerduty://secret-integration-key@secret-api-key",
+        "json://alerts.example/secret-path",
+    ]
+    settings = load_settings({"GAPWATCH_ALERT_URLS": ", ".join(urls)})
+    assert [url.get_secret_value() for url in settings.alert_urls] == urls
+    assert "secret" not in repr(settings)
+    with pytest.raises(ConfigError) as problem:
+        load_settings({"GAPWATCH_ALERT_URLS": f"{urls[0]} nosuchservice://secret-token"})
+    assert str(problem.value) == (
+        "GAPWATCH_ALERT_URLS must be apprise URLs (slack://…, msteams://…, mailto://…, pagerduty://…) separated by "
+        "commas, got a value that is not shown (a secret): apprise knows no service by nosuchservice:// "
+        "(GAPWATCH_ALERT_URLS #2)."
+    )
+
+
+def test_apprise_destinations_get_the_alert_and_failures_are_reported_without_the_url(
+    warehouse: Home, webhook: Webhook
+) -> None:
+    failed = copy.deepcopy(warehouse.summary)  # type: ignore[attr-defined]
+    failed.errors = ["dbt build failed; the published marts were left as they were."]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    nobody = f"json://127.0.0.1:{closed_port}/secret-token-nobody"
+    webhook.statuses = [503]  # the apprise POST to the loopback server fails once
+    settings = load_settings({"GAPWATCH_ALERT_URLS": f"{webhook.apprise_url},{nobody},{webhook.apprise_url}"})
+    result = alerts.notify(settings, failed)
+    assert result is not None and not result.sent
+    first, second, third = result.deliveries
+    assert (first.sent, second.sent, third.sent) == (False, False, True)
+    assert first.destination == "json:// (GAPWATCH_ALERT_URLS #1)" and "503" in (first.error or "")
+    assert second.destination == "json:// (GAPWATCH_ALERT_URLS #2)" and "onnection" in (second.error or "")
+    described = result.describe()
+    assert "secret-token" not in described and "unaffected" in described
+    assert [request["path"] for request in webhook.requests] == [APPRISE_PATH, APPRISE_PATH]
+    assert webhook.requests[1]["json"]["message"].startswith(f"gapwatch run {failed.run_id} as of {failed.as_of}")
+    # nothing due: a succeeded run sends nothing anywhere
+    assert alerts.notify(settings, warehouse.summary) is None  # type: ignore[attr-defined]

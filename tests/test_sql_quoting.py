@@ -235,7 +235,7 @@ def test_a_malformed_load_id_is_refused_in_one_line(tmp_path: Path, args: list[s
 def test_a_home_path_duckdb_cannot_open_is_a_configuration_error(tmp_path: Path) -> None:
     from flows.settings import ConfigError
 
-    with pytest.raises(ConfigError, match=r"GAPWATCH_HOME .* holds a '\?'"):
+    with pytest.raises(ConfigError, match=r"GAPWATCH_HOME must be a directory path without '\?'"):
         load_settings({"GAPWATCH_HOME": str(tmp_path / "what?")})
 
 

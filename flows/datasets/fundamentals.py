@@ -103,7 +103,7 @@ def plan_live(request: ExtractRequest) -> LivePlan:
     settings = request.settings
     jobs = []
     for security in [s for s in settings.universe.securities if s.group != "benchmark"]:
-        if security.cik and security.group == "us_ai_leader" and settings.live.sec_user_agent:
+        if security.cik and security.group == "us_ai_leader" and settings.live.sec_user_agent.get_secret_value():
             bound = {"ticker": security.ticker, "cik": security.cik, "as_of": request.as_of.isoformat()}
             jobs.append(
                 KeyJob(

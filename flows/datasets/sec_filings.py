@@ -66,7 +66,7 @@ def extract_sample(request: ExtractRequest) -> Batch:
 def plan_live(request: ExtractRequest) -> LivePlan:
     """One submissions document per filer (plus its older pages from the window start on)."""
     settings = request.settings
-    if not settings.live.sec_user_agent:
+    if not settings.live.sec_user_agent.get_secret_value():
         return LivePlan("sec_edgar", [])
     filers = _filers(request)
     starts = request.window_starts(

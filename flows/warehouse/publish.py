@@ -99,7 +99,7 @@ class PublishedCopy:
 def mart_signatures(cursor: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, list]:
     """Per mart, [row count, order-independent content hash as text, hash of its table and column comments]:
     the build stamp a copy must match (a changed description is republished like a changed row)."""
-    prefix = f'"{catalog}".' if catalog else ""
+    prefix = f"{quote_identifier(catalog)}." if catalog else ""
     tables = cursor.execute(
         "select table_name from information_schema.tables where table_catalog = coalesce(?, current_database()) "
         "and table_schema = ? and table_type = 'BASE TABLE' order by table_name",
@@ -108,7 +108,8 @@ def mart_signatures(cursor: duckdb.DuckDBPyConnection, catalog: str | None = Non
     signatures = {}
     for (name,) in tables:
         rows, content = cursor.execute(
-            f'select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar from {prefix}{MART_SCHEMA}."{name}" as t'
+            f"select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar "
+            f"from {prefix}{MART_SCHEMA}.{quote_identifier(name)} as t"
         ).fetchone()
         signatures[name] = [rows, content]
     for name, described in mart_comments(cursor, catalog).items():
@@ -234,7 +235,8 @@ def verify_published(warehouse: Warehouse) -> str | None:
             stamp = read_stamp(connection)
             rows = {name: signature[0] for name, signature in expected.items()}
             counted = {
-                name: connection.execute(f'select count(*) from {MART_SCHEMA}."{name}"').fetchone()[0] for name in rows
+                name: connection.execute(f"select count(*) from {MART_SCHEMA}.{quote_identifier(name)}").fetchone()[0]
+                for name in rows
             }
         finally:
             connection.close()

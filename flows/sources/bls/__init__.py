@@ -28,7 +28,7 @@ def _fetch_series(http: HttpClient, args: dict[str, Any], live: LiveSettings) ->
         args["series"],
         start_year=args["start_year"],
         end_year=args["end_year"],
-        registration_key=live.bls_api_key or None,
+        registration_key=live.bls_api_key.get_secret_value() or None,
     )
 
 

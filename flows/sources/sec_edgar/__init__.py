@@ -29,7 +29,7 @@ from flows.sources.sec_edgar import client, parser, submissions
 def _client(live: LiveSettings) -> HttpClient:
     return client.make_sec_client(
         live.source("sec_edgar").base_url,
-        user_agent=live.sec_user_agent,
+        user_agent=live.sec_user_agent.get_secret_value(),
         timeout_seconds=live.http_timeout_seconds,
         retry=RetryPolicy(attempts=live.http_attempts),
     )
