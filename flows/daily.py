@@ -25,7 +25,7 @@ installed a reporter).
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from prefect.states import Completed, Failed, State
 
 from flows.calendars import CalendarRangeError, check_as_of, closed_markets_reason
 from flows.context import RunContext
+from flows.datasets import freshness as freshness_rules
 from flows.datasets import registry
 from flows.datasets.base import Dataset
 from flows.ingest import steps
@@ -206,6 +207,17 @@ def _flow_run_id() -> str | None:
     return str(flow_run.id) if flow_run.id else None
 
 
+def _started_at(invoked_at: str | None) -> datetime:
+    """The run's start: when its command was invoked (start-up included), else now."""
+    now = utcnow()
+    try:
+        invoked = datetime.fromisoformat(invoked_at) if invoked_at else None
+    except ValueError:
+        invoked = None
+    # a plausible invocation only: not in the future, not before yesterday (a stale value passed by hand)
+    return invoked if invoked is not None and now - timedelta(days=1) <= invoked <= now else now
+
+
 @flow(name="daily", log_prints=False)
 async def daily(
     as_of: str | None = None,
@@ -214,8 +226,12 @@ async def daily(
     replay_load_id: str | None = None,
     wait_seconds: float = 0.0,
     skip_closed_markets: bool = False,
+    invoked_at: str | None = None,
 ) -> State:
     """Ingest the datasets concurrently, build and test the marts with dbt, publish them.
+
+    ``invoked_at`` (naive UTC, ISO) is when the command that started the run was invoked: the run's start, so
+    its duration -- in the summary and in ``gapwatch status`` -- includes the start-up the user waited for.
 
     With ``replay_load_id``, only that load's dataset is ingested, from its landing files (no network).
     With ``skip_closed_markets`` (the scheduled deployment), a date on which NYSE and HKEX are both
@@ -235,7 +251,7 @@ async def daily(
     )
     summary = ctx.summary
     summary.flow_run_id = _flow_run_id()
-    summary.started_at = utcnow()
+    summary.started_at = _started_at(invoked_at)
     progress.note("run", f"{ctx.run_id} as of {ctx.as_of} (source: {summary.source})")
     reason = closed_markets_reason(ctx.as_of) if skip_closed_markets else None
     if reason:
@@ -295,6 +311,7 @@ async def _locked_run(ctx: RunContext) -> None:
     cursor = warehouse.cursor()
     try:
         summary.freshness = registry.freshness(cursor, ctx.settings, as_of=ctx.as_of)
+        freshness_rules.record(cursor, summary.freshness)  # for `dbt source freshness`: the same verdicts
         previous = audit.previous_builds(cursor, run_id=ctx.run_id)
     finally:
         cursor.close()
@@ -449,8 +466,10 @@ def run_daily(
     replay_load_id: str | None = None,
     wait_seconds: float = 0.0,
     skip_closed_markets: bool = False,
+    invoked_at: datetime | None = None,
 ) -> RunSummary:
-    """Run the ``daily`` flow and return its summary (used by the CLI and tests)."""
+    """Run the ``daily`` flow and return its summary (used by the CLI and tests). ``invoked_at``: when the
+    command started (naive UTC), so the run's duration includes its start-up."""
     state = asyncio.run(
         daily(
             as_of=as_of.isoformat() if as_of else None,
@@ -458,6 +477,7 @@ def run_daily(
             replay_load_id=replay_load_id,
             wait_seconds=wait_seconds,
             skip_closed_markets=skip_closed_markets,
+            invoked_at=invoked_at.isoformat() if invoked_at else None,
             return_state=True,
         )
     )

@@ -3,9 +3,12 @@ and the semantic layer and exposures parse into the manifest."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+from pathlib import Path
 
+import duckdb
 import pytest
 
 from conftest import Home
@@ -75,3 +78,40 @@ def test_semantic_layer_and_exposures_are_in_the_manifest(docs: tuple[dict, dict
     } <= set(exposures)
     for exposure in exposures.values():
         assert exposure["owner"]["name"] and exposure["depends_on"]["nodes"], exposure["name"]
+
+
+# --- model contracts: a column change fails the build, not a dashboard ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "reported"),
+    [
+        ("* replace (cast(month_date as varchar) as month_date)", "month_date"),  # retyped
+        ("* exclude (headline_yoy_pct)", "headline_yoy_pct"),  # dropped
+        ("* rename (core_yoy_pct as core_yoy)", "core_yoy"),  # renamed
+    ],
+    ids=["retyped", "dropped", "renamed"],
+)
+def test_a_mart_column_change_breaks_its_contract(tmp_path: Path, warehouse: Home, change: str, reported: str) -> None:
+    """Every mart enforces a contract (names and types in its _models.yml): a changed column fails dbt's build
+    before the table is replaced, so BI never sees it."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        Path(__file__).resolve().parents[1] / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    model = project / "models" / "marts" / "inflation" / "inflation.sql"
+    model.write_text(f"select {change} from (\n{model.read_text()}\n) as built\n")
+    home = tmp_path / "home"
+    shutil.copytree(warehouse.path, home, ignore=shutil.ignore_patterns("*.lock", "duckdb_tmp"))
+    settings = dataclasses.replace(load_settings({"GAPWATCH_HOME": str(home)}), dbt_project_dir=project)
+    columns = "select column_name, data_type from information_schema.columns where table_name = 'inflation'"
+    connection = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
+    before = connection.execute(columns).fetchall()
+    connection.close()
+    result = dbt_runner.run_dbt(settings, "build", "--select", "inflation", "--exclude", "test_type:unit")
+    assert not result.success
+    assert "contract" in result.output_tail.lower() and reported in result.output_tail, result.output_tail
+    connection = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
+    after = connection.execute(columns).fetchall()
+    connection.close()
+    assert after == before  # the mart was not replaced

@@ -10,20 +10,22 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from conftest import Home
+from conftest import AS_OF, Home
 from flows.cli import app
 from flows.datasets.registry import names as dataset_names
 
 RUN_KEYS = {"run_id", "as_of", "source", "status", "outcome", "started_at", "finished_at", "duration_seconds", "error"}
 LOAD_KEYS = {
     "load_id", "run_id", "as_of", "source", "status", "started_at", "rows_extracted", "rows_loaded",
-    "rows_quarantined", "failed_keys", "validation", "error", "landing_path",
+    "rows_quarantined", "failed_keys", "unchanged", "validation", "error", "landing_path",
 }  # fmt: skip
 
 
@@ -283,3 +285,97 @@ def test_status_checks_freshness_as_of_another_date(warehouse: Home) -> None:
     assert "NVDA 2026-11-24" in fresh["prices"]["missing"]
     assert "NVDA 2026-11-26" not in fresh["prices"]["missing"]  # Thanksgiving: NYSE closed, not a gap
     assert fresh["fx_rates"]["status"] == "stale"
+
+
+# --- one freshness rule; the same words and durations as the run ---------------------------------------------------
+
+
+def test_dbt_source_freshness_says_what_status_says(tmp_path: Path, warehouse: Home) -> None:
+    """One rule per dataset (flows/datasets/freshness.py): `dbt source freshness` (as of now) warns exactly for the
+    datasets `gapwatch status --as-of <today>` calls stale or empty."""
+    from flows.settings import load_settings
+    from flows.warehouse.dbt import run_dbt
+
+    home = _copy(warehouse, tmp_path / "home")
+    with home:
+        settings = load_settings()
+        result = run_dbt(settings, "source", "freshness")
+        verdicts = json.loads((settings.paths.dbt_target / "sources.json").read_text())["results"]
+        today = settings.today().isoformat()
+    dbt_says = {row["unique_id"].rsplit(".", 1)[1]: row["status"] for row in verdicts}
+    report = json.loads(_status(home, "--json", "--as-of", today))
+    status_says = {entry["dataset"]: entry["freshness"]["status"] for entry in report["datasets"]}
+    assert set(dbt_says) == set(status_says), (dbt_says, result.output_tail)
+    assert dbt_says == {name: "pass" if said == "fresh" else "warn" for name, said in status_says.items()}
+    # both verdicts occur, so the comparison is not vacuous: CPI (Aug 2026 held, Sep released in October) is
+    # stale by now, the curated policy calendar's stated coverage ended, fundamentals never go stale by date
+    assert status_says["cpi"] == "stale" and status_says["policy_events"] == "stale"
+    assert status_says["fundamentals"] == "fresh"
+
+
+def test_the_curated_calendar_states_its_coverage_and_freshness_says_when_to_extend(
+    tmp_path: Path, warehouse: Home
+) -> None:
+    from flows.datasets import registry
+    from flows.datasets.policy_events import coverage_file, stated_coverage
+    from flows.settings import ConfigError, load_settings
+
+    settings = load_settings({"GAPWATCH_HOME": str(warehouse.path)})
+    covered_through, _ = stated_coverage(settings)
+    events = __import__("pandas").read_csv(settings.policy_events_file)
+    assert covered_through is not None and str(covered_through) >= events["event_date"].max()
+
+    def policy(as_of: date, **env: str) -> Any:
+        connection = duckdb.connect(str(warehouse.path / "gapwatch.duckdb"), read_only=True)
+        try:
+            checked = registry.freshness(
+                connection, load_settings({"GAPWATCH_HOME": str(warehouse.path), **env}), as_of=as_of
+            )
+        finally:
+            connection.close()
+        return next(row for row in checked if row.dataset == "policy_events")
+
+    on_the_day = policy(covered_through)
+    assert on_the_day.status == "fresh" and "extend" not in on_the_day.note
+    after = policy(covered_through + timedelta(days=1))
+    assert after.status == "stale" and after.stale_from == covered_through + timedelta(days=1)
+    assert f"covers events through {covered_through}; extend {settings.policy_events_file}" in after.note
+    # a calendar of one's own without a coverage statement: never called fresh by silence
+    own = tmp_path / "my_events.csv"
+    shutil.copy(settings.policy_events_file, own)
+    unstated = policy(covered_through + timedelta(days=1), GAPWATCH_POLICY_EVENTS_FILE=str(own))
+    assert unstated.stale_from is None and f"add {coverage_file(own).name}" in unstated.note
+    coverage_file(own).write_text("covered_through: 2026-13-01\n")
+    with pytest.raises(ConfigError, match="covered_through must be a date"):
+        policy(covered_through, GAPWATCH_POLICY_EVENTS_FILE=str(own))
+
+
+def test_a_nothing_new_run_reads_the_same_in_status_and_its_duration_includes_start_up(
+    tmp_path: Path, warehouse: Home
+) -> None:
+    from prefect.settings import get_current_settings
+
+    home = _copy(warehouse, tmp_path / "home")
+    env = {**os.environ, "GAPWATCH_HOME": str(home.path), "PREFECT_API_URL": str(get_current_settings().api.url)}
+    launched = datetime.now(UTC).replace(tzinfo=None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--as-of", AS_OF.isoformat()],
+        cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    summary_rows: dict[str, str] = {}
+    for line in completed.stdout.splitlines():  # the dataset table comes first (freshness lines follow)
+        if line.split():
+            summary_rows.setdefault(line.split()[0], line)
+    report = json.loads(_status(home, "--json"))
+    text = _status(home)
+    status_rows = {line.split()[0]: line for line in text.splitlines() if line.startswith("  ") and line.split()}
+    for entry in report["datasets"]:
+        assert entry["last_load"]["unchanged"] is True, (entry["dataset"], completed.stdout)
+        assert "unchanged (validated when loaded)" in summary_rows[entry["dataset"]]
+        assert "unchanged (validated when loaded)" in status_rows[entry["dataset"]], text
+        assert "not run" not in status_rows[entry["dataset"]]
+    run = report["last_run"]
+    started = datetime.fromisoformat(run["started_at"].removesuffix("Z"))
+    # the run starts when the command was invoked, before Prefect, dbt and GX were imported
+    assert launched - timedelta(seconds=1) <= started <= launched + timedelta(seconds=1.5), (launched, started)

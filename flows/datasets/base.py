@@ -202,16 +202,27 @@ def no_checks(frame: pd.DataFrame, context: CheckContext) -> dict[str, Any]:
 
 @dataclass
 class Freshness:
+    """What a dataset holds against its freshness rule, checked as of a date.
+
+    The rule is one date: ``stale_from``, the first day on which data ending at ``latest`` is stale (the next
+    session, weekday or CPI release after it; the day after a curated calendar's stated coverage). It is
+    computed once, by the dataset's rule; ``gapwatch status``, the run summary and ``dbt source freshness``
+    (through audit.dataset_freshness) all read it. ``expected`` is what the rule expected by ``as_of``, shown.
+    """
+
     dataset: str
     latest: date | None
     expected: date | None
     missing: list[str] = field(default_factory=list)
+    stale_from: date | None = None  # None: never stale by date alone (irregular data)
+    as_of: date | None = None
+    note: str = ""  # what to do about it (e.g. extend the curated calendar)
 
     @property
     def status(self) -> str:
         if self.latest is None:
             return "empty"
-        if self.missing or (self.expected and self.latest < self.expected):
+        if self.missing or (self.stale_from is not None and self.as_of is not None and self.as_of >= self.stale_from):
             return "stale"
         return "fresh"
 
@@ -222,6 +233,8 @@ class Freshness:
                 f" and {len(self.missing) - 6} more" if len(self.missing) > 6 else ""
             )
             text += f"  missing: {shown}"
+        if self.note:
+            text += f"  ({self.note})"
         return text
 
 

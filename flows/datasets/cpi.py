@@ -143,7 +143,21 @@ class LatestReleasedMonth:
         month = date(as_of.year, as_of.month, 1)
         while not cpi_release.is_released(month, as_of=as_of, lag_days=settings.cpi_release_lag_days):
             month = (pd.Timestamp(month) - pd.offsets.MonthBegin(1)).date()
-        return Freshness(name, latest_date(connection, table, "period_date", as_of=None), month)
+        latest = latest_date(connection, table, "period_date", as_of=None)
+        return Freshness(name, latest, month, stale_from=self.next_release(latest, settings), as_of=as_of)
+
+    @staticmethod
+    def next_release(latest: date | None, settings: Settings) -> date | None:
+        """The release date of the first month after ``latest`` that has one (October 2025 never will)."""
+        month = latest
+        for _ in range(24) if latest is not None else ():
+            month = cpi_release.following_month(month)
+            if month is None:
+                return None
+            released = cpi_release.release_date(month, settings).release_date
+            if released is not None:
+                return released
+        return None
 
 
 DATASET = Dataset(

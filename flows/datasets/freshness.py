@@ -7,14 +7,20 @@ holiday is not a session, so it never is. The rules here are the shared kinds:
 - :class:`TradingSessions`: every listing has a row for every session of its exchange
   over the last two weeks; expected up to the last session (prices);
 - :class:`Weekdays`: a row every weekday; expected up to the last weekday (FX fixings);
-- :class:`LatestOnly`: reports the latest date, expects none (irregular data: reports, events).
+- :class:`LatestOnly`: reports the latest date, expects none (irregular data: reports);
+- :class:`StatedCoverage`: a curated file states the last day it covers; stale after it.
 
 A dataset with its own notion of "expected" (CPI: the latest month released by
 the as-of date) defines its rule in its module.
+
+Each rule answers with one date, ``stale_from`` (see :class:`flows.datasets.base.Freshness`): the status a
+run, ``gapwatch status`` and ``dbt source freshness`` report all follow from it
+(:func:`record` keeps it in audit.dataset_freshness for dbt).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -22,7 +28,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 
-from flows.calendars import sessions
+from flows.calendars import CalendarRangeError, sessions
 from flows.datasets.base import Freshness, Table
 
 if TYPE_CHECKING:
@@ -51,7 +57,29 @@ class LatestOnly:
     def check(
         self, connection: duckdb.DuckDBPyConnection, *, name: str, table: Table, settings: Settings, as_of: date
     ) -> Freshness:
-        return Freshness(name, latest_date(connection, table, self.column, as_of=as_of), None)
+        return Freshness(name, latest_date(connection, table, self.column, as_of=as_of), None, as_of=as_of)
+
+
+@dataclass(frozen=True)
+class StatedCoverage:
+    """A curated file that states the last day it covers (``covered_through``): stale from the day after, whatever
+    the latest row -- a calendar nobody extended says nothing about the weeks since, even with no gap in it."""
+
+    column: str
+    coverage: Callable[[Settings], tuple[date | None, str]]  # -> (covered through, where to extend it)
+
+    def check(
+        self, connection: duckdb.DuckDBPyConnection, *, name: str, table: Table, settings: Settings, as_of: date
+    ) -> Freshness:
+        covered_through, where = self.coverage(settings)
+        latest = latest_date(connection, table, self.column, as_of=as_of)
+        if covered_through is None:
+            return Freshness(name, latest, None, as_of=as_of, note=f"no stated coverage: {where}")
+        stale_from = covered_through + timedelta(days=1)
+        note = f"covers events through {covered_through}"
+        if as_of >= stale_from:
+            note += f"; extend {where}"
+        return Freshness(name, latest, covered_through, stale_from=stale_from, as_of=as_of, note=note)
 
 
 @dataclass(frozen=True)
@@ -64,7 +92,9 @@ class Weekdays:
         self, connection: duckdb.DuckDBPyConnection, *, name: str, table: Table, settings: Settings, as_of: date
     ) -> Freshness:
         last_weekday = max(pd.bdate_range(as_of - timedelta(days=7), as_of).date)
-        return Freshness(name, latest_date(connection, table, self.column, as_of=as_of), last_weekday)
+        latest = latest_date(connection, table, self.column, as_of=as_of)
+        stale_from = None if latest is None else (pd.Timestamp(latest) + pd.offsets.BDay(1)).date()
+        return Freshness(name, latest, last_weekday, stale_from=stale_from, as_of=as_of)
 
 
 def expected_sessions(settings: Settings, as_of: date) -> pd.DataFrame:
@@ -111,4 +141,55 @@ class TradingSessions:
             connection.unregister("expected_sessions")
         last_session = max((day for day in expected["trade_date"]), default=None)
         latest = latest_date(connection, table, self.column, as_of=as_of)
-        return Freshness(name, latest, last_session, [row[0] for row in missing])
+        missed = [row[0] for row in missing]
+        return Freshness(name, latest, last_session, missed, stale_from=next_session(settings, latest), as_of=as_of)
+
+
+def next_session(settings: Settings, latest: date | None) -> date | None:
+    """The first session of any exchange of the universe after ``latest``: data ending at ``latest`` is stale
+    from that day (None when the bundled calendars end first)."""
+    if latest is None:
+        return None
+    following = []
+    for exchange in settings.universe.exchanges:
+        try:
+            days = sessions(exchange, latest + timedelta(days=1), latest + timedelta(days=WINDOW_DAYS))
+        except CalendarRangeError:
+            continue
+        following += list(days.date[:1])
+    return min(following, default=None)
+
+
+FRESHNESS_TABLE = "audit.dataset_freshness"
+
+
+def record(connection: duckdb.DuckDBPyConnection, checked: list[Freshness]) -> None:
+    """Keep each dataset's verdict where ``dbt source freshness`` reads it (``_raw__sources.yml``): ``stale_at`` is
+    the start of ``stale_from`` in New York, in UTC (an empty dataset or one with missing sessions is stale now: the
+    epoch; one whose rule never goes stale by date: 9999-12-31), and
+    ``dbt_loaded_at`` one day before it, for the sources' one-day warn_after. Rewritten whole on every run: every
+    dataset is checked every time."""
+    connection.execute(
+        f"""
+        create or replace table {FRESHNESS_TABLE} (
+            dataset varchar primary key, latest date, stale_from date, stale_at timestamptz,
+            dbt_loaded_at timestamptz, missing integer, checked_as_of date, checked_at timestamptz
+        )"""
+    )
+    for row in checked:
+        connection.execute(
+            f"""
+            insert into {FRESHNESS_TABLE}
+            with verdict as (
+                select case when ? then timestamptz '1970-01-01 00:00:00+00'
+                            when ? is null then timestamptz '9999-12-31 00:00:00+00'
+                            else timezone('America/New_York', cast(? as timestamp)) end as stale_at
+            )
+            select ?, ?, ?, stale_at, stale_at - interval 1 day, ?, ?, current_timestamp from verdict
+            """,
+            [
+                row.latest is None or bool(row.missing),
+                *(row.stale_from, row.stale_from),
+                *(row.dataset, row.latest, row.stale_from, len(row.missing), row.as_of),
+            ],
+        )

@@ -3,9 +3,12 @@ Register's rules of one agency (BIS export controls by default)."""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from flows.availability import LocalTime
 from flows.datasets.base import (
@@ -20,7 +23,8 @@ from flows.datasets.base import (
     available_at_column,
 )
 from flows.datasets.checks import known_by
-from flows.datasets.freshness import LatestOnly
+from flows.datasets.freshness import StatedCoverage
+from flows.settings import ConfigError, Settings
 from flows.sources.curated import reader as curated_reader
 from flows.sources.jobs import KeyJob
 from flows.sources.registry import LOCAL
@@ -123,6 +127,26 @@ def derive_checks(frame: pd.DataFrame, context: CheckContext) -> dict[str, Any]:
     }
 
 
+def coverage_file(events_file: Path) -> Path:
+    """Where a curated calendar states its coverage: ``<name>.coverage.yaml`` beside the CSV."""
+    return events_file.with_name(f"{events_file.stem}.coverage.yaml")
+
+
+def stated_coverage(settings: Settings) -> tuple[date | None, str]:
+    """(covered_through, what to extend) of the curated calendar in use; None when it states no coverage."""
+    events, statement = settings.policy_events_file, coverage_file(settings.policy_events_file)
+    where = f"{events} and covered_through in {statement.name}"
+    if not statement.is_file():
+        return None, f"add {statement.name} (covered_through: YYYY-MM-DD) beside {events}"
+    try:
+        document = yaml.safe_load(statement.read_text()) or {}
+        covered = document.get("covered_through") if isinstance(document, dict) else None
+        day = covered if isinstance(covered, date) else date.fromisoformat(str(covered))
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ConfigError(f"{statement}: covered_through must be a date like 2025-12-31 ({exc}).") from None
+    return day, where
+
+
 DATASET = Dataset(
     name="policy_events",
     family="policy_events",
@@ -134,6 +158,6 @@ DATASET = Dataset(
     combine=combine,
     derive_checks=derive_checks,
     payload_parser="curated_csv",
-    freshness=LatestOnly(column="event_date"),
+    freshness=StatedCoverage(column="event_date", coverage=stated_coverage),
     availability=AVAILABILITY,
 )

@@ -31,16 +31,21 @@ added, never renamed or removed, within a schema version)::
                     "marts": {mart: rows, ...},
                     "publish_id": str | null,             # the DuckDB copy's publish stamp
                     "parquet_publish_id": str | null,     # the Parquet views' publish stamp
-                    "behind": "duckdb" | "parquet_views" | null}  # a publish that was cut between the two
+                    "behind": "duckdb" | "parquet_views" | null,  # a publish that was cut between the two
+                    "rolled_back": {"restored": str, "replaced": str | null, "at": timestamp} | null}
+                                       # set while a `gapwatch rollback` is what BI reads (until the next publish)
     }
     RUN = {"run_id", "as_of", "source", "status" (audit.runs: running|succeeded|failed|skipped),
            "outcome" (succeeded|partial|failed|skipped|running|interrupted, see flows.summary.OUTCOMES),
            "started_at", "finished_at", "duration_seconds", "error"}
     DATASET = {"dataset",
-               "freshness": {"status": "fresh"|"stale"|"empty", "latest", "expected", "missing": [str]} | null,
+               "freshness": {"status": "fresh"|"stale"|"empty", "latest", "expected", "missing": [str],
+                             "stale_from": date | null,    # the first day its data is stale (the one rule)
+                             "note": str | null} | null,   # e.g. the curated calendar's coverage
                "last_good_as_of": date | null,        # newest as-of of a load that loaded (succeeded/partial)
                "last_load": null | {"load_id", "run_id", "as_of", "source", "status", "started_at",
                    "rows_extracted", "rows_loaded", "rows_quarantined", "failed_keys",
+                   "unchanged": bool,                  # its batch was already stored as it is: not re-validated
                    "validation": {"success": bool|null, "rules_evaluated", "rules_passed", "rules_failed",
                                   "failed_rules": [str]},
                    "error": str | null,                # first line
@@ -60,7 +65,7 @@ from flows.ops.progress import seconds
 from flows.ops.summary import run_outcome, validation_text
 from flows.settings import Settings
 from flows.warehouse import audit, lock
-from flows.warehouse.publish import PARQUET_VIEWS, foreign_wal, lock_holder, read_stamp
+from flows.warehouse.publish import PARQUET_VIEWS, foreign_wal, lock_holder, read_stamp, rollback_note
 from flows.warehouse.sql import quote_identifier
 
 SCHEMA_VERSION = 1
@@ -129,6 +134,7 @@ def _load_record(load: audit.LoadRow) -> dict[str, Any]:
         "rows_loaded": load.rows_loaded,
         "rows_quarantined": load.rows_quarantined,
         "failed_keys": load.failed_keys,
+        "unchanged": load.unchanged,
         "validation": {
             "success": load.validation_success,
             "rules_evaluated": load.expectations_evaluated,
@@ -173,6 +179,8 @@ def _read_warehouse(
                 "latest": _day(row.latest),
                 "expected": _day(row.expected),
                 "missing": list(row.missing),
+                "stale_from": _day(row.stale_from),
+                "note": row.note or None,
             }
     report["datasets"] = list(datasets.values())
 
@@ -188,9 +196,14 @@ def _read_published(settings: Settings) -> dict[str, Any]:
         "publish_id": None,
         "parquet_publish_id": None,
         "behind": None,
+        "rolled_back": None,
     }
     if not path.exists():
         return published
+    note = rollback_note(settings)
+    if note:
+        at = note.get("at")
+        published["rolled_back"] = {**note, "at": f"{at.replace(' ', 'T')}Z" if at else None}
     try:
         published["published_at"] = _timestamp(datetime.fromtimestamp(path.stat().st_mtime, UTC))
         connection = duckdb.connect(str(path), read_only=True)
@@ -316,6 +329,13 @@ def _run_line(run: dict[str, Any]) -> str:
     return f"  {run['run_id']}  as of {run['as_of']}  {run['outcome']:<11} {_when(run['started_at'])}  took {took}"
 
 
+def _validation_words(load: dict[str, Any]) -> str:
+    validation = load.get("validation") or {}
+    return validation_text(
+        validation.get("rules_evaluated"), validation.get("rules_failed"), unchanged=bool(load.get("unchanged"))
+    )
+
+
 def render_text(report: dict[str, Any]) -> str:
     """The status document as text for a terminal."""
     lines = [f"gapwatch status  (home {report['home']}, at {_when(report['generated_at'])})", ""]
@@ -344,21 +364,23 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append(
             f"datasets (freshness as of {as_of} against the NYSE/Nasdaq/HKEX calendars; holidays are not gaps)"
         )
+        words = {entry["dataset"]: _validation_words(entry["last_load"] or {}) for entry in report["datasets"]}
+        width = max([len("validation"), *map(len, words.values())]) + 2
         lines.append(
             f"  {'dataset':<14} {'fresh':<6} {'latest':<10}  {'expected':<10}  {'last load':<10} "
-            f"{'validation':<14}{'loaded':>8} {'held':>5}  last good"
+            f"{'validation':<{width}}{'loaded':>6} {'held':>5}  last good"
         )
         details: list[str] = []
         for entry in report["datasets"]:
             fresh = entry["freshness"] or {}
             load = entry["last_load"] or {}
             validation = load.get("validation") or {}
-            checks = validation_text(validation.get("rules_evaluated"), validation.get("rules_failed"))
+            checks = words[entry["dataset"]]
             held = sum(entry["quarantined_rows"].values())
             lines.append(
                 f"  {entry['dataset']:<14} {fresh.get('status', '-'):<6} {fresh.get('latest') or '-':<10}  "
-                f"{fresh.get('expected') or '-':<10}  {load.get('status', '-'):<10} {checks:<14}"
-                f"{load.get('rows_loaded', '-') if load else '-':>8} {held:>5}  {entry['last_good_as_of'] or '-'}"
+                f"{fresh.get('expected') or '-':<10}  {load.get('status', '-'):<10} {checks:<{width}}"
+                f"{load.get('rows_loaded', '-') if load else '-':>6} {held:>5}  {entry['last_good_as_of'] or '-'}"
             )
             if validation.get("failed_rules"):
                 details.append(f"  {entry['dataset']}: failed rules in load {load['load_id']}:")
@@ -369,6 +391,8 @@ def render_text(report: dict[str, Any]) -> str:
                     details.append(f"      landing file: {load['landing_path']}")
             if load.get("failed_keys"):
                 details.append(f"  {entry['dataset']}: {load['failed_keys']} key(s) failed in load {load['load_id']}")
+            if fresh.get("status") == "stale" and fresh.get("note"):
+                details.append(f"  {entry['dataset']}: {fresh['note']}")
             if fresh.get("missing"):
                 missing = fresh["missing"]
                 more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
@@ -396,5 +420,11 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append(f"published marts ({published['path']}, published {_when(published['published_at'])}):")
         if published["message"]:
             lines.append(f"  WARNING: {published['message']}")
+        if published["rolled_back"]:
+            back = published["rolled_back"]
+            lines.append(
+                f"  ROLLED BACK at {_when(back['at'])}: BI reads publish {back['restored']} (replaced "
+                f"{back['replaced'] or '-'}); the next successful run republishes the warehouse's marts"
+            )
         lines += [f"  marts.{name:<28}{rows:>10}" for name, rows in published["marts"].items()]
     return "\n".join(lines)

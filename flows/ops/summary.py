@@ -48,7 +48,13 @@ def run_outcome(*, failed: bool, skipped: bool = False, degraded_loads: int = 0)
     return "partial" if degraded_loads else "succeeded"
 
 
-def validation_text(evaluated: int | None, failed: int | None) -> str:
+UNCHANGED = "unchanged (validated when loaded)"
+
+
+def validation_text(evaluated: int | None, failed: int | None, *, unchanged: bool = False) -> str:
+    """A load's validation in words: the run summary, its artifact and ``gapwatch status`` all say it this way."""
+    if unchanged:  # every extracted row was already stored as it is: validated when it was first loaded
+        return UNCHANGED
     if not evaluated:
         return "not run"
     return f"{evaluated - (failed or 0)}/{evaluated} passed"
@@ -127,11 +133,7 @@ def render_summary(summary: RunSummary) -> str:
     lines.append("")
     lines.append(f"{'dataset':<15}{'source':<26}{'extracted':>10}{'loaded':>9}  validation")
     for load in summary.loads:
-        checks = (
-            "unchanged (validated when loaded)"
-            if load.unchanged
-            else validation_text(load.expectations_evaluated, load.expectations_failed)
-        )
+        checks = validation_text(load.expectations_evaluated, load.expectations_failed, unchanged=load.unchanged)
         failed = f"  FAILED ({len(load.failures)} of {load.keys} keys failed)" if load.failures else "  FAILED"
         lines.append(
             f"{load.dataset:<15}{load.source:<26}{load.rows_extracted:>10}{load.rows_loaded:>9}  {checks}"
@@ -212,7 +214,7 @@ def render_markdown(summary: RunSummary) -> str:
                 load.rows_extracted,
                 load.rows_loaded,
                 load.rows_quarantined,
-                validation_text(load.expectations_evaluated, load.expectations_failed),
+                validation_text(load.expectations_evaluated, load.expectations_failed, unchanged=load.unchanged),
                 ", ".join(summary.failed_rules.get(load.load_id, [])) or "-",
                 load.status + (f" ({len(load.failures)} keys failed)" if load.failures else ""),
                 f"`{load.load_id}`",
