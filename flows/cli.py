@@ -137,6 +137,12 @@ def _prepare(source: str | None, *, writes: bool = True) -> None:
         typer.secho(f"Configuration error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
     export_tool_environment(settings)
+    if writes:  # a command that runs the pipeline says when it runs on an untested set of packages
+        from flows.ops import installed
+
+        untested = installed.warning()
+        if untested:
+            typer.secho(untested, fg="yellow", err=True)
 
 
 QUIET_HELP = "Print only errors (no progress, no summary); the exit code is the same."

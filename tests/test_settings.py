@@ -107,3 +107,33 @@ def test_values_are_normalised_once() -> None:
     assert settings.tool_environment()["GAPWATCH_DBT_MEMORY_LIMIT"] == settings.dbt_memory_limit  # what dbt reads
     assert settings.live.source("yahoo").base_url == "http://127.0.0.1:8080"
     assert settings.verbose is True and settings.sample.years == 5
+
+
+# --- the tested set of packages ------------------------------------------------------------------------------------
+
+
+def test_the_installed_packages_are_the_tested_set() -> None:
+    """`make install` applies requirements.lock as constraints: the environment the tests run in is the lock."""
+    from flows.ops import installed
+
+    assert installed.locked_versions(), "requirements.lock lists no pins"
+    assert installed.drift() == [], installed.warning()
+
+
+def test_an_untested_install_is_named_by_every_command_that_runs_the_pipeline(tmp_path: Path, monkeypatch) -> None:
+    from importlib import metadata
+
+    from flows.ops import installed
+
+    lock = tmp_path / "requirements.lock"
+    pins = installed.LOCK_FILE.read_text().replace(f"fastapi=={metadata.version('fastapi')}", "fastapi==0.159.1")
+    lock.write_text(pins + "not-a-gapwatch-dependency==1.0\n")
+    assert [item.describe() for item in installed.drift(lock)] == [
+        f"fastapi {metadata.version('fastapi')} (tested 0.159.1)",
+        "not-a-gapwatch-dependency missing (tested 1.0)",
+    ]
+    monkeypatch.setattr(installed, "LOCK_FILE", lock)
+    result = CliRunner().invoke(app, ["serve"], env={"PREFECT_API_URL": "", "GAPWATCH_HOME": str(tmp_path / "home")})
+    assert result.exit_code == 2  # serve refuses a temporary Prefect server, after the check
+    assert "warning: 2 installed package(s) differ from the tested set in requirements.lock: fastapi" in result.output
+    assert "make install" in result.output
