@@ -209,7 +209,13 @@ class Paths:
 
     @property
     def data_docs_index(self) -> Path:
+        """GX Data Docs (their styles and scripts come from CDNs: online only)."""
         return self.home / "data_docs" / "index.html"
+
+    @property
+    def validation_page(self) -> Path:
+        """Every load's validation result as one static page that opens offline (flows/validation/page.py)."""
+        return self.home / "validation" / "index.html"
 
 
 @dataclass(frozen=True)

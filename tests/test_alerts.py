@@ -186,7 +186,7 @@ def test_a_failing_run_alerts_the_webhook_with_what_failed_and_where_to_look(
     assert f"landing file: `{failed.landing_path}`" in text
     assert f"GX result: `{home.path / 'validation' / failed.load_id}.json`" in text
     assert "marts: not republished" in text
-    assert "`gapwatch status`" in text and str(home.path / "data_docs" / "index.html") in text
+    assert "`gapwatch status`" in text and str(home.path / "validation" / "index.html") in text
     assert summary.flow_run_id in text
     # apprise carries the same words
     assert via_apprise["json"]["title"] == "gapwatch run FAILED" and via_apprise["json"]["type"] == "info"

@@ -29,6 +29,39 @@ def test_every_dataset_loaded_and_validated(warehouse) -> None:
         assert list(docs.glob(f"validations/{load.dataset}/{load.load_id}/*/{load.load_id}.html")), load.dataset
 
 
+def test_the_validation_page_opens_offline_and_shows_every_load(warehouse, tmp_path) -> None:
+    """GX Data Docs load their styles and scripts from CDNs (offline: an empty list); <home>/validation/index.html
+    is ours: no reference to any file, every load's result, failed rules with example values."""
+    import json
+    import re
+    import shutil
+
+    from flows.settings import load_settings
+    from flows.validation import page
+
+    page_text = (warehouse.path / "validation" / "index.html").read_text()
+    assert not re.search(r"""(src|href)\s*=|url\(|@import""", page_text)  # loads nothing: opens from disk
+    assert "cdn" not in page_text.lower()
+    for load in warehouse.summary.loads:  # type: ignore[attr-defined]
+        assert f'id="{load.load_id}"' in page_text
+        assert f"{load.expectations_evaluated}/{load.expectations_evaluated} rules passed" in page_text
+    # a failed rule is shown with its count and example values
+    home = tmp_path / "home"
+    shutil.copytree(warehouse.path / "validation", home / "validation")
+    prices = warehouse.summary.loads[0]  # type: ignore[attr-defined]
+    result = json.loads((home / "validation" / f"{prices.load_id}.json").read_text())
+    rule = next(r for r in result["results"] if r["expectation_config"]["type"] == "expect_column_values_to_be_between")
+    rule["result"].update(partial_unexpected_list=[-1.5, "<script>"])
+    name = page.rule_name("expect_column_values_to_be_between", rule["expectation_config"]["kwargs"])
+    counted = next(o for o in result[page.OUTCOMES_KEY] if o["rule"].startswith(name))
+    counted.update(success=False, unexpected_count=2)
+    (home / "validation" / f"{prices.load_id}.json").write_text(json.dumps(result))
+    written = page.write(load_settings({"GAPWATCH_HOME": str(home)})).read_text()
+    section = written.split(f'id="{prices.load_id}"')[1].split("<h2")[0]
+    assert "1 of" in section and "rules failed" in section and "<td>2</td>" in section
+    assert "-1.5" in section and "&quot;&lt;script&gt;&quot;" in section and "<script>" not in written
+
+
 def test_sample_rows_are_labelled_everywhere(warehouse) -> None:
     for table in ("raw.prices", "raw.fx_rates", "raw.fundamentals", "raw.sec_filings"):
         assert warehouse.query(f"select distinct source from {table}") == [("sample",)]

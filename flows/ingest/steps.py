@@ -25,7 +25,9 @@ from flows.datasets import registry
 from flows.datasets.base import Batch, Dataset, ExtractRequest
 from flows.ingest import live
 from flows.settings import Settings
+from flows.validation import page as validation_page
 from flows.validation.gx import DatasetValidationError, ValidationReport, validate_frame, with_unique_columns
+from flows.validation.page import OUTCOMES_KEY, outcome_record
 from flows.warehouse import audit
 from flows.warehouse.audit import LoadResult
 from flows.warehouse.database import Warehouse, utcnow
@@ -249,7 +251,9 @@ def validate(
         audit.record_validation(warehouse, dataset=dataset.name, load_id=load_id, outcomes=report.outcomes)
     results_dir = settings.paths.home / "validation"
     results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / f"{load_id}.json").write_text(json.dumps(report.raw, indent=1, default=str))
+    document = {**report.raw, OUTCOMES_KEY: [outcome_record(*outcome) for outcome in report.outcomes]}
+    (results_dir / f"{load_id}.json").write_text(json.dumps(document, indent=1, default=str))
+    validation_page.write(settings)  # <home>/validation/index.html: every result, offline
     return report
 
 

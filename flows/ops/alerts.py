@@ -13,7 +13,7 @@ run whose outcome is
   ``GAPWATCH_MAX_FAILED_KEY_SHARE``) or rows were quarantined by warning rules,
 
 is announced with what failed (dataset, load id, rules, keys) and where to look
-(``gapwatch status``, the landing file, the GX Data Docs, ``gapwatch quarantine``).
+(``gapwatch status``, the landing file, the validation page, ``gapwatch quarantine``).
 Succeeded and skipped runs post nothing.
 
 The webhook POST goes through the shared HTTP client (timeout, one retry on
@@ -162,7 +162,7 @@ def _message(settings: Settings, summary: Any) -> _Message:
     published = "not republished: BI readers keep the last good marts" if not summary.success else "published"
     where = [
         f"`gapwatch status` (GAPWATCH_HOME={settings.paths.home})",
-        f"GX Data Docs: `{settings.paths.data_docs_index}`",
+        f"validation results: `{settings.paths.validation_page}`",
         f"landing zone: `{settings.paths.landing}`",
     ]
     if any(load.rows_quarantined for load in summary.loads):

@@ -153,7 +153,7 @@ def render_summary(summary: RunSummary) -> str:
             "",
             f"warehouse: {summary.home / 'gapwatch.duckdb'}",
             f"published (read-only copy for BI): {summary.published_path}",
-            f"validation reports (GX Data Docs): {summary.home / 'data_docs' / 'index.html'}",
+            f"validation results (opens offline): {summary.home / 'validation' / 'index.html'}",
             *([f"report (HTML, opens offline): {summary.report_path}"] if summary.report_path else []),
             f"query: {duckdb_cli()} -readonly {summary.published_path} "
             '"select * from marts.inflation order by month_date desc limit 5"',

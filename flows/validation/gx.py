@@ -25,6 +25,7 @@ import pandas as pd
 from flows.datasets.base import CheckContext, Dataset
 from flows.datasets.checks import types_ok
 from flows.settings import Settings
+from flows.validation.page import rule_name
 
 EXAMPLE_ROWS = 5
 # GX announces its temporary docs folder at INFO on every context; keep the run output clean.
@@ -202,12 +203,7 @@ def _severity(config: Any) -> str:
 
 
 def _rule_name(config: Any, meta_rule: str | None) -> str:
-    kwargs = {key: value for key, value in config.kwargs.items() if key not in {"batch_id", "result_format"}}
-    if isinstance(kwargs.get("value_set"), list) and len(kwargs["value_set"]) > 8:
-        kwargs["value_set"] = f"<{len(kwargs['value_set'])} values>"
-    arguments = ", ".join(f"{key}={value}" for key, value in kwargs.items())
-    name = f"{config.type}({arguments})"
-    return f"{name} -- {meta_rule}" if meta_rule else name
+    return rule_name(config.type, dict(config.kwargs), meta_rule)
 
 
 _docs_sites: dict[Path, str] = {}
