@@ -316,3 +316,45 @@ def test_serve_stops_cleanly_on_sigterm_and_sigint(
     assert code == 0, output
     assert output.rstrip().endswith("Stopped."), output
     assert "RuntimeWarning" not in output and "never awaited" not in output and "Traceback" not in output, output
+
+
+def test_the_docs_and_the_validation_page_open_from_disk_in_a_browser(docs_home: tuple[Home, Any]) -> None:
+    """Opened as files (no server, no network): the dbt docs render their project (not "(loading)"), the site
+    renders, the validation page lists the loads; nothing is requested from another host."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.fail(f"Debian's chromium is not installed at {chromium}: run `make browser` (`make test` does).")
+    home, result = docs_home
+    assert result.exit_code == 0, result.output
+    pages = {
+        "dbt": home.path / "docs_site" / "dbt" / "static_index.html",
+        "site": home.path / "docs_site" / "index.html",
+        "validation": home.path / "validation" / "index.html",
+    }
+    seen: dict[str, str] = {}
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+            page.on("request", lambda request: requests.append(request.url))
+            for name, path in pages.items():
+                page.goto(path.as_uri(), wait_until="load")
+                if name == "dbt":  # the single-file page renders its inlined manifest and catalog
+                    page.wait_for_function("document.body.innerText.includes('Welcome')", timeout=30_000)
+                seen[name] = page.inner_text("body")
+        finally:
+            browser.close()
+    assert "(loading)" not in seen["dbt"] and "Sources" in seen["dbt"] and "gapwatch" in seen["dbt"]
+    assert "gapwatch" in seen["site"] and "Point in time" in seen["site"]
+    from flows.datasets.registry import names
+
+    assert "gapwatch validation results" in seen["validation"]
+    for dataset in names():  # every dataset's load of the session warehouse, with its verdict
+        assert f"{dataset} · {dataset}-" in seen["validation"], dataset
+    assert "rules passed" in seen["validation"]
+    assert [url for url in requests if not url.startswith(("file:", "data:", "about:"))] == []
