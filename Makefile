@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The BI connection path (duckdb-engine under SQLAlchemy 1.4, as Superset uses), tested by tests/test_bi.py.
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed-stamp
 
 # Telemetry off for Prefect, GX and dbt; no network calls in the default (sample) mode.
 export DO_NOT_TRACK := 1
@@ -17,7 +20,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run test lint lock clean help
+.PHONY: install browser bi-env run test lint lock clean help
 
 help:
 	@echo "make run    - set up .venv (locked versions) and run the daily pipeline on the embedded sample"
@@ -35,6 +38,13 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+$(BI_STAMP): tests/bi/requirements.lock
+	test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/bi/requirements.lock
+	touch $(BI_STAMP)
+
+bi-env: $(BI_STAMP)
+
 # Debian's chromium (and a font for the report screenshot), installed only when missing.
 browser:
 	@if [ -x $(CHROMIUM) ]; then echo "browser: $$($(CHROMIUM) --version)"; else \
@@ -46,7 +56,7 @@ browser:
 run: install
 	$(BIN)/gapwatch run
 
-test: install browser
+test: install browser bi-env
 	$(BIN)/python -m pytest
 
 # The benchmark (not a test): BENCH_ARGS="--large" for the whole grid, "--tickers 500 --years 1,20" for cells.
@@ -61,5 +71,5 @@ lock: install
 	mv requirements.lock.new requirements.lock
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(BI_VENV)
 	find warehouse -mindepth 1 ! -name README.md -exec rm -rf {} +
