@@ -505,3 +505,107 @@ def test_screenshot_is_saved_as_an_artifact(browser_run: BrowserRun) -> None:
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
     assert width == 1100 and height > 2000  # full page, not just the viewport
+
+
+# ---------------------------------------------------------------------------------------------
+# reading the report on any screen: per-point readouts (hover, tap, keyboard), 400 px and 1,400 px
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "pages" / "assets"
+
+_SMALLEST_TEXT = """() => {
+  let smallest = [1e9, ''];
+  for (const text of document.querySelectorAll('svg.chart text')) {
+    const svg = text.ownerSVGElement;
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    const size = parseFloat(text.getAttribute('font-size') || '12') * scale;
+    if (size < smallest[0]) smallest = [size, text.textContent];
+  }
+  return smallest;
+}"""
+
+# every marker label's box against every line's drawn points (sampled along the path) and every data point
+_LABELS_ON_DATA = """() => {
+  const hits = [];
+  for (const label of document.querySelectorAll('svg.chart .marker-label')) {
+    const box = label.getBoundingClientRect();
+    const inside = (x, y) => x >= box.left && x <= box.right && y >= box.top && y <= box.bottom;
+    const svg = label.ownerSVGElement;
+    for (const path of svg.querySelectorAll('path.mark.line')) {
+      const length = path.getTotalLength(), matrix = path.getScreenCTM();
+      for (let at = 0; at <= length; at += 2) {
+        const point = path.getPointAtLength(at).matrixTransform(matrix);
+        if (inside(point.x, point.y)) { hits.push([label.textContent, 'line']); break; }
+      }
+    }
+    for (const dot of svg.querySelectorAll('circle.mark.point')) {
+      const r = dot.getBoundingClientRect();
+      if (inside((r.left + r.right) / 2, (r.top + r.bottom) / 2)) hits.push([label.textContent, 'point']);
+    }
+  }
+  return hits;
+}"""
+
+
+@pytest.mark.parametrize("width", [400, 1400])
+def test_the_report_reads_on_a_phone_and_a_desktop(report: Path, width: int) -> None:
+    """At 400 and 1,400 px: no chart text drawn below 10 px, the page itself never scrolls sideways (a wide chart
+    scrolls in its own frame), marker labels never cover data, and every line chart answers a pointer, a tap
+    and the keyboard with the nearest date and each series' value there. Screenshots go to the docs."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"Debian's chromium is not installed at {CHROMIUM}: run `make browser` (`make test` does).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                viewport={"width": width, "height": 900}, has_touch=width == 400, is_mobile=width == 400
+            )
+            page = context.new_page()
+            page.goto(report.as_uri(), wait_until="load")
+            size, text = page.evaluate(_SMALLEST_TEXT)
+            assert size >= 10 - 1e-6, f"'{text}' is drawn at {size:.1f} px at {width} px wide"
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+            assert page.evaluate(_LABELS_ON_DATA) == []
+            for caption in page.locator("table caption").all():  # not clipped: its text fits its box
+                assert caption.evaluate("c => c.scrollWidth <= c.clientWidth + 1"), caption.inner_text()
+            page.screenshot(path=str(SCREENSHOTS / f"report-{width}.png"))
+            charts = page.locator("svg.line-chart")
+            assert charts.count() >= 3  # the spread, 19 company panels, CPI
+            for index in range(charts.count()):
+                chart = charts.nth(index)
+                strips = chart.locator(".hit")
+                assert strips.count() >= 10, chart.get_attribute("class")
+                strip = strips.nth(strips.count() // 2)
+                readout = strip.locator(".readout")
+                assert not readout.is_visible()
+                area = strip.locator(".hit-area")
+                area.scroll_into_view_if_needed()
+                if width == 400:
+                    area.tap()
+                else:
+                    area.hover()
+                assert readout.is_visible()
+                label = strip.get_attribute("aria-label") or ""
+                day = label.split(":", 1)[0]
+                shown = readout.evaluate("g => [...g.querySelectorAll('text')].map(t => t.textContent)")
+                assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) and shown[0] == day and len(shown) >= 2
+                assert ": " in label.split(": ", 1)[1]  # series: value
+                if index == 0 and width == 1400:
+                    page.screenshot(path=str(SCREENSHOTS / "report-hover-1400.png"))
+                if index == 0 and width == 400:
+                    page.screenshot(path=str(SCREENSHOTS / "report-tap-400.png"))
+            # the keyboard: Tab reaches a readout strip, and focus shows it
+            page.mouse.move(0, 0)
+            page.locator("nav a").last.focus()
+            for _ in range(60):
+                page.keyboard.press("Tab")
+                if page.evaluate("() => document.activeElement.classList.contains('hit')"):
+                    break
+            focused = page.evaluate(
+                "() => [document.activeElement.classList.contains('hit'), "
+                "getComputedStyle(document.activeElement.querySelector('.readout')).visibility]"
+            )
+            assert focused == [True, "visible"]
+        finally:
+            browser.close()

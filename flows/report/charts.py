@@ -354,6 +354,7 @@ def ticker_chart(data: ReportData) -> Chart:
                     show_legend=False,
                     y_domain=domain,
                     max_x_ticks=4,
+                    hover_columns=24,  # a small panel: a readout every ~10 px
                 )
             )
         legend = _html_legend(

@@ -54,6 +54,26 @@ table.prints { border-collapse: collapse; font-size: 13px; margin: 10px 0 0; }
 table.prints caption { text-align: left; color: #555; padding-bottom: 4px; }
 table.prints th, table.prints td { border-bottom: 1px solid #e5e5e5; padding: 3px 12px 3px 0; text-align: left; }
 footer { color: #666; font-size: 13px; padding-bottom: 28px; }
+/* per-point readouts (flows/report/svg.py _readouts): shown on hover, on a tap and on keyboard focus */
+.hit .readout { visibility: hidden; pointer-events: none; }
+.hit:hover .readout, .hit:focus .readout, .hit:focus-within .readout { visibility: visible; }
+.hit:focus { outline: none; }
+.hit:focus .hit-area { fill: rgba(33, 102, 172, 0.08); }
+.hit-area { cursor: crosshair; }
+/* narrow screens (phones, 400 px): charts keep their drawn size and scroll sideways, so no text is drawn
+   smaller than 10 px; small multiples stack; tables wrap */
+@media (max-width: 720px) {
+  header, main, footer { padding: 0 10px; }
+  section.chart { padding: 12px 10px 10px; }
+  figure { overflow-x: auto; -webkit-overflow-scrolling: touch; }
+  svg.chart { max-width: none; }
+  .multiples { flex-direction: column; }
+  .side-by-side { display: block; overflow-x: auto; }
+  .side-by-side svg.chart { flex: none; }
+  table.prints, table.ranking { display: block; overflow-x: auto; max-width: 100%; }
+  table.prints caption, table.ranking caption { white-space: normal; }
+  h1 { font-size: 22px; }
+}
 """
 
 

@@ -387,10 +387,12 @@ def line_chart(
     reference_lines: Sequence[tuple[float, str]] = (),
     max_x_ticks: int = 8,
     last_format: Formatter | None = None,
+    hover_columns: int = 60,
 ) -> str:
     """A time-series line chart with a y grid, date ticks, axis labels, a legend and optional
     shaded bands, labelled horizontal reference lines, highlighted markers and end-of-line
-    value labels."""
+    value labels, and a readout layer (:func:`_readouts`): pointing at, tapping or tabbing to a
+    spot shows the nearest date with every series' value there."""
     values = [value for item in series for _, value in item.points if value is not None]
     dates = [day for item in series for day, _ in item.points]
     dates += [day for band in bands for day in (band.start, band.end)]
@@ -411,7 +413,7 @@ def line_chart(
         height=height,
         left=70 if width >= 400 else 62,
         right=70 if has_end_labels else 18,
-        top=top + legend_height + 8,
+        top=top + legend_height + 8 + 16 * len(markers),  # a row per marker label, above the data
         bottom=46,
     )
     tick_count = 6 if height >= 250 else 3
@@ -478,32 +480,102 @@ def line_chart(
             _text(frame.x1 + 6, y + 4, text, fill=color, weight="bold", css_class="end-label")
             for y, (_, text, color) in zip(placed, end_labels, strict=True)
         )
-    for marker in markers:
+    for number, marker in enumerate(markers):
+        # the label sits above the plot, in its own row, joined to the point by a thin leader: it never covers
+        # a line or another point (a label beside the point used to land on earlier data)
         x, y = x_of(marker.x), y_scale(marker.y)
         label_width = text_width(marker.label, 12)
-        anchor_left = x + 10 + label_width > frame.x1
-        label_x = x - 10 if anchor_left else x + 10
-        label_y = y - 14 if y - 14 > frame.y1 + 12 else y + 22
+        label_x = min(max(x, frame.x0 + label_width / 2), frame.x1 - label_width / 2)
+        label_y = frame.y1 - 8 - 16 * number
         parts.append(
-            f'<g class="marker"><circle class="mark point" cx="{_n(x)}" cy="{_n(y)}" r="5.5" fill="#fff" '
+            f'<g class="marker"><line class="leader" x1="{_n(x)}" y1="{_n(y - 6)}" x2="{_n(x)}" '
+            f'y2="{_n(label_y + 4)}" stroke="{esc(marker.color)}" stroke-width="1" stroke-dasharray="2 2"/>'
+            f'<circle class="mark point" cx="{_n(x)}" cy="{_n(y)}" r="5.5" fill="#fff" '
             f'stroke="{esc(marker.color)}" stroke-width="2.5">{_tip(marker.label)}</circle>'
             + _text(
                 label_x,
                 label_y,
                 marker.label,
-                anchor="end" if anchor_left else "start",
+                anchor="middle",
                 fill=marker.color,
                 weight="bold",
                 css_class="marker-label",
-                extra=HALO,
             )
             + "</g>"
         )
+    if hover_columns:
+        parts.append(_readouts(series, frame, x_of, y_scale, y_format, columns=hover_columns))
     if heading:
         parts.append(_text(frame.x0, 22, heading, weight="bold", size=13, css_class="heading"))
     if legend_markup:
         parts.append(legend_markup)
     return _svg(width, height, title, parts, css_class="chart line-chart")
+
+
+def _value_at(points: Sequence[tuple[date, float | None]], day: date) -> tuple[date, float] | None:
+    """The series' non-null point nearest to ``day`` (its own date), or None when it has none."""
+    best: tuple[date, float] | None = None
+    for point_day, value in points:
+        if value is not None and (best is None or abs((point_day - day).days) < abs((best[0] - day).days)):
+            best = (point_day, value)
+    return best
+
+
+def _readouts(
+    series: Sequence[Series],
+    frame: Frame,
+    x_of: Callable[[date], float],
+    y_scale: LinearScale,
+    y_format: Formatter,
+    *,
+    columns: int,
+) -> str:
+    """The per-point readout, without a script: the plot is cut into at most ``columns`` vertical strips, one per
+    date (thinned evenly when there are more dates). Each strip is focusable (``tabindex``; a tap focuses it too)
+    and holds a hidden readout -- a rule at the date, a dot on each series and a box with the date and each
+    series' value -- that the page's CSS shows on ``:hover`` and ``:focus``. Its ``<title>`` and ``aria-label``
+    say the same for a tooltip and a screen reader."""
+    days = sorted({day for item in series for day, value in item.points if value is not None})
+    if not days:
+        return ""
+    if len(days) > columns:
+        days = [days[round(index * (len(days) - 1) / (columns - 1))] for index in range(columns)]
+        days = sorted(set(days))
+    xs = [x_of(day) for day in days]
+    strips = []
+    for index, (day, x) in enumerate(zip(days, xs, strict=True)):
+        left = frame.x0 if index == 0 else (xs[index - 1] + x) / 2
+        right = frame.x1 if index == len(xs) - 1 else (x + xs[index + 1]) / 2
+        found = [(item, _value_at(item.points, day)) for item in series]
+        found = [(item, point) for item, point in found if point is not None]
+        lines = [day.isoformat()] + [f"{item.name}: {y_format(point[1])}" for item, point in found]
+        spoken = f"{lines[0]}: " + "; ".join(lines[1:])
+        box_width = max(text_width(line, 12) for line in lines) + 16
+        box_height = 16 * len(lines) + 8
+        toward_middle_right = x < (frame.x0 + frame.x1) / 2  # the box opens toward the plot's middle
+        box_x = x + 8 if toward_middle_right else x - 8 - box_width
+        box_x = max(box_x, 2.0)
+        box_y = frame.y1 + 4
+        dots = "".join(
+            f'<circle cx="{_n(x_of(point[0]))}" cy="{_n(y_scale(point[1]))}" r="4" fill="{esc(item.color)}" '
+            'stroke="#fff" stroke-width="1.5"/>'
+            for item, point in found
+        )
+        texts = "".join(
+            _text(box_x + 8, box_y + 18 + 16 * number, line, fill="#222" if number == 0 else found[number - 1][0].color,
+                  weight="bold" if number == 0 else None)
+            for number, line in enumerate(lines)
+        )  # fmt: skip
+        strips.append(
+            f'<g class="hit" tabindex="0" role="img" aria-label="{esc(spoken)}"><title>{esc(spoken)}</title>'
+            f'<rect class="hit-area" x="{_n(left)}" y="{_n(frame.y1)}" width="{_n(max(right - left, 1))}" '
+            f'height="{_n(frame.y0 - frame.y1)}" fill="transparent"/>'
+            f'<g class="readout"><line x1="{_n(x)}" y1="{_n(frame.y1)}" x2="{_n(x)}" y2="{_n(frame.y0)}" '
+            f'stroke="#555" stroke-width="1"/>{dots}'
+            f'<rect x="{_n(box_x)}" y="{_n(box_y)}" width="{_n(box_width)}" height="{_n(box_height)}" rx="3" '
+            f'fill="#fff" fill-opacity="0.95" stroke="#999"/>{texts}</g></g>'
+        )
+    return f'<g class="readouts">{"".join(strips)}</g>'
 
 
 # ---------------------------------------------------------------------------------------------
