@@ -609,3 +609,11 @@ def test_the_report_reads_on_a_phone_and_a_desktop(report: Path, width: int) -> 
             assert focused == [True, "visible"]
         finally:
             browser.close()
+
+
+def test_old_policy_events_are_called_old_not_latest(report: Path) -> None:
+    """The curated calendar ends in December 2025: a report as of 2026-11-20 says its "latest" events are the
+    calendar's, dated that long before, instead of presenting them as the latest news."""
+    page = report.read_text()
+    section = page.split('id="chart-policy-car"')[1].split("</section>")[0]
+    assert "The newest event here is dated 2025-12-18, 337 days before the as-of date 2026-11-20" in section

@@ -537,6 +537,9 @@ CAR_HOW_TO_READ = (
 )
 
 
+STALE_EVENTS_DAYS = 60  # a newest event older than this at the as-of date is said to be old, in the chart
+
+
 def car_chart(data: ReportData) -> Chart:
     title = "Abnormal returns around the latest policy events, by group"
     source = "marts.policy_event_group_impact — car_m1_p1_mean_pct, car_m1_p1_t_stat, car_m1_p1_n"
@@ -601,11 +604,21 @@ def car_chart(data: ReportData) -> Chart:
             for event_id in events
         ],
     )
+    newest = max(row["event_date"] for row in rows)
+    stale = ""
+    if data.as_of is not None and (data.as_of - newest).days > STALE_EVENTS_DAYS:
+        stale = (
+            f'<p class="chart-note warning">The newest event here is dated {newest.isoformat()}, '
+            f"{(data.as_of - newest).days} days before the as-of date {data.as_of.isoformat()}: the curated "
+            "calendar states how far it covers, and <code>gapwatch status</code> calls it stale when it needs "
+            "extending. "
+            "These are not the latest events in the world, only the latest in the calendar.</p>"
+        )
     return Chart(
         chart_id="policy-car",
         title=title,
         reading=_car_reading(rows, len(events), significant, total),
-        body=svg,
+        body=svg + stale,
         source=source,
         how_to_read=CAR_HOW_TO_READ,
     )
