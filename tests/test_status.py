@@ -339,8 +339,8 @@ def test_the_curated_calendar_states_its_coverage_and_freshness_says_when_to_ext
     assert on_the_day.status == "fresh" and "extend" not in on_the_day.note
     after = policy(covered_through + timedelta(days=1))
     assert after.status == "stale" and after.stale_from == covered_through + timedelta(days=1)
-    assert f"covers events through {covered_through}; extend {settings.policy_events_file}" in after.note
-    # a calendar of one's own without a coverage statement: never called fresh by silence
+    assert f"covers events through {covered_through}; extend flows/sources/curated/policy_events.csv and" in after.note
+    # a calendar of one's own without a coverage statement: the note says so (no date to be stale from)
     own = tmp_path / "my_events.csv"
     shutil.copy(settings.policy_events_file, own)
     unstated = policy(covered_through + timedelta(days=1), GAPWATCH_POLICY_EVENTS_FILE=str(own))

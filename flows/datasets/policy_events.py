@@ -24,7 +24,7 @@ from flows.datasets.base import (
 )
 from flows.datasets.checks import known_by
 from flows.datasets.freshness import StatedCoverage
-from flows.settings import ConfigError, Settings
+from flows.settings import REPO_ROOT, ConfigError, Settings
 from flows.sources.curated import reader as curated_reader
 from flows.sources.jobs import KeyJob
 from flows.sources.registry import LOCAL
@@ -135,9 +135,10 @@ def coverage_file(events_file: Path) -> Path:
 def stated_coverage(settings: Settings) -> tuple[date | None, str]:
     """(covered_through, what to extend) of the curated calendar in use; None when it states no coverage."""
     events, statement = settings.policy_events_file, coverage_file(settings.policy_events_file)
-    where = f"{events} and covered_through in {statement.name}"
+    shown = events.relative_to(REPO_ROOT) if events.is_relative_to(REPO_ROOT) else events  # the shipped one: short
+    where = f"{shown} and covered_through in {statement.name}"
     if not statement.is_file():
-        return None, f"add {statement.name} (covered_through: YYYY-MM-DD) beside {events}"
+        return None, f"add {statement.name} (covered_through: YYYY-MM-DD) beside {shown}"
     try:
         document = yaml.safe_load(statement.read_text()) or {}
         covered = document.get("covered_through") if isinstance(document, dict) else None
