@@ -11,9 +11,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-# When this command was invoked (naive UTC): a run's start, so its duration includes the start-up (imports, the
-# temporary Prefect server) the user waited for. Taken before the heavy imports below.
-INVOKED_AT = datetime.now(UTC).replace(tzinfo=None)
+# When this process started the CLI (naive UTC), taken before the imports below: for a console invocation
+# (main()), a run's start, so its duration includes the start-up the user waited for.
+PROCESS_STARTED_AT = datetime.now(UTC).replace(tzinfo=None)
+_invoked_at: dict[str, datetime] = {}  # "process": set by main(); "command": set as each command starts
 
 import click  # noqa: E402
 import typer  # noqa: E402
@@ -78,6 +79,9 @@ def _options(
 ) -> None:
     """gapwatch: China tech vs US AI leaders. Daily prices, fundamentals, CPI and policy events -> DuckDB marts."""
     import os
+
+    # in-process invocations (tests, notebooks) start here; a console process at PROCESS_STARTED_AT (main)
+    _invoked_at["command"] = datetime.now(UTC).replace(tzinfo=None)
 
     if verbose:
         os.environ[VERBOSE_ENV] = "1"  # read by the settings: the flows log tracebacks too
@@ -190,7 +194,7 @@ def _run_and_report(*, quiet: bool = False, **run_arguments: Any) -> None:
     if quiet:
         _silence_prefect_console()
     with progress.use(progress.reporter_for(sys.stdout, quiet=quiet)):
-        summary = run_daily(invoked_at=INVOKED_AT, **run_arguments)
+        summary = run_daily(invoked_at=_invoked_at.get("process") or _invoked_at.get("command"), **run_arguments)
     if quiet:
         for error in summary.errors:
             typer.echo(error, err=True)
@@ -548,6 +552,7 @@ def docs(
 
 
 def main() -> None:  # pragma: no cover - console entry point
+    _invoked_at["process"] = PROCESS_STARTED_AT
     # --verbose is an option of gapwatch itself; accept it after the command too (`gapwatch run --verbose`)
     if "--verbose" in sys.argv[2:]:
         sys.argv.remove("--verbose")

@@ -418,7 +418,8 @@ def check_home_writable(home: Path) -> None:
 
 _HTTP_URL = re.compile(r"https?://[^\s/?#]+(?:[/?#]\S*)?")
 _DASK_ADDRESS = re.compile(r"(?:tcp|tls|inproc|ucx)://\S+")
-_FAULT_PAUSE = re.compile(r"load:[a-z_]+")
+# the fault points of the crash tests: Warehouse.fault_point("load:<dataset>") and the publish steps' points
+_FAULT_PAUSE = re.compile(r"load:[a-z_]+|publish:(?:duckdb|parquet|switch)")
 _BOOLEAN_WORDS = {
     "1": True,
     "true": True,
@@ -570,7 +571,10 @@ class _EnvironmentBase(BaseSettings):
         10.0, ge=1, alias="GAPWATCH_ALERT_TIMEOUT", json_schema_extra=_allowed("a finite number of at least 1")
     )
     fault_pause: str | None = Field(
-        None, pattern=_FAULT_PAUSE.pattern, alias="GAPWATCH_FAULT_PAUSE", json_schema_extra=_allowed("'load:<dataset>'")
+        None,
+        pattern=f"^(?:{_FAULT_PAUSE.pattern})$",
+        alias="GAPWATCH_FAULT_PAUSE",
+        json_schema_extra=_allowed("'load:<dataset>', 'publish:duckdb', 'publish:parquet' or 'publish:switch'"),
     )
     verbose: Boolean = Field(
         False, alias="GAPWATCH_VERBOSE", json_schema_extra=_allowed("one of 1, 0, true, false, yes, no, on, off")

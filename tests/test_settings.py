@@ -137,3 +137,14 @@ def test_an_untested_install_is_named_by_every_command_that_runs_the_pipeline(tm
     assert result.exit_code == 2  # serve refuses a temporary Prefect server, after the check
     assert "warning: 2 installed package(s) differ from the tested set in requirements.lock: fastapi" in result.output
     assert "make install" in result.output
+
+
+def test_every_fault_point_in_the_code_is_an_accepted_fault_pause() -> None:
+    """The crash tests park runs at the fault points the code declares: each must pass the setting's check."""
+    names = set()
+    for path in (REPO / "flows").rglob("*.py"):
+        names |= set(re.findall(r'fault_point\(f?"([a-z_]+:[a-z_{}.\'()\-]+)"\)', path.read_text()))
+    concrete = {name for name in names if "{" not in name} | {"load:prices", "load:policy_events"}
+    assert {"publish:duckdb", "publish:parquet", "publish:switch"} <= concrete
+    for name in concrete:
+        assert load_settings({"GAPWATCH_FAULT_PAUSE": name}).fault_pause == name
