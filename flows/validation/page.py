@@ -56,15 +56,19 @@ def outcome_record(rule: str, severity: str, success: bool, unexpected: int | No
 
 
 def _load_rows(results_dir: Path) -> list[tuple[str, dict[str, Any]]]:
-    """(load id, GX result) of the stored results, newest first (load ids end in their UTC timestamp)."""
-    found = []
-    for path in results_dir.glob("*.json"):
+    """(load id, GX result) of the newest LOADS_SHOWN stored results, newest first (load ids end in their UTC
+    timestamp). Ordered by name before anything is read: the page is rewritten after every validation, so its
+    cost must not grow with the history kept beside it."""
+    paths = sorted(results_dir.glob("*.json"), key=lambda path: (path.stem.split("-", 1)[-1], path.stem), reverse=True)
+    found: list[tuple[str, dict[str, Any]]] = []
+    for path in paths:
+        if len(found) == LOADS_SHOWN:
+            break
         try:
             found.append((path.stem, json.loads(path.read_text())))
         except (OSError, ValueError):
             continue  # a result being written, or damaged: the next page write picks it up
-    found.sort(key=lambda item: (item[0].split("-", 1)[-1], item[0]), reverse=True)
-    return found[:LOADS_SHOWN]
+    return found
 
 
 def _rule_rows(result: dict[str, Any]) -> tuple[list[str], list[str]]:
