@@ -11,8 +11,12 @@
 -- Point in time: a horizon's columns are null (its known_at too) until its
 -- window is complete: the listing has traded its last day and both reference
 -- series have a level on or after that date; then known_at is the latest
--- close of the sessions it used. A view: a few thousand rows, recomputed on
--- each build, so nothing is kept from a build whose windows were incomplete.
+-- close of the sessions it used. A table rebuilt whole by every build (a few
+-- thousand rows per 100 companies and year; seconds at 500 x 20), so nothing is
+-- kept from a build whose windows were incomplete, and its tests and readers
+-- read it once computed instead of recomputing a view.
+
+{{ config(materialized='table') }}
 
 {%- set horizons = results_reward_horizons() %}
 {%- set last_day = horizons | map(attribute='end') | max %}
@@ -95,8 +99,10 @@ day_zero as (
         and day_zero_sessions.day_zero_session_date <= stock_days.trade_date
 ),
 
--- trading days -1 .. the last horizon's end, by number (exact over halts and holidays)
-window_days as (
+-- trading days -1 .. the last horizon's end, by number (exact over halts and holidays). The numbers are
+-- computed first, so the join below is on (ticker, number): joined with the expression, DuckDB matched
+-- every quarter with every trading day of its ticker (minutes at 500 tickers x 20 years)
+window_keys as materialized (
     select
         day_zero.ticker,
         day_zero.fiscal_period_end,
@@ -104,15 +110,22 @@ window_days as (
         day_zero.benchmark_ticker,
         day_zero.market_ticker,
         relative_days.relative_day,
+        day_zero.day_zero_number + relative_days.relative_day as trading_day_number,
+    from day_zero
+    cross join range(-1, {{ last_day + 1 }}) as relative_days (relative_day)
+    where day_zero.day_zero_number > 1
+),
+
+window_days as (
+    select
+        window_keys.* exclude (trading_day_number),
         stock_days.trade_date,
         stock_days.adj_close_usd as stock_level_usd,
         stock_days.daily_return_usd as stock_return_usd,
-    from day_zero
-    cross join range(-1, {{ last_day + 1 }}) as relative_days (relative_day)
+    from window_keys
     inner join stock_days
-        on day_zero.ticker = stock_days.ticker
-        and day_zero.day_zero_number + relative_days.relative_day = stock_days.trading_day_number
-    where day_zero.day_zero_number > 1
+        on window_keys.ticker = stock_days.ticker
+        and window_keys.trading_day_number = stock_days.trading_day_number
 ),
 
 -- the benchmark and market levels in USD, with the close of the session each is dated
@@ -136,7 +149,30 @@ reference_levels as (
 ),
 
 -- each reference's last level on or before the listing's trade date (calendars differ: VT
--- trades in New York while a Hong Kong listing's day is over)
+-- trades in New York while a Hong Kong listing's day is over): one ASOF join per distinct
+-- (reference, date) pair the windows hold, then equi-joins (an ASOF join per window row took 10 s)
+reference_dates as (
+    {%- for reference, ticker_column in references %}
+    select distinct {{ ticker_column }} as reference_ticker, trade_date from window_days
+    {%- if not loop.last %}
+    union
+    {%- endif %}
+    {%- endfor %}
+),
+
+reference_on_dates as (
+    select
+        reference_dates.reference_ticker,
+        reference_dates.trade_date,
+        reference_levels.level_usd,
+        reference_levels.level_close_at,
+        reference_levels.last_level_date >= reference_dates.trade_date as is_level_final,
+    from reference_dates
+    asof left join reference_levels
+        on reference_dates.reference_ticker = reference_levels.reference_ticker
+        and reference_dates.trade_date >= reference_levels.level_date
+),
+
 window_levels as (
     select
         window_days.*,
@@ -144,16 +180,16 @@ window_levels as (
         {%- for reference, _ in references %}
         {{ reference }}.level_usd as {{ reference }}_level_usd,
         {{ reference }}.level_close_at as {{ reference }}_close_at,
-        {{ reference }}.last_level_date >= window_days.trade_date as is_{{ reference }}_level_final,
+        {{ reference }}.is_level_final as is_{{ reference }}_level_final,
         {%- endfor %}
     from window_days
     left join market_sessions as stock_sessions
         on window_days.exchange = stock_sessions.exchange
         and window_days.trade_date = stock_sessions.session_date
     {%- for reference, ticker_column in references %}
-    asof left join reference_levels as {{ reference }}
+    left join reference_on_dates as {{ reference }}
         on window_days.{{ ticker_column }} = {{ reference }}.reference_ticker
-        and window_days.trade_date >= {{ reference }}.level_date
+        and window_days.trade_date = {{ reference }}.trade_date
     {%- endfor %}
 ),
 
