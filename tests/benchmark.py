@@ -291,7 +291,11 @@ def _price_rows(database: Path) -> int:
         connection.close()
 
 
-def bench_cell(tickers: int, years: int, *, root: Path, with_floor: bool) -> list[Result]:
+def bench_cell(
+    tickers: int, years: int, *, root: Path, with_floor: bool, keep_after_full: Path | None = None
+) -> list[Result]:
+    """The cell's full, one-day and nothing-new runs; with ``keep_after_full``, a copy of its GAPWATCH_HOME as
+    the full build left it (for :func:`daily_targets`)."""
     home = root / f"t{tickers}_y{years}"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
@@ -323,6 +327,9 @@ def bench_cell(tickers: int, years: int, *, root: Path, with_floor: bool) -> lis
             floor = 0.0
         if run == "full":
             shutil.copy(database, snapshot)
+            if keep_after_full is not None:
+                shutil.rmtree(keep_after_full, ignore_errors=True)
+                shutil.copytree(home, keep_after_full)
         results.append(
             Result(
                 tickers=tickers,
@@ -384,6 +391,49 @@ def startup_costs(root: Path) -> dict[str, float]:
     return {name: round(seconds, 2) for name, seconds in costs.items()}
 
 
+# The daily-run targets (issue 16): wall seconds, median of alternating runs, with a running Prefect server
+# (`gapwatch serve`, production) and with the temporary one a bare `gapwatch run` starts.
+DAILY_TARGETS = {
+    ("day", "running"): 12.0,
+    ("day", "temporary"): 20.0,
+    ("none", "running"): 6.0,
+    ("none", "temporary"): 14.0,
+}
+
+
+def daily_targets(after_full: Path, *, tickers: int, years: int, root: Path, repeats: int = 3) -> list[dict]:
+    """The one-day run (as of INCREMENTAL_AS_OF) and the nothing-new run after it, ``repeats`` times,
+    alternating a running Prefect server and a temporary one, each repetition on a fresh copy of the home
+    the full build left (``after_full``). Returns one row per (run, server): runs, median, target, verdict."""
+    arguments = [*_gapwatch(), "run", "--as-of", INCREMENTAL_AS_OF.isoformat(), "--quiet"]
+    walls: dict[tuple[str, str], list[float]] = {key: [] for key in DAILY_TARGETS}
+    work = root / "daily_home"
+    with running_prefect_server(root) as url:
+        for _ in range(repeats):
+            for server in ("running", "temporary"):
+                shutil.rmtree(work, ignore_errors=True)
+                shutil.copytree(after_full, work)
+                env = _env(work, tickers=tickers, years=years)
+                if server == "running":
+                    env["PREFECT_API_URL"] = url
+                else:
+                    env.pop("PREFECT_API_URL", None)
+                for run in ("day", "none"):
+                    measurement = measure(arguments, env=env)
+                    if measurement.exit_code != 0:
+                        print(f"  {run}/{server}: exit {measurement.exit_code}\n{measurement.output_tail}",
+                              file=sys.stderr)  # fmt: skip
+                    walls[(run, server)].append(round(measurement.wall_seconds, 2))
+    shutil.rmtree(work, ignore_errors=True)
+    rows = []
+    for (run, server), target in DAILY_TARGETS.items():
+        runs = sorted(walls[(run, server)])
+        median = runs[len(runs) // 2]
+        rows.append({"run": run, "server": server, "runs": walls[(run, server)], "median": median,
+                     "target": target, "reached": median <= target})  # fmt: skip
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tests/benchmark.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickers", type=lambda text: tuple(int(v) for v in text.split(",")), default=None)
@@ -391,6 +441,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", action="store_true", help="the whole grid: 50/500/5000 tickers x 1/5/20 years")
     parser.add_argument("--no-floor", action="store_true", help="skip timing the floor")
     parser.add_argument("--no-startup", action="store_true", help="skip measuring start-up costs")
+    parser.add_argument(
+        "--daily",
+        metavar="TICKERSxYEARS",
+        default=None,
+        help="after that cell's full build, the one-day and nothing-new runs 3 times each, alternating a running "
+        "and a temporary Prefect server, against the daily targets (e.g. --daily 500x20)",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "warehouse" / "bench")
     args = parser.parse_args(argv)
     tickers = args.tickers or (LARGE_TICKERS if args.large else DEFAULT_TICKERS)
@@ -404,9 +461,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(HEADER, flush=True)
     results: list[Result] = []
+    daily_cell = tuple(int(part) for part in args.daily.lower().split("x")) if args.daily else None
+    after_full = root / "daily_after_full"
     for cell_years in years:
         for cell_tickers in tickers:
-            results.extend(bench_cell(cell_tickers, cell_years, root=root, with_floor=not args.no_floor))
+            keep = after_full if daily_cell == (cell_tickers, cell_years) else None
+            results.extend(
+                bench_cell(cell_tickers, cell_years, root=root, with_floor=not args.no_floor, keep_after_full=keep)
+            )
+    daily: list[dict] = []
+    if daily_cell:
+        if not after_full.exists():
+            print(f"--daily {args.daily}: that cell is not in the grid run", file=sys.stderr)
+            return 2
+        daily = daily_targets(after_full, tickers=daily_cell[0], years=daily_cell[1], root=root)
+        shutil.rmtree(after_full, ignore_errors=True)
+        print(f"\ndaily targets at {daily_cell[0]} tickers x {daily_cell[1]} years (wall s, alternating runs):")
+        for row in daily:
+            verdict = "reached" if row["reached"] else "NOT reached"
+            runs = ", ".join(f"{wall:.1f}" for wall in row["runs"])
+            print(f"  {row['run']:<4} {row['server']:<9} median {row['median']:>6.1f}  target <= {row['target']:>4.0f}"
+                  f"  {verdict:<11}  runs: {runs}")  # fmt: skip
     costs = {} if args.no_startup else startup_costs(root)
     if costs:
         print("\nstart-up costs (wall s):")
@@ -414,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:<42} {seconds:>6.2f}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(
-        json.dumps({"results": [asdict(result) for result in results], "startup": costs}, indent=1)
+        json.dumps({"results": [asdict(result) for result in results], "startup": costs, "daily": daily}, indent=1)
     )
     with (args.out / "results.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)

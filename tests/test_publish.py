@@ -177,5 +177,6 @@ def test_publish_reads_keys_and_partitions_from_the_dbt_manifest(warehouse: Home
     assert layouts["relative_performance"] == MartLayout(("series_id", "trade_date"), "trade_date")
     assert layouts["execution_gap"] == MartLayout(("ticker", "fiscal_period_end", "known_at"), "fiscal_period_end")
     assert layouts["policy_event_impact"] == MartLayout(("event_id", "ticker"), None)
-    assert layouts["inflation"] == layouts["policy_event_group_impact"] == MartLayout(None, None)
+    assert layouts["policy_event_group_impact"] == MartLayout(("event_id", "group_name"), None)
+    assert layouts["inflation"] == MartLayout(None, None)
     assert mart_layouts(tmp_path / "no-manifest.json") == {}

@@ -88,6 +88,20 @@
     event_study_delete_rows_without_event_day(target, event_days): the
     follower's post-hook: deletes its rows whose (event_id, ticker) is no
     longer in int_policy_event_days.
+
+    event_study_impact_digest(rows): a digest of the values of an (event,
+    group)'s policy_event_impact rows (the XOR of the rows' hashes, a UBIGINT, lineage
+    columns aside, so an incremental build and a full one agree), which
+    policy_event_group_impact stores with each row. Everything its row is
+    computed from -- the CARs, their t-statistics, the market models' fit and
+    the estimation windows the residual correlations use -- shows in those
+    values, so an unchanged digest means an unchanged row (its load_id may
+    then keep the loads of the identical values it was computed from).
+    event_study_group_events_to_rebuild(impact): the event_ids whose digest
+    differs from the stored one (or that appeared or vanished); none for every
+    event (a full build, or a table without the digest).
+    event_study_delete_groups_without_impact(target, impact): the post-hook
+    deleting the (event, group) rows policy_event_impact no longer has.
 -#}
 {% macro event_study_inputs_loaded_through(events, returns) -%}
     greatest(
@@ -183,5 +197,43 @@
         from {{ event_days }} as event_days
         where event_days.event_id = stored.event_id
             and event_days.ticker = stored.ticker
+    )
+{%- endmacro %}
+
+{% macro event_study_impact_digest(rows) -%}
+    bit_xor(hash(*columns({{ rows }}.* exclude (load_id, inputs_loaded_through))))
+{%- endmacro %}
+
+{% macro event_study_group_events_to_rebuild(impact) -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if 'impact_rows_digest' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        with current_digests as (
+            select event_id, group_name, {{ event_study_impact_digest('impact') }} as impact_rows_digest
+            from {{ impact }} as impact
+            group by event_id, group_name
+        )
+        select distinct coalesce(current_digests.event_id, stored.event_id)
+        from current_digests
+        full outer join {{ this }} as stored
+            on current_digests.event_id = stored.event_id
+            and current_digests.group_name = stored.group_name
+        where current_digests.impact_rows_digest is distinct from stored.impact_rows_digest
+        order by 1
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | list) }}
+{%- endmacro %}
+
+{% macro event_study_delete_groups_without_impact(target, impact) -%}
+    delete from {{ target }} as stored
+    where not exists (
+        select 1
+        from {{ impact }} as impact
+        where impact.event_id = stored.event_id
+            and impact.group_name = stored.group_name
     )
 {%- endmacro %}

@@ -58,8 +58,10 @@ def extract_sample(request: ExtractRequest) -> Batch:
     settings = request.settings
     filers = _filers(request)
     starts = request.window_starts([s.ticker for s in filers], default=request.start or date.min)
-    reports = generator.generate_fundamentals(settings.universe, settings.sample, start=starts, end=request.as_of)
-    frame = filings.generate_filings(reports[reports["ticker"].isin(list(starts))], filers)
+    reports = generator.generate_fundamentals(
+        settings.universe, settings.sample, start=starts, end=request.as_of, tickers=set(starts)
+    )
+    frame = filings.generate_filings(reports, filers)
     return Batch("sec_filings", "sample", frame, request.start, request.as_of)
 
 

@@ -22,6 +22,7 @@ whatever the as-of date: a later ``--as-of`` only adds quarters.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -239,19 +240,25 @@ def _period_noise(seed: int, ticker: str, period_end: date) -> np.ndarray:
 
 
 def generate_fundamentals(
-    universe: Universe, sample: SampleSettings, *, start: dict[str, date], end: date
+    universe: Universe,
+    sample: SampleSettings,
+    *,
+    start: dict[str, date],
+    end: date,
+    tickers: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """Quarterly statements for every non-benchmark company reported on or before ``end``.
+    """Quarterly statements for every non-benchmark company (or only ``tickers``) reported on or before ``end``.
 
     History starts two years before the price history so trailing-twelve-month
     and year-on-year figures exist from the first price date. ``start`` holds,
-    per ticker, the first report date to emit.
+    per ticker, the first report date to emit. Each company's figures come from
+    streams of its own, so ``tickers`` changes which rows are built, not their values.
     """
     first_period = date(sample.start_date.year - 2, 3, 31)
     periods = _quarter_ends(first_period, end)
     rows = []
     for security in universe.securities:
-        if security.group == "benchmark":
+        if security.group == "benchmark" or (tickers is not None and security.ticker not in tickers):
             continue
         growth, margin0, margin_step, rd0, rd_step, capex0, capex_step = _profile(security)
         company = _stream(sample.seed, security.ticker, "fundamentals")

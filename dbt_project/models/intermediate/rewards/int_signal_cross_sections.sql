@@ -9,7 +9,10 @@
 -- change later), and is known from the latest known_at of its observations.
 -- Statistics are null below var signal_min_observations companies.
 -- Formulas: docs blocks formula_signal_evaluation_* (marts/signal_evaluation/
--- _signal_evaluation__docs.md). A view.
+-- _signal_evaluation__docs.md). A table rebuilt by every build (a few
+-- thousand rows), so its key test and signal_evaluation read it once computed.
+
+{{ config(materialized='table') }}
 
 {%- set min_observations = number_var('signal_min_observations', 5) %}
 

@@ -164,13 +164,13 @@ with_known_at as (
     from every_series
     left join securities as benchmark
         on every_series.benchmark_ticker = benchmark.ticker
+    -- equi-joins only (a key is null but for a security): with the series_type test as a join condition,
+    -- DuckDB fell back to a nested-loop join of every row with every session (minutes at 500 x 20)
     left join market_sessions as own_session
-        on every_series.series_type = 'security'
-        and every_series.exchange = own_session.exchange
+        on case when every_series.series_type = 'security' then every_series.exchange end = own_session.exchange
         and every_series.trade_date = own_session.session_date
     left join market_sessions as benchmark_session
-        on every_series.series_type = 'security'
-        and benchmark.exchange = benchmark_session.exchange
+        on case when every_series.series_type = 'security' then benchmark.exchange end = benchmark_session.exchange
         and every_series.trade_date = benchmark_session.session_date
     left join last_closes
         on every_series.trade_date = last_closes.session_date
