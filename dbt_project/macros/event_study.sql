@@ -191,12 +191,16 @@
 {%- endmacro %}
 
 {% macro event_study_delete_rows_without_event_day(target, event_days) -%}
+    {{ event_study_delete_rows_not_in(target, event_days, ['event_id', 'ticker']) }}
+{%- endmacro %}
+
+{#- The rows of `target` whose `keys` are no longer in `source` (an incremental build only inserts). -#}
+{% macro event_study_delete_rows_not_in(target, source, keys) -%}
     delete from {{ target }} as stored
     where not exists (
         select 1
-        from {{ event_days }} as event_days
-        where event_days.event_id = stored.event_id
-            and event_days.ticker = stored.ticker
+        from {{ source }} as current_rows
+        where {% for key in keys %}current_rows.{{ key }} = stored.{{ key }}{{ " and " if not loop.last }}{% endfor %}
     )
 {%- endmacro %}
 
@@ -229,11 +233,5 @@
 {%- endmacro %}
 
 {% macro event_study_delete_groups_without_impact(target, impact) -%}
-    delete from {{ target }} as stored
-    where not exists (
-        select 1
-        from {{ impact }} as impact
-        where impact.event_id = stored.event_id
-            and impact.group_name = stored.group_name
-    )
+    {{ event_study_delete_rows_not_in(target, impact, ['event_id', 'group_name']) }}
 {%- endmacro %}
