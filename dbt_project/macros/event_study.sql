@@ -85,9 +85,11 @@
     with the ids as literals, so DuckDB pushes it through the event-study
     views into their scans (a subquery would not be pushed).
 
-    event_study_delete_rows_without_event_day(target, event_days): the
-    follower's post-hook: deletes its rows whose (event_id, ticker) is no
-    longer in int_policy_event_days.
+    event_study_delete_rows_not_in(target, source, keys): a follower's
+    post-hook (an incremental build only inserts): deletes its rows whose
+    keys are no longer in `source` -- policy_event_impact's (event_id, ticker)
+    not in int_policy_event_days, policy_event_group_impact's (event_id,
+    group_name) not in policy_event_impact.
 
     event_study_impact_digest(rows): a digest of the values of an (event,
     group)'s policy_event_impact rows (the XOR of the rows' hashes, a UBIGINT, lineage
@@ -100,8 +102,6 @@
     event_study_group_events_to_rebuild(impact): the event_ids whose digest
     differs from the stored one (or that appeared or vanished); none for every
     event (a full build, or a table without the digest).
-    event_study_delete_groups_without_impact(target, impact): the post-hook
-    deleting the (event, group) rows policy_event_impact no longer has.
 -#}
 {% macro event_study_inputs_loaded_through(events, returns) -%}
     greatest(
@@ -131,7 +131,7 @@
     {%- if not (is_incremental() and tracks_changes(this)) -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if 'event_trading_day_number' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+    {%- if 'event_trading_day_number' not in column_names(this) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set car_windows = event_study_car_windows() -%}
@@ -190,11 +190,6 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro event_study_delete_rows_without_event_day(target, event_days) -%}
-    {{ event_study_delete_rows_not_in(target, event_days, ['event_id', 'ticker']) }}
-{%- endmacro %}
-
-{#- The rows of `target` whose `keys` are no longer in `source` (an incremental build only inserts). -#}
 {% macro event_study_delete_rows_not_in(target, source, keys) -%}
     delete from {{ target }} as stored
     where not exists (
@@ -212,7 +207,7 @@
     {%- if not (execute and is_incremental()) -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if 'impact_rows_digest' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+    {%- if 'impact_rows_digest' not in column_names(this) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set query -%}
@@ -230,8 +225,4 @@
         order by 1
     {%- endset -%}
     {{ return(run_query(query).columns[0].values() | list) }}
-{%- endmacro %}
-
-{% macro event_study_delete_groups_without_impact(target, impact) -%}
-    {{ event_study_delete_rows_not_in(target, impact, ['event_id', 'group_name']) }}
 {%- endmacro %}

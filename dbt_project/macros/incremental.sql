@@ -22,9 +22,14 @@
     )
 {%- endmacro %}
 
+{#- The names of `relation`'s columns (none when it does not exist). -#}
+{% macro column_names(relation) -%}
+    {{ return(adapter.get_columns_in_relation(relation) | map(attribute='name') | list) }}
+{%- endmacro %}
+
 {#- True when `relation` exists and carries change tracking (an `inputs_loaded_through` column). -#}
 {% macro tracks_changes(relation) -%}
-    {{ return(execute and 'inputs_loaded_through' in (adapter.get_columns_in_relation(relation) | map(attribute='name') | list)) }}
+    {{ return(execute and 'inputs_loaded_through' in column_names(relation)) }}
 {%- endmacro %}
 
 {#- A raw row's predicate: loaded after this table's last build. -#}

@@ -25,7 +25,7 @@
 
 {%- set car_end = event_study_car_windows() | map(attribute='end') | max %}
 {#- an incremental build needs the change-tracking columns; a table built before them is rebuilt whole #}
-{%- set stored_columns = (adapter.get_columns_in_relation(this) | map(attribute='name') | list) if is_incremental() else [] %}
+{%- set stored_columns = column_names(this) if is_incremental() else [] %}
 {%- set is_incremental_build = 'inputs_loaded_through' in stored_columns and 'known_at' in stored_columns %}
 
 -- not materialized: each use scans only its columns and rows

@@ -19,7 +19,7 @@
     incremental_strategy='delete+insert',
     unique_key=['event_id', 'group_name'],
     on_schema_change='append_new_columns',
-    post_hook="{{ event_study_delete_groups_without_impact(this, ref('policy_event_impact')) }}",
+    post_hook="{{ event_study_delete_rows_not_in(this, ref('policy_event_impact'), ['event_id', 'group_name']) }}",
 ) }}
 
 {%- set car_windows = event_study_car_windows() %}
@@ -33,15 +33,6 @@ with event_impact as (
 residual_correlations as (
     select * from {{ ref('int_policy_event_residual_correlations') }}
     where {{ event_study_event_filter(events) }}
-),
-
-impact_digests as (
-    select
-        event_id,
-        group_name,
-        {{ event_study_impact_digest('event_impact') }} as impact_rows_digest,
-    from event_impact
-    group by event_id, group_name
 ),
 
 group_means as (
@@ -65,7 +56,8 @@ group_means as (
         count(car_{{ window.name }}_pct) as car_{{ window.name }}_n,
         sum(car_{{ window.name }}_pct order by ticker)
             / nullif(count(car_{{ window.name }}_pct), 0) as car_{{ window.name }}_mean_pct,
-        {% endfor %}
+        {% endfor -%}
+        {{ event_study_impact_digest('event_impact') }} as impact_rows_digest,
     from event_impact
     group by event_id, event_date, category, region, title, event_source, group_name
 ),
@@ -175,14 +167,11 @@ joined as (
         lineage.data_source,
         lineage.load_id,
         group_statistics.event_source,
-        impact_digests.impact_rows_digest,
+        group_statistics.impact_rows_digest,
     from group_statistics
     left join lineage
         on group_statistics.event_id = lineage.event_id
         and group_statistics.group_name = lineage.group_name
-    left join impact_digests
-        on group_statistics.event_id = impact_digests.event_id
-        and group_statistics.group_name = impact_digests.group_name
     left join residual_correlations
         on group_statistics.event_id = residual_correlations.event_id
         and group_statistics.group_name = residual_correlations.group_name
