@@ -10,7 +10,7 @@ touched.
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -25,6 +25,7 @@ INCREMENTAL = (
     "intermediate.int_baskets_equal_weighted",
     "intermediate.int_baskets_cap_weighted",
     "intermediate.int_fundamentals_ttm",
+    "intermediate.int_results_rewards",
     "marts.execution_gap",
     "marts.relative_performance",
 )
@@ -47,6 +48,8 @@ def _rows(database: Path, table: str) -> list[tuple]:
 STAMPED = {
     "intermediate.int_fundamentals_ttm": "ticker, fiscal_period_end, report_date",
     "marts.execution_gap": "ticker, fiscal_period_end, calendar_quarter_end, known_at",
+    # the longest horizon's known_at: when the row's whole window was known (null while it is open)
+    "intermediate.int_results_rewards": "ticker, fiscal_period_end, return_6m_known_at",
 }
 
 
@@ -138,6 +141,13 @@ def test_incremental_build_equals_a_full_rebuild_and_touches_only_revised_dates(
     assert rewritten_quarters and min(rewritten_quarters) >= date(2026, 6, 30), rewritten_quarters
     assert any(key[2] < date(2026, 1, 1) for key in gap_after)
     assert restated == (True,)
+    # results rewards: a row was rewritten only if its window was open or reached the earliest revision
+    rewards_before = stamps_before["intermediate.int_results_rewards"]
+    rewards_after = stamps_after["intermediate.int_results_rewards"]
+    rewritten = [key for key in rewards_after if rewards_after[key] != rewards_before.get(key)]
+    assert rewritten and len(rewritten) < len(rewards_after) / 4, (len(rewritten), len(rewards_after))
+    assert all(key[2] is None or key[2].date() >= REVISED_PRICE_DATE - timedelta(days=1) for key in rewritten)
+    assert all(key[1] >= date(2026, 1, 1) for key in rewritten if key[2] is None)  # open windows: recent quarters
     original = warehouse.query(
         "select adj_close from marts.relative_performance "
         f"where series_id = 'BABA' and trade_date = '{REVISED_PRICE_DATE}'"

@@ -29,6 +29,14 @@
                           pre-hook (execution_gap_delete_rebuilt_quarters);
                           int_quarterly_market_rewards, by row: the rows
                           whose fiscal period ends on or after that date.
+    results_rewards       int_results_rewards, by row: the execution gap's
+                          inputs (a price or FX fixing by its date, a
+                          fundamental by its fiscal_period_end, which every
+                          window of its quarter follows); a row is kept while
+                          every horizon is complete and known before the
+                          earliest such date (or it has no price history and
+                          its day 0 is before it), so a new day recomputes
+                          only the quarters whose windows are still open.
     fundamental_reports   int_fundamentals_ttm, by company: every vintage of
                           the companies with fundamentals loaded since.
     policy event study    by event: int_policy_event_days decides which
@@ -91,6 +99,15 @@
         where fiscal_period_end >= {{ date_literal(execution_gap_start()) }}
     )
     {%- endif %}
+{%- endmacro %}
+
+{#- results_rewards: int_results_rewards, by row (its quarters CTE keeps the complete rows known before the start) -#}
+{% macro results_rewards_inputs() -%}
+    {{ return(execution_gap_inputs()) }}
+{%- endmacro %}
+
+{% macro results_rewards_start() -%}
+    {{ return(recompute_start(results_rewards_inputs())) }}
 {%- endmacro %}
 
 {#- fundamental_reports: int_fundamentals_ttm, by company -#}

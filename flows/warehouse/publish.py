@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -176,9 +176,10 @@ def lock_holder(error: duckdb.Error) -> str | None:
     return match[1] if match else "another process"
 
 
-def inspect_copy(path: Path) -> PublishedCopy:
+def inspect_copy(path: Path, *, content: bool = True) -> PublishedCopy:
     """Open a published DuckDB file read-only (its own database instance, so a damaged file cannot harm the
-    warehouse connection) and compare its marts with its publish stamp."""
+    warehouse connection) and compare its marts with its publish stamp; ``content=False`` checks the lock, the
+    WAL and the stamp only (``marts`` stays None: hashing the marts is most of a publish's cost)."""
     wal = foreign_wal(path)
     try:
         connection = duckdb.connect(str(path), read_only=True)
@@ -189,7 +190,7 @@ def inspect_copy(path: Path) -> PublishedCopy:
         return PublishedCopy(path, problem=f"is unreadable ({str(exc).splitlines()[0]})")
     try:
         stamp = read_stamp(connection)
-        marts = mart_signatures(connection)
+        marts = mart_signatures(connection) if content else None
     except duckdb.Error as exc:
         return PublishedCopy(path, problem=f"is unreadable ({str(exc).splitlines()[0]})")
     finally:
@@ -202,32 +203,37 @@ def inspect_copy(path: Path) -> PublishedCopy:
         problem = "has no publish stamp (not written by this version of gapwatch)"
     elif any(len(signature) != 3 for signature in stamp["marts"].values()):
         problem = "was stamped by an earlier version of gapwatch (no comments in its stamp)"
-    elif stamp["marts"] != marts:
+    elif content and stamp["marts"] != marts:
         problem = "does not hold what its publish stamp says: modified outside gapwatch"
     else:
         problem = None
     return PublishedCopy(path, stamp["publish_id"] if stamp else None, marts, problem)
 
 
-def verify_published(warehouse: Warehouse) -> str | None:
+def verify_published(
+    warehouse: Warehouse, expected: dict[str, list] | None = None, *, content: bool = True
+) -> str | None:
     """Why the published copies cannot be trusted to equal the warehouse marts; None when they can.
 
     The DuckDB copy must open read-only, hold its stamp, and its marts (rows and content) must equal the
-    warehouse's; the Parquet views must carry the same publish stamp and the warehouse's row counts.
+    warehouse's (``expected``: their signatures when the caller has them, see mart_signatures; with
+    ``content=False`` the copy's own content is not hashed again: publish hashed it before the switch); the
+    Parquet views must carry the same publish stamp and the warehouse's row counts.
     """
     paths = warehouse.settings.paths
     published, views = paths.published_database, paths.published_dir / PARQUET_VIEWS
     if not published.exists():
         return f"{published} does not exist"
-    copy = inspect_copy(published)
+    copy = inspect_copy(published, content=content)
     if copy.problem:
         return f"{published} {copy.problem}"
-    cursor = warehouse.cursor()
-    try:
-        expected = mart_signatures(cursor)
-    finally:
-        cursor.close()
-    if copy.marts != expected:
+    if expected is None:
+        cursor = warehouse.cursor()
+        try:
+            expected = mart_signatures(cursor)
+        finally:
+            cursor.close()
+    if content and copy.marts != expected:
         return f"{published} does not hold the warehouse's marts"
     try:
         connection = duckdb.connect(str(views), read_only=True)
@@ -247,6 +253,10 @@ def verify_published(warehouse: Warehouse) -> str | None:
     if counted != rows:
         return f"{views} does not hold the warehouse's row counts"
     return None
+
+
+def _warn_rebuilt_whole(warnings: list[str], published: Path, problem: str) -> None:
+    _warn(warnings, f"The published copy {published} {problem}; rebuilding it whole from the warehouse.")
 
 
 def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
@@ -285,7 +295,7 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
     tables = sorted(expected)
     wal, base = None, None
     if published.exists():
-        base = inspect_copy(published)
+        base = inspect_copy(published, content=False)  # its content is checked on the staged copy below
         if base.holder:
             raise PublishError(
                 f"Not published: {published} is held open for writing by {base.holder}; a copy published over it "
@@ -295,13 +305,15 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
             )
         wal = foreign_wal(published)
         if base.problem:
-            _warn(warnings, f"The published copy {published} {base.problem}; rebuilding it whole from the warehouse.")
+            _warn_rebuilt_whole(warnings, published, base.problem)
     try:
         if base is not None and not base.problem:
             shutil.copyfile(published, staging)
-            if inspect_copy(staging).problem:  # start only from what was verified: the staged bytes themselves
-                _warn(warnings, f"The copy of {published} changed while being copied; rebuilding it whole.")
+            staged = inspect_copy(staging)  # start only from what was verified: the staged bytes themselves
+            if staged.problem:
+                _warn_rebuilt_whole(warnings, published, staged.problem)
                 _remove_database_file(staging)
+                base = replace(base, problem=staged.problem)  # not kept as the previous version
         cursor = warehouse.cursor()
         try:
             cursor.execute(f"attach {quote_literal(staging)} as {PUBLISH_TARGET}")
@@ -310,6 +322,11 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
                 copy_comments(cursor, mart_comments(cursor), PUBLISH_TARGET)
                 _write_stamp(cursor, PUBLISH_TARGET, publish_id, expected)
                 cursor.execute(f"checkpoint {PUBLISH_TARGET}")  # every change in the file itself, none in a WAL
+                if mart_signatures(cursor, PUBLISH_TARGET) != expected:  # before the switch: BI keeps the old copy
+                    raise PublishError(
+                        "Not published: the staged copy does not hold the warehouse's marts after publishing "
+                        "(rows, content or comments differ). BI readers keep the previous copy; rerun `gapwatch run`."
+                    )
                 warehouse.fault_point("publish:duckdb")
             finally:
                 cursor.execute(f"detach {PUBLISH_TARGET}")
@@ -330,7 +347,9 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
         _remove_database_file(published.with_name(f".{PARQUET_VIEWS}.{os.getpid()}.tmp"))
         raise
     _prune_parquet_versions(settings.paths.published_dir / "parquet", previous)
-    problem = verify_published(warehouse)
+    # after the switch: what BI readers open carries this publish's stamp, with views from the same publish (the
+    # staged content was checked above; the warehouse has not changed since, the run lock is held)
+    problem = verify_published(warehouse, expected, content=False)
     if problem:
         raise PublishError(
             f"The published copy does not verify after publishing: {problem}. The warehouse marts are good; "

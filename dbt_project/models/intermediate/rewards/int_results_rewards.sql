@@ -11,16 +11,28 @@
 -- Point in time: a horizon's columns are null (its known_at too) until its
 -- window is complete: the listing has traded its last day and both reference
 -- series have a level on or after that date; then known_at is the latest
--- close of the sessions it used. A table rebuilt whole by every build (a few
--- thousand rows per 100 companies and year; seconds at 500 x 20), so nothing is
--- kept from a build whose windows were incomplete, and its tests and readers
--- read it once computed instead of recomputing a view.
+-- close of the sessions it used.
+-- Incremental (boundary results_rewards, macros/incremental_boundaries.sql):
+-- a stored row is kept only while every horizon is complete and was known
+-- before the earliest price, FX or fiscal period end loaded since the last
+-- build (a window reads nothing dated after its last known_at), or while it
+-- has no price history and its day 0 came before that date; every other
+-- quarter (a window still open, a new or revised quarter, a revision inside
+-- its window) is recomputed, so nothing is kept from a build whose windows
+-- were incomplete and a new day costs the open windows only.
 
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['ticker', 'fiscal_period_end'],
+    on_schema_change='append_new_columns',
+) }}
 
 {%- set horizons = results_reward_horizons() %}
 {%- set last_day = horizons | map(attribute='end') | max %}
 {%- set references = [('benchmark', 'benchmark_ticker'), ('market', 'market_ticker')] %}
+{#- a day of margin: known_at is a close in UTC, the inputs' dates are session dates -#}
+{%- set recompute_from = date_literal(results_rewards_start(), days_before=1) %}
 
 with fundamentals as (
     select * from {{ ref('stg_raw__fundamentals') }}
@@ -38,6 +50,21 @@ market_sessions as (
 daily_returns as not materialized (
     select * from {{ ref('int_daily_returns') }}
 ),
+
+{%- if is_incremental() %}
+-- the stored rows that stay: every horizon complete and known before the earliest date loaded since,
+-- or no price history before a day 0 that came before it (only a price dated before day 0 changes that)
+kept as (
+    select ticker, fiscal_period_end
+    from {{ this }}
+    where (
+        {%- for horizon in horizons %}
+        {{ horizon.name }}_known_at < {{ recompute_from }}{{ ' and' if not loop.last }}
+        {%- endfor %}
+    )
+        or (not has_price_history and day_zero_date < {{ recompute_from }})
+),
+{%- endif %}
 
 first_availability as (
     select
@@ -64,6 +91,13 @@ quarters as (
     inner join securities
         on first_availability.ticker = securities.ticker
     where securities.group_name != 'benchmark'
+    {%- if is_incremental() %}
+        and not exists (
+            select 1 from kept
+            where kept.ticker = first_availability.ticker
+                and kept.fiscal_period_end = first_availability.fiscal_period_end
+        )
+    {%- endif %}
 ),
 
 -- the first session of the listing's exchange whose close is after the results were public
@@ -277,6 +311,7 @@ final as (
         case when {{ complete }} then rewards.{{ horizon.name }}_inputs_close_at end as {{ horizon.name }}_known_at,
         {%- endfor %}
         day_zero.data_source,
+        {{ inputs_loaded_through(results_rewards_inputs()) }} as inputs_loaded_through,
     from day_zero
     left join rewards
         on day_zero.ticker = rewards.ticker

@@ -9,15 +9,36 @@
 -- change later), and is known from the latest known_at of its observations.
 -- Statistics are null below var signal_min_observations companies.
 -- Formulas: docs blocks formula_signal_evaluation_* (marts/signal_evaluation/
--- _signal_evaluation__docs.md). A table rebuilt by every build (a few
--- thousand rows), so its key test and signal_evaluation read it once computed.
+-- _signal_evaluation__docs.md).
+-- Incremental by calendar quarter: a build recomputes every cross-section of
+-- the quarters holding an observation whose execution_gap or reward row was
+-- rewritten since this table's last build (an inputs_loaded_through newer than
+-- this table's: all three are stamped with the results_rewards boundary's
+-- inputs, macros/incremental_boundaries.sql), all
+-- versions and groups of the quarter at once (delete+insert on the quarter),
+-- so a new day costs the quarters whose rewards it completed.
 
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['calendar_quarter_end'],
+    on_schema_change='append_new_columns',
+) }}
 
 {%- set min_observations = number_var('signal_min_observations', 5) %}
 
-with observations as (
+with all_observations as (
     select * from {{ ref('int_signal_observations') }}
+),
+
+observations as (
+    select * from all_observations
+    {%- if is_incremental() and tracks_changes(this) %}
+    where calendar_quarter_end in (
+        select calendar_quarter_end from all_observations
+        where inputs_loaded_through > (select max(inputs_loaded_through) from {{ this }})
+    )
+    {%- endif %}
 ),
 
 grouped_observations as (
@@ -123,6 +144,7 @@ final as (
             as reward_slope_pp_per_gap,
         known_at,
         data_source,
+        {{ inputs_loaded_through(results_rewards_inputs()) }} as inputs_loaded_through,
     from statistics
 )
 

@@ -4,6 +4,8 @@
 -- reward_pct and known_at stay null until the reward's window is complete.
 -- Quarters without a day -1 of prices (has_price_history false) are left out.
 -- Docs block formula_int_signal_observations_known_at (_rewards__docs.md). A view.
+-- inputs_loaded_through: the newer stamp of its execution_gap and reward rows
+-- (int_signal_cross_sections recomputes the quarters holding a newer one).
 
 {%- set horizons = results_reward_horizons() %}
 
@@ -18,6 +20,7 @@ with execution_gap as (
         calendar_quarter_end,
         execution_gap,
         known_at as gap_known_at,
+        inputs_loaded_through as gap_inputs_loaded_through,
     from {{ ref('execution_gap') }}
 ),
 
@@ -47,6 +50,7 @@ observations as (
         gaps.gap_known_at,
         rewards.{{ horizon.name }}_known_at as reward_known_at,
         rewards.data_source,
+        greatest(gaps.gap_inputs_loaded_through, rewards.inputs_loaded_through) as inputs_loaded_through,
     from gaps
     inner join rewards
         on gaps.ticker = rewards.ticker
