@@ -43,7 +43,6 @@ from flows.ingest import steps
 from flows.ops import alerts, faults, progress
 from flows.ops.summary import RunSummary, render_markdown
 from flows.settings import load_settings
-from flows.validation import gx as gx_validation
 from flows.warehouse import audit
 from flows.warehouse import dbt as dbt_runner
 from flows.warehouse.database import Warehouse, utcnow
@@ -471,7 +470,6 @@ def run_daily(
 ) -> RunSummary:
     """Run the ``daily`` flow and return its summary (used by the CLI and tests). ``invoked_at``: when the
     command started (naive UTC), so the run's duration includes its start-up."""
-    gx_validation.warm_up()  # in the background, while Prefect starts
     state = asyncio.run(
         daily(
             as_of=as_of.isoformat() if as_of else None,

@@ -12,7 +12,6 @@ GX is imported lazily: it costs seconds and only this step needs it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -184,19 +183,6 @@ def _context() -> Any:
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
             _gx_context = context
         return _gx_context
-
-
-def warm_up() -> None:
-    """Build GX's context in a background thread: importing GX and making its context take ~4 s, which a run
-    spends anyway starting Prefect, so the first validation finds the context ready instead of building it on
-    the run's critical path. Errors are left to that first validation, which builds the context itself."""
-
-    def build() -> None:
-        with contextlib.suppress(Exception):
-            _context()
-
-    if _gx_context is None:
-        threading.Thread(target=build, name="gx-warm-up", daemon=True).start()
 
 
 def _examples(frame: pd.DataFrame, result: dict[str, Any]) -> list[dict[str, Any]]:
