@@ -409,7 +409,9 @@ def daily_targets(after_full: Path, *, tickers: int, years: int, root: Path, rep
     arguments = [*_gapwatch(), "run", "--as-of", INCREMENTAL_AS_OF.isoformat(), "--quiet"]
     walls: dict[tuple[str, str], list[float]] = {key: [] for key in DAILY_TARGETS}
     failed: set[tuple[str, str]] = set()
-    work = root / "daily_home"
+    # the cell's own home, where its full build ran: a home does not move between runs, and dbt keeps its parsed
+    # project only for the same profile (the database path); a copy elsewhere would re-parse it on every run
+    work = root / f"t{tickers}_y{years}"
     with running_prefect_server(root) as url:
         for _ in range(repeats):
             for server in ("running", "temporary"):
@@ -427,7 +429,6 @@ def daily_targets(after_full: Path, *, tickers: int, years: int, root: Path, rep
                         print(f"  {run}/{server}: exit {measurement.exit_code}\n{measurement.output_tail}",
                               file=sys.stderr)  # fmt: skip
                     walls[(run, server)].append(round(measurement.wall_seconds, 2))
-    shutil.rmtree(work, ignore_errors=True)
     rows = []
     for (run, server), target in DAILY_TARGETS.items():
         median = statistics.median(walls[(run, server)])
