@@ -26,6 +26,8 @@ INCREMENTAL = (
     "intermediate.int_baskets_cap_weighted",
     "intermediate.int_fundamentals_ttm",
     "intermediate.int_results_rewards",
+    "intermediate.int_signal_cross_sections",
+    "intermediate.int_policy_event_market_returns",
     "marts.execution_gap",
     "marts.relative_performance",
 )

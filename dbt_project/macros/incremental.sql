@@ -32,9 +32,10 @@
     {{ return(execute and 'inputs_loaded_through' in column_names(relation)) }}
 {%- endmacro %}
 
-{#- A raw row's predicate: loaded after this table's last build. -#}
-{% macro loaded_since_last_build() -%}
-    loaded_at > (select max(inputs_loaded_through) from {{ this }})
+{#- A row's predicate: loaded after this table's last build (a raw row by its `loaded_at`; an upstream
+    model's row by its own `inputs_loaded_through`: built from a load after this table's last build). -#}
+{% macro loaded_since_last_build(column='loaded_at') -%}
+    {{ column }} > (select max(inputs_loaded_through) from {{ this }})
 {%- endmacro %}
 
 {% macro recompute_from(inputs) -%}

@@ -36,7 +36,7 @@ observations as (
     {%- if is_incremental() and tracks_changes(this) %}
     where calendar_quarter_end in (
         select calendar_quarter_end from all_observations
-        where inputs_loaded_through > (select max(inputs_loaded_through) from {{ this }})
+        where {{ loaded_since_last_build('inputs_loaded_through') }}
     )
     {%- endif %}
 ),
