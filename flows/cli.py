@@ -186,6 +186,9 @@ def _console_logging_off() -> None:
 
 def _run_and_report(*, quiet: bool = False, **run_arguments: Any) -> None:
     """Run the daily flow with progress, print its summary (or only its errors), exit 0 on success, 1 otherwise."""
+    from flows.validation import worker
+
+    worker.start()  # GX imports in its own process while Prefect starts (the flow would start it a few s later)
     from flows.daily import run_daily
     from flows.ops import progress
     from flows.ops.summary import render_summary

@@ -1,4 +1,4 @@
-"""One run of the pipeline as one object, passed explicitly to every task and subflow of ``flows.daily``."""
+"""One run of the pipeline as one object, passed explicitly to every task of ``flows.daily``."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class RunContext:
     Deliberately not a dataclass: Prefect records flow parameters through FastAPI's
     ``jsonable_encoder``, which would deep-copy a dataclass -- the open DuckDB connection
     included. An object with ``__slots__`` cannot be encoded and is recorded as
-    ``<RunContext>``; it is still passed to the subflows and tasks as it is.
+    ``<RunContext>``; it is still passed to the tasks as it is.
     """
 
     __slots__ = ("settings", "run_id", "as_of", "start", "summary", "lock", "steps", "warehouse", "loads")
@@ -53,7 +53,7 @@ class RunContext:
         self.lock = RunLock(settings.paths.lock_file, wait_seconds=wait_seconds)
         self.steps = steps or Steps()
         self.warehouse: Warehouse | None = None  # open between taking the lock and the end of the run
-        # every load the ingest subflows finished, as they finish (not through Prefect's state data, which a
+        # every load the ingest tasks finished, as they finish (not through Prefect's state data, which a
         # state read back from the API does not carry)
         self.loads: list[LoadResult] = []
 

@@ -302,3 +302,37 @@ def test_every_suggested_query_command_runs_in_the_installed_environment(warehou
         done = subprocess.run(shlex.split(command), cwd=repo, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and not done.stderr, (command, done.stderr)
         assert done.stdout.strip(), command
+
+
+def test_each_family_is_ingested_by_one_task_holding_its_step_tasks(warehouse) -> None:
+    """No ingest subflows: each family is an ``ingest-<family>`` task run of the daily flow run (a subflow cost
+    eight API writes, which a SQLite-backed Prefect server answers concurrently with 2 s retries)."""
+    import asyncio
+    import time
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
+
+    flow_run_id = UUID(warehouse.summary.flow_run_id)
+
+    async def read() -> tuple[list, list]:
+        async with get_client() as client:
+            children = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id]))
+            )
+            tasks = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            return children, tasks
+
+    families = {f"ingest-{family}" for family in registry.families()}
+    deadline = time.monotonic() + 30  # task runs reach the API through events, a moment after they ran
+    while True:
+        children, tasks = asyncio.run(read())
+        names = [task.name.rsplit("-", 1)[0] for task in tasks]  # Prefect appends "-<3 hex>" to a run's name
+        if families <= set(names) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert children == []
+    assert sorted(name for name in names if name.startswith("ingest-")) == sorted(families)
+    assert {"extract", "land", "validate", "load", "dbt-build", "publish", "report"} <= set(names)
+    assert all(task.state.is_completed() for task in tasks if task.name.startswith("ingest-"))

@@ -225,7 +225,7 @@ def test_the_rate_limit_holds_across_threads(tmp_path: Path, scale_settings: Set
 
 
 def test_two_datasets_of_one_source_share_its_limits(tmp_path: Path, scale_settings: Settings) -> None:
-    """prices and fundamentals run in concurrent subflows; Yahoo's cap and rate are for both together."""
+    """prices and fundamentals run in concurrent tasks; Yahoo's cap and rate are for both together."""
     recorder = Recorder(delay=0.25)  # answers take longer than the spacing: the cap, not the rate, binds
     with recording_server(scale_settings, recorder) as url:
         settings = live_settings(url, GAPWATCH_YAHOO_CONCURRENCY="2", GAPWATCH_YAHOO_RPS="10")

@@ -5,7 +5,7 @@ know about one raw dataset:
 
 - its **table** (``raw.<name>``: columns with DuckDB types, natural key, the
   date column that bounds a batch) -- the warehouse creates it from this;
-- its **family** (the ingest subflow it runs in: prices and FX travel together);
+- its **family** (the ingest task it runs in: prices and FX travel together);
 - its **cursor** (the key column of its high-water marks, and which ``source``
   values count in each mode);
 - its **sample extract** (the embedded default) and its **live plan** (which
@@ -249,7 +249,7 @@ class FreshnessRule(Protocol):
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    family: str  # the ingest subflow (ingest-<family>) it runs in
+    family: str  # the ingest task (ingest-<family>) it runs in
     description: str
     table: Table
     extract_sample: Callable[[ExtractRequest], Batch]

@@ -44,7 +44,7 @@ def get(name: str) -> Dataset:
 
 
 def families() -> dict[str, tuple[Dataset, ...]]:
-    """Ingest subflows: family -> its datasets, in pipeline order."""
+    """Ingest tasks: family -> its datasets, in pipeline order."""
     grouped: dict[str, list[Dataset]] = {}
     for dataset in DATASETS:
         grouped.setdefault(dataset.family, []).append(dataset)

@@ -136,7 +136,7 @@ def _outside_the_calling_task() -> Iterator[None]:
     without the flow run's parameters.
 
     A task submitted to Dask carries the serialized Prefect context: a task run's context holds that
-    task's parameters, a flow run's context the flow's -- for ``extract`` and the ingest subflows the run
+    task's parameters, a flow run's context the flow's -- for ``extract`` and the ingest tasks the run
     context with the open DuckDB warehouse, which cannot be pickled and must not leave this process anyway.
     The fetch task needs neither.
     """

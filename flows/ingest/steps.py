@@ -1,7 +1,7 @@
 """Per-dataset steps: extract -> land -> validate -> load -> audit.
 
 Plain functions (no Prefect) so tests can call them directly; ``flows.daily``
-wraps them as Prefect tasks inside one subflow per dataset family. Nothing
+wraps them as Prefect tasks inside one task per dataset family. Nothing
 here names a dataset: what differs between datasets is declared by their
 modules (``flows.datasets``).
 """

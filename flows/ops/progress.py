@@ -11,7 +11,7 @@ tests and Prefect-served runs stay silent, and the CLI decides what is shown:
 
 Stages are named ``<dataset>.<step>`` (``prices.extract``, ``prices.validate``,
 ``prices.load``), ``dbt.build``, ``publish``, ``run``. Reporters are thread-safe:
-the ingest subflows run concurrently.
+the ingest tasks run concurrently.
 """
 
 from __future__ import annotations

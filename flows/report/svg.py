@@ -8,6 +8,7 @@ images). Every string that reaches the markup goes through :func:`esc`; data mar
 
 from __future__ import annotations
 
+import bisect
 import html
 import math
 from collections.abc import Callable, Sequence
@@ -512,13 +513,18 @@ def line_chart(
     return _svg(width, height, title, parts, css_class="chart line-chart")
 
 
-def _value_at(points: Sequence[tuple[date, float | None]], day: date) -> tuple[date, float] | None:
-    """The series' non-null point nearest to ``day`` (its own date), or None when it has none."""
-    best: tuple[date, float] | None = None
-    for point_day, value in points:
-        if value is not None and (best is None or abs((point_day - day).days) < abs((best[0] - day).days)):
-            best = (point_day, value)
-    return best
+class _Nearest:
+    """A series' non-null points, for "the point nearest to a date" by bisection (``points`` are in date order,
+    as :class:`Series` requires): nearest by days, the earlier one on a tie."""
+
+    def __init__(self, points: Sequence[tuple[date, float | None]]) -> None:
+        self.known = [(day, value) for day, value in points if value is not None]
+        self.days = [day for day, _ in self.known]
+
+    def at(self, day: date) -> tuple[date, float] | None:
+        after = bisect.bisect_left(self.days, day)
+        candidates = self.known[max(after - 1, 0) : after + 1]
+        return min(candidates, key=lambda point: abs((point[0] - day).days), default=None)
 
 
 def _readouts(
@@ -542,11 +548,12 @@ def _readouts(
         days = [days[round(index * (len(days) - 1) / (columns - 1))] for index in range(columns)]
         days = sorted(set(days))
     xs = [x_of(day) for day in days]
+    lookups = [(item, _Nearest(item.points)) for item in series]
     strips = []
     for index, (day, x) in enumerate(zip(days, xs, strict=True)):
         left = frame.x0 if index == 0 else (xs[index - 1] + x) / 2
         right = frame.x1 if index == len(xs) - 1 else (x + xs[index + 1]) / 2
-        found = [(item, _value_at(item.points, day)) for item in series]
+        found = [(item, nearest.at(day)) for item, nearest in lookups]
         found = [(item, point) for item, point in found if point is not None]
         lines = [day.isoformat()] + [f"{item.name}: {y_format(point[1])}" for item, point in found]
         spoken = f"{lines[0]}: " + "; ".join(lines[1:])

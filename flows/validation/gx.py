@@ -13,8 +13,6 @@ GX is imported lazily: it costs seconds and only this step needs it.
 from __future__ import annotations
 
 import json
-import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,13 +23,8 @@ import pandas as pd
 from flows.datasets.base import CheckContext, Dataset
 from flows.datasets.checks import types_ok
 from flows.settings import Settings
+from flows.validation.engine import EXAMPLE_ROWS, SuiteRun
 from flows.validation.page import rule_name
-
-EXAMPLE_ROWS = 5
-# GX announces its temporary docs folder at INFO on every context; keep the run output clean.
-logging.getLogger("great_expectations").setLevel(logging.WARNING)
-_gx_lock = threading.Lock()
-_gx_context: Any = None
 
 
 def _shown(value: Any, limit: int = 60) -> str:
@@ -168,23 +161,6 @@ def suite_parameters(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _context() -> Any:
-    global _gx_context
-    with _gx_lock:
-        if _gx_context is None:
-            import great_expectations as gx
-            from great_expectations.data_context.types.base import ProgressBarsConfig
-
-            # This GX module sets its own logger to INFO on import and then announces the temporary
-            # docs folder of every ephemeral context; keep the run output clean.
-            logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
-
-            context = gx.get_context(mode="ephemeral")
-            context.variables.progress_bars = ProgressBarsConfig(globally=False)
-            _gx_context = context
-        return _gx_context
-
-
 def _examples(frame: pd.DataFrame, result: dict[str, Any]) -> list[dict[str, Any]]:
     index = result.get("partial_unexpected_index_list") or []
     visible = [column for column in frame.columns if not column.startswith("gx_")]
@@ -197,48 +173,12 @@ def _examples(frame: pd.DataFrame, result: dict[str, Any]) -> list[dict[str, Any
     return rows
 
 
-def _severity(config: Any) -> str:
-    severity = getattr(config, "severity", None) or "critical"
-    return str(getattr(severity, "value", severity)).lower()
+def _severity(config: dict[str, Any]) -> str:
+    return str(config.get("severity") or "critical").lower()
 
 
-def _rule_name(config: Any, meta_rule: str | None) -> str:
-    return rule_name(config.type, dict(config.kwargs), meta_rule)
-
-
-_docs_sites: dict[Path, str] = {}
-
-
-def _write_data_docs(context: Any, outcome: Any, *, settings: Settings, dataset: str, load_id: str) -> Path:
-    """Store the validation result and render GX Data Docs (HTML) under <home>/data_docs/."""
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
-
-    folder = settings.paths.home / "data_docs"
-    with _gx_lock:
-        site = _docs_sites.get(folder)
-        if site is None:
-            site = f"gapwatch_{len(_docs_sites)}"
-            context.add_data_docs_site(
-                site,
-                {
-                    "class_name": "SiteBuilder",
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
-                },
-            )
-            _docs_sites[folder] = site
-        key = ValidationResultIdentifier(
-            expectation_suite_identifier=ExpectationSuiteIdentifier(name=dataset),
-            run_id=RunIdentifier(run_name=load_id),
-            batch_identifier=load_id,
-        )
-        context.validation_results_store.set(key, outcome)
-        context.build_data_docs(site_names=[site], resource_identifiers=[key])
-    return folder / "index.html"
+def _rule_name(config: dict[str, Any]) -> str:
+    return rule_name(config["type"], dict(config.get("kwargs") or {}), (config.get("meta") or {}).get("rule"))
 
 
 def validate_frame(
@@ -253,76 +193,59 @@ def validate_frame(
     """Run the dataset's suite on ``frame`` (plus derived checks) and report failures with example rows.
 
     ``history`` is what the dataset's history look-up returned for this batch (e.g. the last stored closes).
+    GX runs in the GX worker process when one was started (:func:`flows.validation.worker.start`), else here.
     """
-    import great_expectations as gx
+    from flows.validation import worker  # imported here: it imports GX's engine module, which this one does not need
 
-    document = load_suite_document(settings, dataset)
-    suite = gx.ExpectationSuite(name=document["name"], expectations=document["expectations"], meta=document.get("meta"))
     duplicate_columns = _duplicate_column_failure(frame)
     checked = derive_checks(
         dataset, with_unique_columns(frame.reset_index(drop=True)), settings=settings, as_of=as_of, history=history
     )
-    context = _context()
-    with _gx_lock:
-        source_name = f"batch_{dataset.name}"
-        try:
-            datasource = context.data_sources.get(source_name)
-            asset = datasource.get_asset(dataset.name)
-        except (KeyError, ValueError, LookupError):
-            datasource = context.data_sources.add_pandas(source_name)
-            asset = datasource.add_dataframe_asset(dataset.name)
-        try:
-            definition = asset.get_batch_definition("whole")
-        except (KeyError, ValueError, LookupError):
-            definition = asset.add_batch_definition_whole_dataframe("whole")
-    batch = definition.get_batch(batch_parameters={"dataframe": checked})
-    outcome = batch.validate(
-        suite,
-        expectation_parameters=suite_parameters(settings),
-        result_format={"result_format": "COMPLETE", "partial_unexpected_count": EXAMPLE_ROWS},
+    raw = worker.run(
+        SuiteRun(
+            dataset=dataset.name,
+            checked=checked,
+            suite=load_suite_document(settings, dataset),
+            parameters=suite_parameters(settings),
+            docs_folder=settings.paths.home / "data_docs" if load_id is not None else None,
+            load_id=load_id,
+        )
     )
-    if load_id is not None:
-        _write_data_docs(context, outcome, settings=settings, dataset=dataset.name, load_id=load_id)
     failures = [duplicate_columns] if duplicate_columns else []
     outcomes = [(DUPLICATE_COLUMNS_RULE, "critical", duplicate_columns is None, None)]
-    for result in outcome.results:
-        config = result.expectation_config
-        outcomes.append(
-            (
-                _rule_name(config, (config.meta or {}).get("rule")),
-                _severity(config),
-                bool(result.success),
-                (result.result or {}).get("unexpected_count"),
-            )
-        )
-        if result.success:
+    for result in raw["results"]:
+        config = result["expectation_config"]
+        details = result.get("result") or {}
+        success = bool(result["success"])
+        outcomes.append((_rule_name(config), _severity(config), success, details.get("unexpected_count")))
+        if success:
             continue
-        exception = result.exception_info or {}
+        exception = result.get("exception_info") or {}
         raised = exception.get("raised_exception") if isinstance(exception, dict) else False
         message = exception.get("exception_message") if isinstance(exception, dict) else None
-        column = config.kwargs.get("column")
+        column = (config.get("kwargs") or {}).get("column")
         note = None
-        if config.type == "expect_column_to_exist":
+        if config["type"] == "expect_column_to_exist":
             note = f"column '{column}' is missing (schema drift?)"
         elif raised:
             note = f"could not be evaluated: {str(message).splitlines()[0] if message else 'error'}"
         failures.append(
             RuleFailure(
-                rule=_rule_name(config, (config.meta or {}).get("rule")),
+                rule=_rule_name(config),
                 column=column,
-                unexpected_count=(result.result or {}).get("unexpected_count"),
-                examples=_examples(checked, result.result or {}),
+                unexpected_count=details.get("unexpected_count"),
+                examples=_examples(checked, details),
                 note=note,
                 severity=_severity(config),
-                rows=sorted({int(i) for i in (result.result or {}).get("unexpected_index_list") or []}),
+                rows=sorted({int(i) for i in details.get("unexpected_index_list") or []}),
             )
         )
     return ValidationReport(
         dataset=dataset.name,
         suite_path=settings.expectations_dir / dataset.suite_file,
-        success=bool(outcome.success) and duplicate_columns is None,
-        evaluated=int(outcome.statistics.get("evaluated_expectations", 0)) + 1,
+        success=bool(raw["success"]) and duplicate_columns is None,
+        evaluated=int(raw["statistics"].get("evaluated_expectations", 0)) + 1,
         failures=failures,
-        raw=outcome.to_json_dict(),
+        raw=raw,
         outcomes=outcomes,
     )
