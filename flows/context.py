@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import date
 
@@ -10,6 +11,7 @@ from flows.ops.summary import RunSummary
 from flows.settings import Settings
 from flows.warehouse.audit import LoadResult
 from flows.warehouse.database import Warehouse, utcnow
+from flows.warehouse.dbt import PreparedBuild
 from flows.warehouse.lock import RunLock
 
 
@@ -26,7 +28,9 @@ class RunContext:
     ``<RunContext>``; it is still passed to the tasks as it is.
     """
 
-    __slots__ = ("settings", "run_id", "as_of", "start", "summary", "lock", "steps", "warehouse", "loads")
+    __slots__ = (
+        "settings", "run_id", "as_of", "start", "summary", "lock", "steps", "warehouse", "loads", "dbt", "_dbt_lock"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -56,6 +60,9 @@ class RunContext:
         # every load the ingest tasks finished, as they finish (not through Prefect's state data, which a
         # state read back from the API does not carry)
         self.loads: list[LoadResult] = []
+        # dbt started ahead once a load brought rows (flows.warehouse.dbt.PreparedBuild), else None
+        self.dbt: PreparedBuild | None = None
+        self._dbt_lock = threading.Lock()
 
     def open_warehouse(self) -> Warehouse:
         """(Re)open the warehouse file; dbt needs it closed while it builds (see ``close_warehouse``)."""
@@ -67,6 +74,24 @@ class RunContext:
         if self.warehouse is not None:
             self.warehouse.close()
             self.warehouse = None
+
+    def prepare_dbt(self) -> None:
+        """Start dbt ahead (it imports and parses while the other datasets still load); once per run."""
+        with self._dbt_lock:
+            if self.dbt is None:
+                self.dbt = PreparedBuild(self.settings)
+
+    def take_dbt(self) -> PreparedBuild | None:
+        """The prepared dbt, handed over to the build (None if none was started)."""
+        with self._dbt_lock:
+            prepared, self.dbt = self.dbt, None
+            return prepared
+
+    def cancel_dbt(self) -> None:
+        """End a prepared dbt the run did not use (nothing to build, a failed load, a crash)."""
+        prepared = self.take_dbt()
+        if prepared is not None:
+            prepared.cancel()
 
     def require_warehouse(self) -> Warehouse:
         if self.warehouse is None:

@@ -131,6 +131,8 @@ def _ingest_family(ctx: RunContext, family: str) -> list[audit.LoadResult]:
             ctx.summary.errors.append(str(failure))
             result = failure.result
         ctx.loads.append(result)
+        if result.rows_loaded and result.status != "failed":
+            ctx.prepare_dbt()  # the marts will be rebuilt: let dbt start and parse while the rest loads
         if result.unchanged:
             progress.note(
                 f"{dataset.name}.compare", f"unchanged: {result.rows_extracted} rows already stored, not re-validated"
@@ -162,7 +164,7 @@ def load_universe_task(ctx: RunContext) -> int:
 def dbt_build_task(ctx: RunContext, full_refresh_because: str | None = None) -> dbt_runner.DbtResult:
     what = f"full refresh ({full_refresh_because})" if full_refresh_because else "incremental models and data tests"
     with progress.step("dbt.build", f"dbt build: {what}") as done:
-        result = dbt_runner.build(ctx.settings, full_refresh=full_refresh_because is not None)
+        result = dbt_runner.build(ctx.settings, full_refresh=full_refresh_because is not None, prepared=ctx.take_dbt())
         done(result.describe())
     return result
 
@@ -303,6 +305,7 @@ async def _run_pipeline(ctx: RunContext) -> None:
             try:
                 await _locked_run(ctx)
             finally:
+                ctx.cancel_dbt()  # started ahead but not used: nothing to build, or the run failed
                 ctx.close_warehouse()
     except PipelineBusy as exc:
         ctx.summary.errors.append(str(exc))
@@ -321,6 +324,8 @@ async def _locked_run(ctx: RunContext) -> None:
     )
     if _refused(ctx, warehouse):
         return
+    if _prices_due(ctx, warehouse):
+        ctx.prepare_dbt()  # a new session is due: dbt imports and parses while the datasets load
     load_universe_task(ctx)
     states = await _ingest_families(ctx)
     _collect_loads(ctx, states)
@@ -380,6 +385,18 @@ async def _ingest_families(ctx: RunContext) -> dict[str, State]:
         )
     )
     return dict(zip(INGEST_TASKS, states, strict=True))
+
+
+def _prices_due(ctx: RunContext, warehouse: Warehouse) -> bool:
+    """The warehouse's prices are not fresh as of the run's date: a new session is due, so the run will most
+    likely load rows and build (only a timing hint: the build is decided after the loads, as always)."""
+    cursor = warehouse.cursor()
+    try:
+        verdicts = registry.freshness(cursor, ctx.settings, as_of=ctx.as_of)
+    finally:
+        cursor.close()
+    prices = registry.get("prices").name
+    return any(verdict.dataset == prices and verdict.status != "fresh" for verdict in verdicts)
 
 
 def _refused(ctx: RunContext, warehouse: Warehouse) -> bool:

@@ -33,27 +33,21 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(settings: Settings, *args: str) -> DbtResult:
-    """Run ``dbt <args>`` in the project directory with the warehouse's GAPWATCH_HOME.
-
-    dbt runs in a child process: it opens the DuckDB file itself, so the
-    pipeline must not hold it open meanwhile.
-    """
+def _command_line(settings: Settings) -> list[str]:
+    """The options every dbt command of the pipeline takes: project, profiles, target and log paths."""
     project = settings.dbt_project_dir
-    command = [
-        dbt_executable(),
-        *args,
+    return [
         "--project-dir", str(project),
         "--profiles-dir", str(project),
         "--target-path", str(settings.paths.dbt_target),
         "--log-path", str(settings.paths.dbt_logs),
     ]  # fmt: skip
-    env = {**os.environ, **settings.tool_environment()}
+
+
+def _result(settings: Settings, command: list[str], returncode: int, output: str, seconds: float) -> DbtResult:
+    """A finished dbt command's result, from its exit code, output and run_results.json."""
+    result = DbtResult(success=returncode == 0, command=command, seconds=seconds)
     run_results = settings.paths.dbt_target / "run_results.json"
-    run_results.unlink(missing_ok=True)
-    started = time.perf_counter()
-    completed = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
-    result = DbtResult(success=completed.returncode == 0, command=command, seconds=time.perf_counter() - started)
     if run_results.exists():
         document = json.loads(run_results.read_text())
         for node in document.get("results", []):
@@ -62,9 +56,81 @@ def run_dbt(settings: Settings, *args: str) -> DbtResult:
                 result.counts[status] = result.counts.get(status, 0) + 1
             if status in {"error", "fail"}:
                 result.failures.append(f"{node.get('unique_id')}: {(node.get('message') or '').strip()}")
-    output = (completed.stdout or "") + (completed.stderr or "")
     result.output_tail = "\n".join(output.strip().splitlines()[-30:])
     return result
+
+
+def run_dbt(settings: Settings, *args: str) -> DbtResult:
+    """Run ``dbt <args>`` in the project directory with the warehouse's GAPWATCH_HOME.
+
+    dbt runs in a child process: it opens the DuckDB file itself, so the
+    pipeline must not hold it open meanwhile.
+    """
+    command = [dbt_executable(), *args, *_command_line(settings)]
+    env = {**os.environ, **settings.tool_environment()}
+    (settings.paths.dbt_target / "run_results.json").unlink(missing_ok=True)
+    started = time.perf_counter()
+    completed = subprocess.run(
+        command, cwd=settings.dbt_project_dir, env=env, capture_output=True, text=True, check=False
+    )
+    output = (completed.stdout or "") + (completed.stderr or "")
+    return _result(settings, command, completed.returncode, output, time.perf_counter() - started)
+
+
+class PreparedBuild:
+    """``dbt build`` started ahead of time: a child process that imports dbt and parses the project (with the
+    build's --vars) while the run still ingests, then waits for :meth:`build` to say go -- and with which
+    arguments (``--full-refresh`` is decided only once every load is in). Saves the ~3 s dbt spends starting,
+    off the run's path. It does not open the warehouse until told to build; :meth:`cancel` (or the pipeline
+    process ending, which closes the child's stdin) ends it without building."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        variables = vars_argument(build_variables(settings))
+        self.common = ["--vars", variables, *_command_line(settings)]
+        env = {**os.environ, **settings.tool_environment()}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flows.warehouse.dbt", json.dumps(self.common)],
+            cwd=settings.dbt_project_dir,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def build(self, *arguments: str) -> DbtResult:
+        """Run ``dbt build <arguments>`` in the prepared process and wait for it."""
+        command = [dbt_executable(), "build", *arguments, *self.common]
+        (self.settings.paths.dbt_target / "run_results.json").unlink(missing_ok=True)
+        started = time.perf_counter()
+        try:
+            output, _ = self.process.communicate(json.dumps(["build", *arguments]) + "\n")
+        except BrokenPipeError:  # the child ended before it was told to build (its output says why)
+            output, _ = self.process.communicate()
+        return _result(self.settings, command, self.process.returncode, output, time.perf_counter() - started)
+
+    def cancel(self) -> None:
+        if self.process.returncode is None:
+            self.process.communicate("")  # stdin closed without a command: the child ends without building
+
+
+def _serve_prepared(common: list[str]) -> int:
+    """The child of :class:`PreparedBuild`: parse now, build when a command line arrives on stdin."""
+    from dbt.cli.main import dbtRunner
+
+    parsed = dbtRunner().invoke(["parse", *common])
+    if not parsed.success:
+        print(f"dbt parse failed: {parsed.exception or 'see the errors above'}", flush=True)
+        return 2
+    line = sys.stdin.readline()
+    if not line.strip():  # the pipeline needs no build (nothing new, a failed load) or has ended
+        return 0
+    outcome = dbtRunner(manifest=parsed.result).invoke([*json.loads(line), *common])
+    if outcome.exception is not None:
+        print(f"dbt failed: {outcome.exception}", flush=True)
+        return 2
+    return 0 if outcome.success else 1
 
 
 def build_variables(settings: Settings) -> dict[str, object]:
@@ -79,20 +145,25 @@ def vars_argument(variables: dict[str, object]) -> str:
     return json.dumps(variables, ensure_ascii=False)
 
 
-def build(settings: Settings, *, full_refresh: bool = False, unit_tests: bool = False) -> DbtResult:
+def build(
+    settings: Settings, *, full_refresh: bool = False, unit_tests: bool = False, prepared: PreparedBuild | None = None
+) -> DbtResult:
     """``dbt build``: all models and data tests (and, with ``unit_tests``, the unit tests).
 
     The incremental models recompute only what newly loaded rows touched;
     ``full_refresh`` rebuilds them from scratch (after a change of the universe
     or of the project). Unit tests check the SQL, not the data: they run in
     ``make test`` (tests/test_dbt_unit_tests.py) and by hand, not in every daily run.
+    With ``prepared`` (started during ingest), the build runs in that already parsed process.
     """
-    arguments = ["build", "--vars", vars_argument(build_variables(settings))]
+    arguments = []
     if full_refresh:
         arguments.append("--full-refresh")
     if not unit_tests:
         arguments += ["--exclude", "test_type:unit"]
-    return run_dbt(settings, *arguments)
+    if prepared is not None:
+        return prepared.build(*arguments)
+    return run_dbt(settings, "build", "--vars", vars_argument(build_variables(settings)), *arguments)
 
 
 def build_fingerprint(settings: Settings) -> str:
@@ -106,3 +177,7 @@ def build_fingerprint(settings: Settings) -> str:
             digest.update(str(relative).encode() + b"\0" + path.read_bytes())
     digest.update(repr(settings.universe).encode())
     return digest.hexdigest()
+
+
+if __name__ == "__main__":  # the PreparedBuild child: python -m flows.warehouse.dbt '<json list of options>'
+    sys.exit(_serve_prepared(json.loads(sys.argv[1])))
