@@ -101,3 +101,12 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, prefect_server: None):  
     assert summary.success, "\n".join(summary.errors)
     home.summary = summary  # type: ignore[attr-defined]
     return home
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie has ended: only its parent has not reaped it yet)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

@@ -12,7 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from conftest import Home
+from conftest import Home, process_alive
 from flows.settings import load_settings
 from flows.warehouse import dbt
 
@@ -92,9 +92,9 @@ def test_a_prepared_build_ends_when_the_pipeline_process_is_killed(warehouse: Ho
         parent.kill()  # kill -9: the child's stdin closes
         parent.wait()
         deadline = time.monotonic() + 60  # it may still be importing dbt and parsing; then it reads stdin
-        while _alive(child) and time.monotonic() < deadline:
+        while process_alive(child) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _alive(child), f"the prepared dbt {child} outlived its killed pipeline process"
+        assert not process_alive(child), f"the prepared dbt {child} outlived its killed pipeline process"
         assert not (home / "dbt_target" / "run_results.json").exists() or _built_before(home)
     finally:
         parent.kill()
@@ -103,11 +103,3 @@ def test_a_prepared_build_ends_when_the_pipeline_process_is_killed(warehouse: Ho
 def _built_before(home: Path) -> bool:
     """run_results.json was there before the test (copied with the home), not written by the killed child."""
     return (home / "dbt_target" / "run_results.json").stat().st_mtime < time.time() - 30
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"

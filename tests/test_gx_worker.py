@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import AS_OF
+from conftest import AS_OF, process_alive
 from flows.datasets import registry
 from flows.ops import progress
 from flows.settings import load_settings
@@ -113,20 +113,12 @@ def test_the_worker_ends_when_the_pipeline_process_is_killed(tmp_path: Path) -> 
     )
     try:
         child = int(parent.stdout.readline())  # type: ignore[union-attr]
-        assert _alive(child)
+        assert process_alive(child)
         parent.kill()  # kill -9: no atexit, no cleanup
         parent.wait()
         deadline = time.monotonic() + 60  # the worker may still be importing GX; then it reads the closed pipe
-        while _alive(child) and time.monotonic() < deadline:
+        while process_alive(child) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _alive(child), f"the GX worker {child} outlived its killed pipeline process"
+        assert not process_alive(child), f"the GX worker {child} outlived its killed pipeline process"
     finally:
         parent.kill()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has ended; only its parent (init, here) has not reaped it yet
