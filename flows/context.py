@@ -60,7 +60,7 @@ class RunContext:
         # every load the ingest tasks finished, as they finish (not through Prefect's state data, which a
         # state read back from the API does not carry)
         self.loads: list[LoadResult] = []
-        # dbt started ahead once a load brought rows (flows.warehouse.dbt.PreparedBuild), else None
+        # dbt started ahead (flows.warehouse.dbt.PreparedBuild) when a new session is due or a load brought rows
         self.dbt: PreparedBuild | None = None
         self._dbt_lock = threading.Lock()
 

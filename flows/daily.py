@@ -377,7 +377,7 @@ async def _ingest_families(ctx: RunContext) -> dict[str, State]:
 
     Tasks, not subflows: a Prefect task run is recorded through events, while each subflow cost eight API
     writes -- and a SQLite-backed Prefect server answers concurrent writes with "database is locked", which
-    the client retries after 2 s. Six subflows started together took 2.5-6.4 s just to be created."""
+    the client retries after 2 s. Six subflows started together took 1.9-6.4 s just to be created."""
     states = await asyncio.gather(
         *(
             asyncio.to_thread(family_task, quote(ctx), family, return_state=True)
