@@ -7,7 +7,8 @@ the listing's exchange", "is this after --as-of" -- are computed by the
 dataset's module as boolean ``gx_*`` columns (plus ``gx_types_ok`` from its
 table's declared types) and asserted by the suite.
 
-GX is imported lazily: it costs seconds and only this step needs it.
+This module never imports GX: :mod:`flows.validation.engine` runs the suite (in the GX worker process when
+the run started one) and returns GX's JSON result, which this module reads into a ValidationReport.
 """
 
 from __future__ import annotations

@@ -11,9 +11,7 @@
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['ticker'],
-    on_schema_change='append_new_columns',
 ) }}
 
 {%- set measures = ['revenue', 'operating_income', 'net_income', 'rd_expense', 'capex'] %}

@@ -12,9 +12,7 @@
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['ticker', 'fiscal_period_end'],
-    on_schema_change='append_new_columns',
 ) }}
 
 {%- set recompute_from = date_literal(execution_gap_start()) %}

@@ -13,9 +13,7 @@
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['series_id', 'trade_date'],
-    on_schema_change='append_new_columns',
 ) }}
 
 {%- set start = daily_series_start() %}

@@ -17,9 +17,7 @@
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['event_id', 'ticker'],
-    on_schema_change='append_new_columns',
     post_hook="{{ event_study_delete_vanished_rows(this, ref('stg_raw__policy_events'), ref('int_daily_returns')) }}",
 ) }}
 

@@ -7,9 +7,7 @@
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['ticker', 'trade_date'],
-    on_schema_change='append_new_columns',
 ) }}
 
 {%- set recompute_from = date_literal(daily_series_start()) %}

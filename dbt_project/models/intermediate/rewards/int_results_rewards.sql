@@ -23,9 +23,7 @@
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['ticker', 'fiscal_period_end'],
-    on_schema_change='append_new_columns',
 ) }}
 
 {%- set horizons = results_reward_horizons() %}

@@ -20,9 +20,7 @@
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['calendar_quarter_end'],
-    on_schema_change='append_new_columns',
 ) }}
 
 {%- set min_observations = number_var('signal_min_observations', 5) %}

@@ -25,9 +25,7 @@
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['ticker', 'fiscal_period_end', 'known_at'],
-    on_schema_change='append_new_columns',
     meta={'publish': {'parquet_partition_by': 'fiscal_period_end'}},
     pre_hook="{{ execution_gap_delete_rebuilt_quarters() }}",
 ) }}

@@ -16,9 +16,7 @@
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['event_id', 'group_name'],
-    on_schema_change='append_new_columns',
     post_hook="{{ event_study_delete_rows_not_in(this, ref('policy_event_impact'), ['event_id', 'group_name']) }}",
 ) }}
 

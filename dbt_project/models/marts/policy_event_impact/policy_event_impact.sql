@@ -20,9 +20,7 @@
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['event_id', 'ticker'],
-    on_schema_change='append_new_columns',
     post_hook="{{ event_study_delete_rows_not_in(this, ref('int_policy_event_days'), ['event_id', 'ticker']) }}",
 ) }}
 
