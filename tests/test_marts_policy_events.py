@@ -349,6 +349,52 @@ def test_group_mart_adjusts_the_bmp_test_for_cross_correlation(warehouse) -> Non
     assert checked > 0
 
 
+def test_residual_correlation_is_the_average_over_every_pair(both: duckdb.DuckDBPyConnection) -> None:
+    """r-bar recomputed pair by pair: pandas' Pearson correlation of each pair of a group's listings over the
+    estimation days both have (at least 3), of the residuals of the mart's own market models, averaged. The
+    view never forms the pairs (it sums standardised residuals per class of listings with the same days)."""
+    start, end = ESTIMATION_WINDOW
+    frame = (
+        both.execute(
+            f"""
+        select days.event_id, impact.group_name, days.ticker, days.trade_date,
+            days.security_return_local - (
+                impact.alpha
+                + impact.beta_lag * case when impact.uses_lead_lag then days.market_return_lag else 0 end
+                + impact.beta_same_day * days.market_return
+                + impact.beta_lead * case when impact.uses_lead_lag then days.market_return_lead else 0 end
+            ) as residual
+        from intermediate.int_policy_event_window_days as days
+        inner join published.marts.policy_event_impact as impact using (event_id, ticker)
+        where days.relative_day between {start} and {end} and not days.is_in_other_event_window
+            and impact.residual_sd is not null
+        """
+        )
+        .df()
+        .dropna(subset=["residual"])
+    )
+    expected, mixed_day_sets = {}, 0
+    for key, rows in frame.groupby(["event_id", "group_name"]):
+        mixed_day_sets += rows.groupby("ticker")["trade_date"].agg(frozenset).nunique() > 1
+        correlations = rows.pivot(index="trade_date", columns="ticker", values="residual").corr(min_periods=3)
+        pairs = correlations.to_numpy()[np.triu_indices(len(correlations), k=1)]
+        pairs = pairs[~np.isnan(pairs)]
+        if len(pairs):
+            expected[key] = (len(pairs), pairs.mean())
+    actual = {
+        (event_id, group_name): (count, mean)
+        for event_id, group_name, count, mean in both.execute(
+            "select event_id, group_name, residual_pair_count, mean_residual_correlation "
+            "from intermediate.int_policy_event_residual_correlations where residual_pair_count > 0"
+        ).fetchall()
+    }
+    assert actual.keys() == expected.keys()
+    for key, (count, mean) in expected.items():
+        assert actual[key][0] == count, key
+        assert actual[key][1] == pytest.approx(mean, rel=1e-9, abs=1e-12), key
+    assert mixed_day_sets > 0  # groups whose listings trade on different days (Hong Kong and US) are covered
+
+
 def test_sample_data_is_labelled_with_lineage(warehouse) -> None:
     for mart in ("policy_event_impact", "policy_event_group_impact"):
         labels = warehouse.query(f"select distinct data_source from marts.{mart}", published=True)

@@ -1,11 +1,14 @@
 -- The average cross-correlation of the market-model residuals of a group's
 -- listings over each event's estimation window, for the Kolari & Pynnönen
 -- (2010) adjustment of the group's BMP test (policy_event_group_impact): one
--- row per event and group with at least one pair of listings with a fitted
--- market model. Docs block formula_int_policy_event_residual_correlations_mean
--- (_policy_events__docs.md). Sums are exact fixed-point sums
--- (macros/incremental.sql) and the average runs in pair order, so rebuilds
--- are bit-identical. A view.
+-- row per event and group with at least one pair of listings sharing 3
+-- estimation days. Docs block formula_int_policy_event_residual_correlations_mean
+-- (_policy_events__docs.md). The pairs are not joined one by one (~n^2 rows):
+-- listings with the same estimation days form a class, and the sum of a class
+-- pair's correlations comes from per-day sums of standardised residuals (cost
+-- linear in the listings). Within-day sums are exact fixed-point sums
+-- (macros/incremental.sql) and the others run in date and class order, so
+-- rebuilds are bit-identical. A view.
 
 {%- set estimation_window = event_study_estimation_window() %}
 
@@ -21,7 +24,7 @@ event_days as (
     select * from {{ ref('int_policy_event_days') }}
 ),
 
--- the estimation days the market model was fitted on, with their residual
+-- the estimation days the market model was fitted on, with their residual (where it is known)
 residuals as (
     select
         window_days.event_id,
@@ -45,54 +48,194 @@ residuals as (
     where window_days.relative_day between {{ estimation_window[0] }} and {{ estimation_window[1] }}
         and not window_days.is_in_other_event_window
         and market_models.residual_sd is not null
+        and residual is not null  -- a select alias: DuckDB resolves it in where
 ),
 
--- each pair of the group's listings on the trade dates both have a residual
-pair_sums as (
-    select
-        first_listing.event_id,
-        first_listing.group_name,
-        first_listing.ticker as first_ticker,
-        second_listing.ticker as second_ticker,
-        count(*) as common_days,
-        {{ exact_sum('first_listing.residual') }} as sum_x,
-        {{ exact_sum('second_listing.residual') }} as sum_y,
-        {{ exact_sum('first_listing.residual * first_listing.residual') }} as sum_xx,
-        {{ exact_sum('second_listing.residual * second_listing.residual') }} as sum_yy,
-        {{ exact_sum('first_listing.residual * second_listing.residual') }} as sum_xy,
-    from residuals as first_listing
-    inner join residuals as second_listing
-        on first_listing.event_id = second_listing.event_id
-        and first_listing.group_name = second_listing.group_name
-        and first_listing.trade_date = second_listing.trade_date
-        and first_listing.ticker < second_listing.ticker
-    where first_listing.residual is not null
-        and second_listing.residual is not null
-    group by all
-),
-
-pair_correlations as (
+-- each listing's estimation days; listings with the same days form a class
+listing_day_sets as (
     select
         event_id,
         group_name,
-        first_ticker,
-        second_ticker,
-        (common_days * sum_xy - sum_x * sum_y)
-        / nullif(sqrt((common_days * sum_xx - sum_x * sum_x) * (common_days * sum_yy - sum_y * sum_y)), 0)
-            as residual_correlation,
-    from pair_sums
-    where common_days >= 3
+        ticker,
+        list(trade_date order by trade_date) as day_set,
+    from residuals
+    group by event_id, group_name, ticker
+),
+
+listing_classes as (
+    select
+        event_id,
+        group_name,
+        ticker,
+        dense_rank() over (partition by event_id, group_name order by day_set) as class_id,
+    from listing_day_sets
+),
+
+class_days as (
+    select distinct
+        residuals.event_id,
+        residuals.group_name,
+        listing_classes.class_id,
+        residuals.trade_date,
+    from residuals
+    inner join listing_classes
+        on residuals.event_id = listing_classes.event_id
+        and residuals.group_name = listing_classes.group_name
+        and residuals.ticker = listing_classes.ticker
+),
+
+-- the days two classes share (a class with itself: all its days), for class pairs sharing at least 3
+shared_days as (
+    select
+        first_class.event_id,
+        first_class.group_name,
+        first_class.class_id as first_class,
+        second_class.class_id as second_class,
+        first_class.trade_date,
+    from class_days as first_class
+    inner join class_days as second_class
+        on first_class.event_id = second_class.event_id
+        and first_class.group_name = second_class.group_name
+        and first_class.trade_date = second_class.trade_date
+        and first_class.class_id <= second_class.class_id
+    qualify count(*) over (
+        partition by first_class.event_id, first_class.group_name, first_class.class_id, second_class.class_id
+    ) >= 3
+),
+
+-- each listing of a class pair on the days the pair shares (side 1: the first class, side 2: the second)
+member_residuals as (
+    select
+        shared_days.event_id,
+        shared_days.group_name,
+        shared_days.first_class,
+        shared_days.second_class,
+        sides.side,
+        residuals.ticker,
+        shared_days.trade_date,
+        residuals.residual,
+    from shared_days
+    cross join (values (1), (2)) as sides (side)
+    inner join listing_classes
+        on shared_days.event_id = listing_classes.event_id
+        and shared_days.group_name = listing_classes.group_name
+        and listing_classes.class_id = case when sides.side = 1 then shared_days.first_class else shared_days.second_class end
+    inner join residuals
+        on listing_classes.event_id = residuals.event_id
+        and listing_classes.group_name = residuals.group_name
+        and listing_classes.ticker = residuals.ticker
+        and shared_days.trade_date = residuals.trade_date
+    where sides.side = 1 or shared_days.first_class < shared_days.second_class
+),
+
+member_means as (
+    select
+        event_id,
+        group_name,
+        first_class,
+        second_class,
+        side,
+        ticker,
+        {{ exact_sum('residual') }} / count(*) as mean_residual,
+    from member_residuals
+    group by all
+),
+
+member_deviations as (
+    select
+        member_residuals.*,
+        member_residuals.residual - member_means.mean_residual as deviation,
+    from member_residuals
+    inner join member_means
+        using (event_id, group_name, first_class, second_class, side, ticker)
+),
+
+member_norms as (
+    select
+        event_id,
+        group_name,
+        first_class,
+        second_class,
+        side,
+        ticker,
+        sqrt({{ exact_sum('deviation * deviation') }}) as deviation_norm,
+    from member_deviations
+    group by all
+),
+
+-- z = the deviation over the listing's norm on the shared days: the correlation of two listings is sum(z_i z_j)
+standardized as (
+    select
+        member_deviations.event_id,
+        member_deviations.group_name,
+        member_deviations.first_class,
+        member_deviations.second_class,
+        member_deviations.side,
+        member_deviations.trade_date,
+        member_deviations.deviation / member_norms.deviation_norm as z,
+    from member_deviations
+    inner join member_norms
+        using (event_id, group_name, first_class, second_class, side, ticker)
+    where member_norms.deviation_norm > 0
+),
+
+side_day_sums as (
+    select
+        event_id,
+        group_name,
+        first_class,
+        second_class,
+        trade_date,
+        {{ exact_sum('case when side = 1 then z else 0 end') }} as first_sum,
+        {{ exact_sum('case when side = 2 then z else 0 end') }} as second_sum,
+        {{ exact_sum('case when side = 1 then z * z else 0 end') }} as first_squares,
+    from standardized
+    group by all
+),
+
+-- the pairs each class pair contributes: listings with non-constant residuals on the shared days
+class_pairs as (
+    select
+        event_id,
+        group_name,
+        first_class,
+        second_class,
+        case
+            when first_class = second_class
+                then count(*) filter (where deviation_norm > 0) * (count(*) filter (where deviation_norm > 0) - 1) // 2
+            else count(*) filter (where side = 1 and deviation_norm > 0) * count(*) filter (where side = 2 and deviation_norm > 0)
+        end as pair_count,
+    from member_norms
+    group by event_id, group_name, first_class, second_class
+),
+
+-- the sum of the class pair's correlations: sum over days of s1 * s2 (two classes), or (s1^2 - sum z^2) / 2 (one)
+class_pair_sums as (
+    select
+        event_id,
+        group_name,
+        first_class,
+        second_class,
+        case
+            when first_class = second_class
+                then sum((first_sum * first_sum - first_squares) / 2 order by trade_date)
+            else sum(first_sum * second_sum order by trade_date)
+        end as correlation_sum,
+    from side_day_sums
+    group by event_id, group_name, first_class, second_class
 ),
 
 final as (
     select
-        event_id,
-        group_name,
-        count(residual_correlation) as residual_pair_count,
-        sum(residual_correlation order by first_ticker, second_ticker)
-            / nullif(count(residual_correlation), 0) as mean_residual_correlation,
-    from pair_correlations
-    group by event_id, group_name
+        class_pairs.event_id,
+        class_pairs.group_name,
+        cast(sum(class_pairs.pair_count) as bigint) as residual_pair_count,
+        sum(class_pair_sums.correlation_sum order by class_pairs.first_class, class_pairs.second_class)
+            / nullif(sum(class_pairs.pair_count), 0) as mean_residual_correlation,
+    from class_pairs
+    left join class_pair_sums
+        using (event_id, group_name, first_class, second_class)
+    group by class_pairs.event_id, class_pairs.group_name
 )
 
 select * from final
