@@ -4,7 +4,8 @@ A copy of the session warehouse gets, in one load: a price revised inside one ev
 window, a new event inside the price history, a new event on the last trade date (its windows still
 open), a revised event title and an event deleted upstream; an incremental ``dbt build`` follows.
 Then the next trading day is loaded and built incrementally again. A copy of the final raw data is
-rebuilt with ``--full-refresh``: both event-study marts must match it bit for bit (lineage aside),
+rebuilt with ``--full-refresh``: the event-study tables (the window days and both marts) must match it bit
+for bit (lineage aside),
 and each incremental build must have recomputed exactly the events its loads touched.
 """
 
@@ -21,7 +22,12 @@ from conftest import AS_OF, Home
 from flows.settings import load_settings
 from flows.warehouse import dbt as dbt_runner
 
-EVENT_TABLES = ("marts.policy_event_impact", "marts.policy_event_group_impact")
+# the incremental event-study tables (the views between them are computed from these)
+EVENT_TABLES = (
+    "intermediate.int_policy_event_window_days",
+    "marts.policy_event_impact",
+    "marts.policy_event_group_impact",
+)
 LINEAGE = ("load_id", "inputs_loaded_through")
 NEW_DAY = date(2026, 11, 23)  # the Monday after AS_OF: a session in New York and Hong Kong
 NEW_EVENT = "test-2024-03-04-new-rule"

@@ -71,10 +71,13 @@
     longer listed (an incremental build only inserts, it never sees what
     disappeared).
 
-    event_study_events_to_rebuild(event_days): for a model that follows
-    int_policy_event_days (policy_event_impact), the event_ids to recompute:
-    those with a row written into `event_days` since this model's last build
-    (its newest inputs_loaded_through), or with a row this model lacks, and
+    event_study_events_to_rebuild(event_days, day_zero_rows_only=false): for
+    a model that follows int_policy_event_days (int_policy_event_window_days,
+    policy_event_impact), the event_ids to recompute: those with a row
+    written into `event_days` since this model's last build (its newest
+    inputs_loaded_through), or with a row this model lacks (with
+    day_zero_rows_only, a row with a day 0: a model with no rows for a
+    listing without one, like the window days), and
     the neighbours of an event whose day 0 or available_at moved, appeared or
     vanished on a listing: the events of that listing whose estimation window
     or CAR window (which exclude / flag other events' windows) reaches that
@@ -88,7 +91,9 @@
     event_study_delete_rows_not_in(target, source, keys): a follower's
     post-hook (an incremental build only inserts): deletes its rows whose
     keys are no longer in `source` -- policy_event_impact's (event_id, ticker)
-    not in int_policy_event_days, policy_event_group_impact's (event_id,
+    not in int_policy_event_days, int_policy_event_window_days' not in
+    event_study_days_with_day_zero(int_policy_event_days) (its rows with a
+    day 0, as a subquery), policy_event_group_impact's (event_id,
     group_name) not in policy_event_impact.
 
     event_study_impact_digest(rows): a digest of the values of an (event,
@@ -127,7 +132,11 @@
     )
 {%- endmacro %}
 
-{% macro event_study_events_to_rebuild(event_days) -%}
+{% macro event_study_days_with_day_zero(event_days) -%}
+    (select * from {{ event_days }} where event_trading_day_number is not null)
+{%- endmacro %}
+
+{% macro event_study_events_to_rebuild(event_days, day_zero_rows_only=false) -%}
     {%- if not (is_incremental() and tracks_changes(this)) -%}
         {{ return(none) }}
     {%- endif -%}
@@ -165,11 +174,14 @@
         from {{ event_days }} as event_days
         where event_days.inputs_loaded_through > (select max(inputs_loaded_through) from {{ this }})
             or (select max(inputs_loaded_through) from {{ this }}) is null
-            or not exists (
-                select 1
-                from {{ this }} as stored
-                where stored.event_id = event_days.event_id
-                    and stored.ticker = event_days.ticker
+            or (
+                {{ "event_days.event_trading_day_number is not null and" if day_zero_rows_only }}
+                not exists (
+                    select 1
+                    from {{ this }} as stored
+                    where stored.event_id = event_days.event_id
+                        and stored.ticker = event_days.ticker
+                )
             )
         order by 1
     {%- endset -%}

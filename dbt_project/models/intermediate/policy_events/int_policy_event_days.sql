@@ -10,9 +10,9 @@
 --
 -- The event study's incremental boundary is decided here, by event
 -- (delete+insert on event_id, ticker): docs block
--- int_policy_event_days_change_tracking (_policy_events__docs.md). The
--- downstream event-study models are views, and policy_event_impact recomputes
--- the events this table rewrote. The post-hook deletes the rows of events and
+-- int_policy_event_days_change_tracking (_policy_events__docs.md).
+-- int_policy_event_window_days and policy_event_impact recompute the events
+-- this table rewrote; the event-study models between them are views. The post-hook deletes the rows of events and
 -- listings gone upstream (macros/event_study.sql).
 
 {{ config(

@@ -10,16 +10,31 @@
 -- Relative days are a join on numbers: the window of day 0 = n is the
 -- listing's rows numbered n - 250 .. n + 5 by default (an equi-join on
 -- generated numbers, exact however long a trading halt), never a window
--- function over the history. A view: a filter on event_id (policy_event_impact
--- asks for the events it recomputes) reaches the int_policy_event_days scan,
--- and the join reads only the return rows of those events' windows.
+-- function over the history.
+-- Incremental, by event (delete+insert on event_id): a table, because three
+-- models read it (the market models, the abnormal returns and the residual
+-- correlations, each more than once through the views between them); as a
+-- view the full build computed it four times. A build recomputes the events
+-- event_study_events_to_rebuild chooses (macros/event_study.sql), the same
+-- rule policy_event_impact follows, and the filter on event_id reaches the
+-- int_policy_event_days scan, so the join reads only the return rows of those
+-- events' windows; its post-hook deletes the rows of event-listing pairs that
+-- no longer have a day 0.
+
+{{ config(
+    materialized='incremental',
+    unique_key=['event_id'],
+    post_hook="{{ event_study_delete_rows_not_in(this, event_study_days_with_day_zero(ref('int_policy_event_days')), ['event_id', 'ticker']) }}",
+) }}
 
 {%- set estimation_start = event_study_estimation_window()[0] %}
 {%- set car_start = event_study_car_windows() | map(attribute='start') | min %}
 {%- set car_end = event_study_car_windows() | map(attribute='end') | max %}
+{%- set events = event_study_events_to_rebuild(ref('int_policy_event_days'), day_zero_rows_only=true) %}
 
 with event_days as (
     select * from {{ ref('int_policy_event_days') }}
+    where {{ event_study_event_filter(events) }}
 ),
 
 -- not materialized: each use scans only its columns and rows
@@ -59,6 +74,8 @@ day_numbers as (
         event_days.event_id,
         event_days.ticker,
         event_days.benchmark_ticker,
+        event_days.event_trading_day_number,
+        event_days.available_at,
         relative_days.relative_day,
         event_days.event_trading_day_number + relative_days.relative_day as trading_day_number,
     from event_days
@@ -74,6 +91,8 @@ window_days as (
         day_numbers.ticker,
         day_numbers.relative_day,
         day_numbers.trading_day_number,
+        day_numbers.event_trading_day_number,
+        day_numbers.available_at,
         security_returns.trade_date,
         security_returns.daily_return_local as security_return_local,
         market_returns.market_return,
@@ -123,8 +142,12 @@ contaminated_days as (
 
 final as (
     select
-        window_days.* exclude (trading_day_number),
+        window_days.* exclude (trading_day_number, event_trading_day_number, available_at),
         contaminated_days.relative_day is not null as is_in_other_event_window,
+        -- change tracking (event_study_events_to_rebuild): the day 0 and availability the row was built from
+        window_days.event_trading_day_number,
+        window_days.available_at,
+        (select max(inputs_loaded_through) from {{ ref('int_policy_event_days') }}) as inputs_loaded_through,
     from window_days
     left join contaminated_days
         on window_days.event_id = contaminated_days.event_id
