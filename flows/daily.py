@@ -161,10 +161,17 @@ def load_universe_task(ctx: RunContext) -> int:
 
 
 @task(name="dbt-build", cache_policy=NO_CACHE)
-def dbt_build_task(ctx: RunContext, full_refresh_because: str | None = None) -> dbt_runner.DbtResult:
+def dbt_build_task(
+    ctx: RunContext, full_refresh_because: str | None = None, *, first_build: bool = False
+) -> dbt_runner.DbtResult:
     what = f"full refresh ({full_refresh_because})" if full_refresh_because else "incremental models and data tests"
     with progress.step("dbt.build", f"dbt build: {what}") as done:
-        result = dbt_runner.build(ctx.settings, full_refresh=full_refresh_because is not None, prepared=ctx.take_dbt())
+        result = dbt_runner.build(
+            ctx.settings,
+            full_refresh=full_refresh_because is not None,
+            whole=first_build,
+            prepared=ctx.take_dbt(),
+        )
         done(result.describe())
     return result
 
@@ -344,7 +351,11 @@ async def _locked_run(ctx: RunContext) -> None:
         progress.note("dbt.build", "skipped: nothing new since the last build, marts are current")
     elif summary.success:
         ctx.close_warehouse()  # dbt opens the database file itself
-        summary.dbt = dbt_build_task(ctx, full_refresh_because=_full_refresh_reason(previous, fingerprint))
+        summary.dbt = dbt_build_task(
+            ctx,
+            full_refresh_because=_full_refresh_reason(previous, fingerprint),
+            first_build=previous.last_good is None,
+        )
         warehouse = ctx.open_warehouse()
         if summary.dbt.success:
             summary.mart_rows = warehouse.mart_row_counts()

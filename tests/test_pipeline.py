@@ -6,6 +6,7 @@ from datetime import date
 
 from flows.datasets import registry
 from flows.sources.sample.generator import SPENDERS_WITHOUT_RESULTS
+from flows.warehouse import dbt as dbt_runner
 
 
 def test_every_dataset_loaded_and_validated(warehouse) -> None:
@@ -302,6 +303,14 @@ def test_every_suggested_query_command_runs_in_the_installed_environment(warehou
         done = subprocess.run(shlex.split(command), cwd=repo, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and not done.stderr, (command, done.stderr)
         assert done.stdout.strip(), command
+
+
+def test_the_first_build_runs_one_model_at_a_time(warehouse) -> None:
+    """A build of every model (the session warehouse's first) runs them one at a time, so each big model has
+    DuckDB's threads and memory limit to itself (flows/warehouse/dbt.py, WHOLE_BUILD_THREADS)."""
+    command = warehouse.summary.dbt.command
+    assert command[1] == "build"
+    assert command[command.index("--threads") + 1] == str(dbt_runner.WHOLE_BUILD_THREADS) == "1"
 
 
 def test_each_family_is_ingested_by_one_task_holding_its_step_tasks(warehouse) -> None:

@@ -57,7 +57,7 @@ def advanced(tmp_path_factory: pytest.TempPathFactory, warehouse: Home) -> dict:
         reader.wait(timeout=60)
     assert summary.success, summary.errors
     reads = [json.loads(line) for line in results.read_text().splitlines()]
-    return {"home": home, "old_state": old_state, "reads": reads}
+    return {"home": home, "old_state": old_state, "reads": reads, "summary": summary}
 
 
 def test_readers_never_see_a_lock_error_or_a_half_built_state(advanced: dict) -> None:
@@ -70,6 +70,14 @@ def test_readers_never_see_a_lock_error_or_a_half_built_state(advanced: dict) ->
     assert len(states) > 50
     assert all(state in (old_state, new_state) for state in states)
     assert states[0] == old_state and states[-1] == new_state
+
+
+def test_an_incremental_build_runs_models_side_by_side(advanced: dict) -> None:
+    """Only a build of every model runs one model at a time (test_pipeline); an incremental one keeps the
+    profile's threads (dbt_project/profiles.yml)."""
+    command = advanced["summary"].dbt.command
+    assert command[1] == "build" and "--full-refresh" not in command
+    assert "--threads" not in command
 
 
 def test_the_incremental_publish_after_a_run_equals_the_warehouse(advanced: dict) -> None:
