@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import weakref
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -23,7 +25,14 @@ from flows.datasets import registry
 from flows.ops import progress
 from flows.settings import load_settings
 from flows.validation import worker
-from flows.validation.gx import ValidationReport, validate_frame
+from flows.validation.engine import SuiteRun, _context, run_suite
+from flows.validation.gx import (
+    ValidationReport,
+    derive_checks,
+    load_suite_document,
+    suite_parameters,
+    validate_frame,
+)
 
 ROW = {
     "ticker": "0700.HK", "trade_date": date(2026, 11, 19), "open": 400.0, "high": 405.0, "low": 398.0,
@@ -49,6 +58,29 @@ def _bad_prices() -> pd.DataFrame:
 def _verdict(report: ValidationReport) -> tuple:
     failures = [(f.rule, f.column, f.unexpected_count, f.examples, f.note, f.severity, f.rows) for f in report.failures]
     return report.success, report.evaluated, report.outcomes, failures
+
+
+def test_gx_keeps_no_batch_after_validating_it(no_worker: None, tmp_path: Path) -> None:
+    """A suite run leaves no data source behind, and nothing in GX refers to the batch any more: the worker
+    waits through dbt's build, so a batch GX kept (the whole price history after a full build) would stay
+    in memory beside dbt's."""
+    settings, prices = load_settings({}), registry.get("prices")
+    checked = derive_checks(prices, _bad_prices(), settings=settings, as_of=AS_OF)
+    kept = weakref.ref(checked)
+    suite_run = SuiteRun(
+        dataset="prices",
+        checked=checked,
+        suite=load_suite_document(settings, prices),
+        parameters=suite_parameters(settings),
+        docs_folder=tmp_path / "data_docs",
+        load_id="prices-test",
+    )
+    result = run_suite(suite_run)
+    del checked, suite_run
+    gc.collect()
+    assert result["success"] is False and (tmp_path / "data_docs" / "index.html").exists()
+    assert kept() is None
+    assert list(_context().data_sources.all()) == []
 
 
 def test_the_worker_gives_the_verdict_gx_gives_here(no_worker: None) -> None:

@@ -17,6 +17,8 @@ validates in its own process: the worker only changes where GX runs, never what 
 from __future__ import annotations
 
 import atexit
+import ctypes
+import gc
 import multiprocessing
 import os
 import threading
@@ -73,6 +75,18 @@ def _serve(connection: Connection) -> None:
                 connection.send((False, exc))
             except Exception:  # noqa: BLE001 - an exception that does not pickle: its text still reaches the run
                 connection.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+        # the batch is not kept while the worker waits (through dbt's build, the run's largest process)
+        suite_run = None
+        _release_memory()
+
+
+def _release_memory() -> None:
+    """Free the last batch and hand the freed heap back to the system (glibc keeps it otherwise)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the memory is reused by the next batch instead
+        pass
 
 
 def start() -> None:
