@@ -128,26 +128,14 @@ member_residuals as (
     where sides.side = 1 or shared_days.first_class < shared_days.second_class
 ),
 
-member_means as (
-    select
-        event_id,
-        group_name,
-        first_class,
-        second_class,
-        side,
-        ticker,
-        {{ exact_sum('residual') }} / count(*) as mean_residual,
-    from member_residuals
-    group by all
-),
-
+-- each residual's deviation from its listing's mean over the days the class pair shares
 member_deviations as (
     select
-        member_residuals.*,
-        member_residuals.residual - member_means.mean_residual as deviation,
+        *,
+        residual - {{ from_fixed_point('sum(' ~ fixed_point('residual') ~ ') over shared_listing_days') }}
+            / count(*) over shared_listing_days as deviation,
     from member_residuals
-    inner join member_means
-        using (event_id, group_name, first_class, second_class, side, ticker)
+    window shared_listing_days as (partition by event_id, group_name, first_class, second_class, side, ticker)
 ),
 
 member_norms as (
