@@ -285,19 +285,30 @@ def test_docs_without_a_warehouse_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "No warehouse at" in result.stderr
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    ("sig", "sigint_ignored"),
+    [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-started-in-background"],
+)
 def test_serve_stops_cleanly_on_sigterm_and_sigint(
-    prefect_api: tuple[str, Path], tmp_path: Path, sig: signal.Signals
+    prefect_api: tuple[str, Path], tmp_path: Path, sig: signal.Signals, sigint_ignored: bool
 ) -> None:
     """systemd and docker stop a service with SIGTERM, a terminal with SIGINT: both end serve with exit 0 and
     nothing on the console but its own lines (before: `RuntimeWarning: coroutine 'Runner.astop' was never
-    awaited` on SIGTERM)."""
+    awaited` on SIGTERM). A background job of a script (`gapwatch serve &`) starts with SIGINT ignored; SIGTERM
+    still stops it (before: it never stopped). The others start with SIGINT at its default, whatever this
+    test process inherited."""
     url, _ = prefect_api
     env = {**os.environ, "PREFECT_API_URL": url, "GAPWATCH_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
     log_path = tmp_path / "serve.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [str(BIN / "gapwatch"), "serve"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+            [str(BIN / "gapwatch"), "serve"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN if sigint_ignored else signal.SIG_DFL),
         )
         try:
             _wait_for(

@@ -61,7 +61,8 @@ def serve_daily(flow: Any) -> None:
     SIGTERM (what systemd and docker send), both the same clean way: the runner stops in its own event loop.
 
     (Prefect's runner answers SIGTERM by calling its sync ``stop()`` from the signal handler and exiting, which
-    leaves ``Runner.astop`` never awaited; SIGTERM is turned into SIGINT instead, the path Ctrl-C takes.)
+    leaves ``Runner.astop`` never awaited; SIGTERM is turned into SIGINT instead, the path Ctrl-C takes, also
+    when the process was started with SIGINT ignored.)
     """
     import asyncio
     import signal
@@ -70,6 +71,11 @@ def serve_daily(flow: Any) -> None:
 
     def as_interrupt(*_: object) -> None:
         signal.raise_signal(signal.SIGINT)
+
+    # A process started as a background job of a script (`gapwatch serve &`) inherits SIGINT ignored: SIGTERM,
+    # turned into SIGINT, would then do nothing and serve would never stop. Python's own handler restores both.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     runner = Runner(pause_on_shutdown=True)
     runner.handle_sigterm = as_interrupt  # type: ignore[method-assign]  # Runner.start installs this handler
