@@ -287,7 +287,6 @@ async def daily(
         progress.note("run", f"skipped: {reason}; nothing ingested")
         _record_skip(ctx)
     else:
-        gx_worker.start()  # GX is imported in another process meanwhile, off this run's path (no-op if started)
         try:
             await _run_pipeline(ctx)
         except Exception as exc:  # the run's end is still recorded, reported and alerted
@@ -331,8 +330,9 @@ async def _locked_run(ctx: RunContext) -> None:
     )
     if _refused(ctx, warehouse):
         return
-    if _prices_due(ctx, warehouse):
-        ctx.prepare_dbt()  # a new session is due: dbt imports and parses while the datasets load
+    if _prices_due(ctx, warehouse):  # a new session is due: batches to validate and marts to build, most likely
+        gx_worker.start()  # GX imports in another process meanwhile, off this run's path (no-op if started)
+        ctx.prepare_dbt()  # dbt imports and parses while the datasets load
     load_universe_task(ctx)
     states = await _ingest_families(ctx)
     _collect_loads(ctx, states)
@@ -399,15 +399,11 @@ async def _ingest_families(ctx: RunContext) -> dict[str, State]:
 
 
 def _prices_due(ctx: RunContext, warehouse: Warehouse) -> bool:
-    """The warehouse's prices are not fresh as of the run's date: a new session is due, so the run will most
-    likely load rows and build (only a timing hint: the build is decided after the loads, as always)."""
     cursor = warehouse.cursor()
     try:
-        verdicts = registry.freshness(cursor, ctx.settings, as_of=ctx.as_of)
+        return registry.session_due(cursor, ctx.settings, as_of=ctx.as_of)
     finally:
         cursor.close()
-    prices = registry.get("prices").name
-    return any(verdict.dataset == prices and verdict.status != "fresh" for verdict in verdicts)
 
 
 def _refused(ctx: RunContext, warehouse: Warehouse) -> bool:

@@ -196,6 +196,12 @@ class Paths:
         return self.published_dir / "gapwatch.duckdb"
 
     @property
+    def published_verified_note(self) -> Path:
+        """The published DuckDB file's identity when its content last verified (flows/warehouse/publish.py): kept
+        beside the published folder, not in it, which holds only what BI readers open."""
+        return self.home / "published.verified.json"
+
+    @property
     def dbt_target(self) -> Path:
         return self.home / "dbt_target"
 

@@ -1,6 +1,7 @@
 """The GX worker process: the same verdicts as GX in the pipeline's process, and it never outlives the pipeline.
 
-(The daily flow starts the worker, so every flow test validates through it too.)
+(The daily flow starts the worker when a session of prices is due, so most flow tests validate through it too;
+tests/test_runs.py checks that a run with nothing due starts none.)
 """
 
 from __future__ import annotations

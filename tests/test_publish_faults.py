@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,8 +42,9 @@ from test_runs import _copy_home
 
 from conftest import Home
 from flows.settings import load_settings
+from flows.warehouse import publish as publish_module
 from flows.warehouse.database import Warehouse
-from flows.warehouse.publish import publish
+from flows.warehouse.publish import publish, verify_published
 
 FOREIGN_WRITER = """
 import sys, time, duckdb
@@ -117,6 +119,63 @@ def test_a_copy_modified_outside_gapwatch_is_rebuilt_whole(marts: Warehouse, cap
         publish(marts)
     _assert_published_equals_warehouse(marts)
     assert any("modified outside gapwatch; rebuilding it whole" in record.getMessage() for record in caplog.records)
+
+
+def _hashed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the file of each database mart_signatures hashes from now on (its folder and name)."""
+    hashed: list[str] = []
+    original = publish_module.mart_signatures
+
+    def recording(cursor: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, list]:
+        (path,) = cursor.execute(
+            "select path from duckdb_databases() where database_name = coalesce(?, current_database())", [catalog]
+        ).fetchone()
+        hashed.append("/".join(Path(path).parts[-2:]))
+        return original(cursor, catalog)
+
+    monkeypatch.setattr(publish_module, "mart_signatures", recording)
+    return hashed
+
+
+def test_an_unchanged_published_copy_is_trusted_a_changed_one_is_hashed_again(
+    marts: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run with nothing new verifies the published copy against the warehouse. Its content was hashed when it
+    was published; while the file is the one recorded then (inode, size, modification time), its stamp stands for
+    its content and only the warehouse is hashed. Any write to the file makes the next check hash it again."""
+    published = marts.settings.paths.published_database
+    hashed = _hashed(monkeypatch)
+    assert verify_published(marts) is None
+    assert hashed == ["home/gapwatch.duckdb"]  # the warehouse only: the copy is the file publish verified
+    # a foreign writer commits and checkpoints a change: the file changed, so it is hashed, and refused
+    connection = duckdb.connect(str(published))
+    connection.execute("update marts.inflation set headline_yoy_pct = 9.9 where month_date = '2026-01-01'")
+    connection.close()
+    hashed.clear()
+    changed = verify_published(marts)
+    assert changed == f"{published} does not hold what its publish stamp says: modified outside gapwatch"
+    assert hashed == ["published/gapwatch.duckdb"]
+    publish(marts)  # rebuilt whole, and recorded again
+    hashed.clear()
+    assert verify_published(marts) is None and hashed == ["home/gapwatch.duckdb"]
+    # a copy that verifies but is not the recorded file (restored by hand, a copied home): hashed once, then trusted
+    shutil.copyfile(published, published.with_name("copy.duckdb"))
+    os.replace(published.with_name("copy.duckdb"), published)
+    hashed.clear()
+    assert verify_published(marts) is None
+    assert hashed == ["published/gapwatch.duckdb", "home/gapwatch.duckdb"]
+    hashed.clear()
+    assert verify_published(marts) is None and hashed == ["home/gapwatch.duckdb"]
+    # publish starts from a copy of the published file: not hashed again while it is the verified file
+    staging = f"published/.gapwatch.duckdb.{os.getpid()}.tmp"
+    hashed.clear()
+    publish(marts)
+    assert hashed == ["home/gapwatch.duckdb", staging]  # the warehouse, and the result before the switch
+    os.utime(published)  # touched: no longer provably the verified file
+    hashed.clear()
+    publish(marts)
+    assert hashed == ["home/gapwatch.duckdb", staging, staging]  # the copy it starts from is hashed first
+    _assert_published_equals_warehouse(marts)
 
 
 def test_a_foreign_writer_is_refused_and_its_wal_is_never_replayed_onto_the_new_copy(

@@ -14,6 +14,7 @@ from conftest import AS_OF, Home
 from flows.calendars import sessions
 from flows.cli import app
 from flows.datasets import registry
+from flows.validation import worker as gx_worker
 
 pytestmark = pytest.mark.usefixtures("prefect_server")  # these tests run Prefect flows
 
@@ -46,8 +47,11 @@ def test_rerun_is_idempotent_and_as_of_adds_only_new_days(tmp_path: Path, wareho
         raw_before = {name: _contents(home, f"raw.{name}") for name in RAW}
         marts_before = {name: _contents(home, f"marts.{name}", published=True) for name in MARTS}
 
+        gx_worker.stop()  # (one a previous run of this process started)
         again = home.run(as_of=earlier)
         assert again.success, again.errors
+        # no session due, nothing to validate: no GX worker was started (its import would slow this run down)
+        assert gx_worker._worker is None
         assert {load.dataset: load.rows_loaded for load in again.loads} == dict.fromkeys(RAW, 0)
         # nothing new: every batch is found unchanged (not re-validated) and dbt and publish are skipped
         assert all(load.unchanged for load in again.loads)
@@ -58,6 +62,7 @@ def test_rerun_is_idempotent_and_as_of_adds_only_new_days(tmp_path: Path, wareho
 
         later = home.run(as_of=AS_OF)
         assert later.success, later.errors
+        assert gx_worker._worker is not None  # new sessions were due: the worker imported GX while they extracted
         assert not later.up_to_date and later.dbt is not None and later.dbt.success
         loaded = {load.dataset: load.rows_loaded for load in later.loads}
         new_sessions = {
@@ -82,6 +87,20 @@ def test_rerun_is_idempotent_and_as_of_adds_only_new_days(tmp_path: Path, wareho
             ) == _contents(warehouse, f"marts.{name}", exclude=("load_id", "inputs_loaded_through"), published=True), (
                 name
             )
+
+
+def test_the_cli_starts_the_gx_worker_only_for_a_run_that_will_validate(tmp_path: Path, warehouse: Home) -> None:
+    """Decided before Prefect is imported, from the warehouse opened read-only (the rule the flow applies too:
+    flows.datasets.registry.session_due)."""
+    from flows.cli import _will_validate
+
+    with warehouse:
+        assert not _will_validate({"as_of": AS_OF})  # prices are fresh as of AS_OF: nothing new is due
+        assert _will_validate({"as_of": date(2026, 11, 23)})  # the next session
+        assert _will_validate({"as_of": AS_OF, "start": date(2026, 11, 2)})  # a backfill reloads a range
+        assert _will_validate({"as_of": AS_OF, "replay_load_id": "prices-20261120T233000-1a2b3c"})
+    with Home(tmp_path / "empty"):
+        assert _will_validate({"as_of": AS_OF})  # no warehouse yet: the first run loads everything
 
 
 def test_backfill_restores_a_lost_range(tmp_path: Path, warehouse: Home) -> None:

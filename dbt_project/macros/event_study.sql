@@ -148,15 +148,21 @@
     {%- set car_end = car_windows | map(attribute='end') | max -%}
     {%- set estimation_start = event_study_estimation_window()[0] -%}
     {%- set query -%}
-        with moved as (
+        -- what each stored listing was built from, read once (int_policy_event_window_days holds ~250 rows
+        -- per listing: three scans of it were most of a day run's time in this model)
+        with stored as materialized (
+            select distinct event_id, ticker, event_trading_day_number, available_at from {{ this }}
+        ),
+
+        moved as (
             (
                 select event_id, ticker, event_trading_day_number, available_at from {{ event_days }}
                 except
-                select event_id, ticker, event_trading_day_number, available_at from {{ this }}
+                select event_id, ticker, event_trading_day_number, available_at from stored
             )
             union all
             (
-                select event_id, ticker, event_trading_day_number, available_at from {{ this }}
+                select event_id, ticker, event_trading_day_number, available_at from stored
                 except
                 select event_id, ticker, event_trading_day_number, available_at from {{ event_days }}
             )
@@ -178,7 +184,7 @@
                 {{ "event_days.event_trading_day_number is not null and" if day_zero_rows_only }}
                 not exists (
                     select 1
-                    from {{ this }} as stored
+                    from stored
                     where stored.event_id = event_days.event_id
                         and stored.ticker = event_days.ticker
                 )

@@ -71,15 +71,32 @@ def dataset_of_load(load_id: str) -> Dataset:
 def freshness(connection: duckdb.DuckDBPyConnection, settings: Settings, *, as_of: date) -> list[Freshness]:
     """Every dataset's freshness rule, checked as of ``as_of`` (a table the warehouse does not hold yet -- a
     dataset newer than the last run -- is empty)."""
-    held = {
+    held = _held_tables(connection)
+    return [_freshness_of(dataset, connection, held, settings, as_of=as_of) for dataset in DATASETS]
+
+
+def _held_tables(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    return {
         name
         for (name,) in connection.execute(
             "select table_schema || '.' || table_name from information_schema.tables"
         ).fetchall()
     }
-    return [
-        dataset.freshness.check(connection, name=dataset.name, table=dataset.table, settings=settings, as_of=as_of)
-        if dataset.table.name in held and "raw.securities" in held
-        else Freshness(dataset.name, None, None)
-        for dataset in DATASETS
-    ]
+
+
+def _freshness_of(
+    dataset: Dataset, connection: duckdb.DuckDBPyConnection, held: set[str], settings: Settings, *, as_of: date
+) -> Freshness:
+    if dataset.table.name in held and "raw.securities" in held:
+        return dataset.freshness.check(
+            connection, name=dataset.name, table=dataset.table, settings=settings, as_of=as_of
+        )
+    return Freshness(dataset.name, None, None)
+
+
+def session_due(connection: duckdb.DuckDBPyConnection, settings: Settings, *, as_of: date) -> bool:
+    """The warehouse's prices are not fresh as of ``as_of``: a new session is due, so a run will most likely load
+    and validate rows and build the marts. Only a timing hint -- what starts early (GX's worker, dbt's parse) --
+    never a decision: a run loads, validates and builds by what it finds, as always."""
+    verdict = _freshness_of(prices.DATASET, connection, _held_tables(connection), settings, as_of=as_of)
+    return verdict.status != "fresh"

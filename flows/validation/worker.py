@@ -2,10 +2,13 @@
 
 ``import great_expectations`` costs ~3.6 s of one core, holding the GIL the whole time. Done in the run's
 own process, the first batch to validate waits for it, and so do the other ingest tasks, starved of
-the GIL. :func:`start` spawns one worker process per pipeline process (the daily flow calls it first
-thing); it imports GX on the other core and then validates batches sent to it, one at a time, with the
-same function the run would call itself (:func:`flows.validation.engine.run_suite`). :func:`run` sends a
-suite run there when a worker was started, and runs it here otherwise (tests, ``gapwatch quarantine``).
+the GIL. :func:`start` spawns one worker process per pipeline process (the daily flow starts it as soon as it
+knows a new session of prices is due, so batches will most likely be validated); it imports GX on the other
+core and then validates batches sent to it, one at a time, with the same function the run would call itself
+(:func:`flows.validation.engine.run_suite`). :func:`run` sends a suite run there when a worker was started,
+and runs it here otherwise (a run with no session due, tests, ``gapwatch quarantine``). A run with nothing
+new starts none: the import would take the other core from the run's own work, and the run's exit would wait
+for it.
 
 Lifetime: the worker lives as long as the process that started it -- the next run in the same process
 (tests, a notebook) reuses it, already warm. It ends when that process exits (:func:`stop` at exit) or
@@ -48,11 +51,12 @@ class _Worker:
         return value
 
     def close(self) -> None:
-        self.connection.close()  # the worker's next read ends it
-        self.process.join(timeout=2)
-        if self.process.is_alive():  # still importing GX: it would only read the closed pipe afterwards
-            self.process.kill()
-            self.process.join()
+        # Killed, not asked to finish: it holds nothing (close is called under the lock, so no batch is being
+        # validated), and its own exit -- tearing down GX's modules, ~0.5 s -- or the rest of its GX import
+        # would be waited for at the end of every run.
+        self.connection.close()
+        self.process.kill()
+        self.process.join()
 
 
 def _serve(connection: Connection) -> None:

@@ -94,6 +94,7 @@ class PublishedCopy:
     marts: dict[str, list] | None = None  # mart -> [rows, content hash], counted in the file itself
     problem: str | None = None  # why it cannot be trusted; None: it holds what its stamp says
     holder: str | None = None  # another process holds it open for writing (DuckDB's lock), as DuckDB names it
+    stamped: dict[str, list] | None = None  # mart -> the signature its publish stamp says it holds
 
 
 def mart_signatures(cursor: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, list]:
@@ -207,7 +208,36 @@ def inspect_copy(path: Path, *, content: bool = True) -> PublishedCopy:
         problem = "does not hold what its publish stamp says: modified outside gapwatch"
     else:
         problem = None
-    return PublishedCopy(path, stamp["publish_id"] if stamp else None, marts, problem)
+    return PublishedCopy(path, stamp["publish_id"] if stamp else None, marts, problem, stamped=stamp and stamp["marts"])
+
+
+def _file_identity(path: Path) -> list[int]:
+    """What changes when anything writes a file: device, inode, size, modification time (ns)."""
+    info = path.stat()
+    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns]
+
+
+def note_verified(settings: Settings, publish_id: str) -> None:
+    """Record that the published DuckDB file, stamped ``publish_id``, was verified to hold its stamp's marts (its
+    content hashed): until the file changes, a check may trust its stamp instead of hashing it again."""
+    note = settings.paths.published_verified_note
+    record = {"publish_id": publish_id, "file": _file_identity(settings.paths.published_database)}
+    temporary = note.with_name(f".{note.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(record))
+    os.replace(temporary, note)
+
+
+def verified_unchanged(settings: Settings, copy: PublishedCopy) -> bool:
+    """The published file is the one :func:`note_verified` recorded, byte for byte as far as the file system can
+    tell (same inode, size and modification time, the same publish stamp): its content was hashed and equalled its
+    stamp then, and nothing has written the file since. A writer that commits changes the file's size or
+    modification time (or leaves a WAL, which :func:`inspect_copy` refuses); one that also sets the modification
+    time back is not detected."""
+    try:
+        record = json.loads(settings.paths.published_verified_note.read_text())
+        return record["publish_id"] == copy.publish_id and record["file"] == _file_identity(copy.path)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def verify_published(
@@ -224,7 +254,11 @@ def verify_published(
     published, views = paths.published_database, paths.published_dir / PARQUET_VIEWS
     if not published.exists():
         return f"{published} does not exist"
-    copy = inspect_copy(published, content=content)
+    copy = inspect_copy(published, content=False)
+    if content and not copy.problem and not verified_unchanged(warehouse.settings, copy):
+        copy = inspect_copy(published)  # hashed: the stamp says what it should hold, the content what it holds
+        if not copy.problem:
+            note_verified(warehouse.settings, copy.publish_id)
     if copy.problem:
         return f"{published} {copy.problem}"
     if expected is None:
@@ -233,7 +267,7 @@ def verify_published(
             expected = mart_signatures(cursor)
         finally:
             cursor.close()
-    if content and copy.marts != expected:
+    if content and (copy.marts if copy.marts is not None else copy.stamped) != expected:
         return f"{published} does not hold the warehouse's marts"
     try:
         connection = duckdb.connect(str(views), read_only=True)
@@ -270,7 +304,10 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
     another process holds open for writing is refused (PublishError: a copy
     renamed over it would meet that writer's WAL); one that is unreadable, has
     a WAL gapwatch did not write, or does not hold what its publish stamp says
-    is rebuilt whole from the warehouse, with a warning in ``warnings``.
+    is rebuilt whole from the warehouse, with a warning in ``warnings``. Its content
+    is hashed, unless it is the very file the last publish (or check) verified,
+    unwritten since (``verified_unchanged``: same inode, size and modification
+    time, also after the copy).
 
     When the published file verifies, the copy starts from it (a file copy):
     the incremental marts receive only the rows dbt rebuilt since
@@ -308,8 +345,12 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
             _warn_rebuilt_whole(warnings, published, base.problem)
     try:
         if base is not None and not base.problem:
+            # start only from what was verified: the staged bytes themselves, hashed -- or, when the published file
+            # is the one a publish or a check verified and nothing has written it since, its byte-for-byte copy
+            trusted = verified_unchanged(settings, base)
             shutil.copyfile(published, staging)
-            staged = inspect_copy(staging)  # start only from what was verified: the staged bytes themselves
+            trusted = trusted and verified_unchanged(settings, base)  # (and not written while it was copied)
+            staged = replace(base, path=staging) if trusted else inspect_copy(staging)
             if staged.problem:
                 _warn_rebuilt_whole(warnings, published, staged.problem)
                 _remove_database_file(staging)
@@ -355,6 +396,7 @@ def publish(warehouse: Warehouse, warnings: list[str] | None = None) -> Path:
             f"The published copy does not verify after publishing: {problem}. The warehouse marts are good; "
             "rerun `gapwatch run` to publish them again (if another process writes to the published files, stop it)."
         )
+    note_verified(settings, publish_id)  # its content was hashed before the switch (the staged copy, above)
     return published
 
 
