@@ -80,3 +80,29 @@ def test_the_console_command_exits_with_its_status(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--as-of 2099-01-01 is in the future" in done.stderr
     assert (subprocess.run([str(gapwatch), "--help"], capture_output=True, timeout=120)).returncode == 0
+
+
+def test_a_console_run_that_validates_and_builds_prints_nothing_on_stderr(tmp_path: Path, warehouse) -> None:  # type: ignore[no-untyped-def]
+    """A real `gapwatch run` of a new session: the GX worker validates the batches and is killed at the end, dbt
+    builds, the marts are published -- and stderr stays empty. (GX's progress bar once left a multiprocessing
+    semaphore in the killed worker, and the resource tracker printed a "leaked semaphore" warning after
+    "run succeeded": flows/validation/engine.py gives tqdm a thread lock.)"""
+    import shutil
+
+    from prefect.settings import get_current_settings
+
+    home = tmp_path / "home"
+    shutil.copytree(warehouse.path, home, ignore=shutil.ignore_patterns("gapwatch.lock"))
+    gapwatch = Path(sys.executable).with_name("gapwatch")
+    done = subprocess.run(
+        [str(gapwatch), "run", "--as-of", "2026-11-23"],  # the next session after the warehouse's AS_OF
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "GAPWATCH_HOME": str(home), "PREFECT_API_URL": str(get_current_settings().api.url)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[prices.validate] " in done.stdout and "[dbt.build] dbt passed" in done.stdout
+    assert "run succeeded" in done.stdout
+    assert done.stderr == ""

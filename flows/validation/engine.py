@@ -33,6 +33,14 @@ def _context() -> Any:
             # docs folder of every ephemeral context; keep the run output clean.
             logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
+            # GX's validation graph creates a tqdm bar even with progress bars off, and tqdm's default lock
+            # holds a multiprocessing RLock: a named semaphore the resource tracker (shared with the run's
+            # process) watches. The GX worker is killed at the end of a run (worker.py), so that semaphore was
+            # never released and the tracker printed "leaked semaphore objects" after a successful run. GX
+            # runs in one process and one thread at a time here: a thread lock is all tqdm needs.
+            from tqdm import tqdm
+
+            tqdm.set_lock(threading.RLock())
             context = gx.get_context(mode="ephemeral")
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
             _gx_context = context
