@@ -162,7 +162,7 @@ def load_universe_task(ctx: RunContext) -> int:
 
 @task(name="dbt-build", cache_policy=NO_CACHE)
 def dbt_build_task(
-    ctx: RunContext, full_refresh_because: str | None = None, *, first_build: bool = False
+    ctx: RunContext, full_refresh_because: str | None = None, *, first_build: bool = False, price_rows: int = 0
 ) -> dbt_runner.DbtResult:
     what = f"full refresh ({full_refresh_because})" if full_refresh_because else "incremental models and data tests"
     with progress.step("dbt.build", f"dbt build: {what}") as done:
@@ -170,6 +170,7 @@ def dbt_build_task(
             ctx.settings,
             full_refresh=full_refresh_because is not None,
             whole=first_build,
+            price_rows=price_rows,
             prepared=ctx.take_dbt(),
         )
         done(result.describe())
@@ -342,6 +343,7 @@ async def _locked_run(ctx: RunContext) -> None:
         summary.freshness = registry.freshness(cursor, ctx.settings, as_of=ctx.as_of)
         freshness_rules.record(cursor, summary.freshness)  # for `dbt source freshness`: the same verdicts
         previous = audit.previous_builds(cursor, run_id=ctx.run_id)
+        price_rows = registry.price_rows(cursor)
     finally:
         cursor.close()
     if summary.success and _marts_are_current(ctx, previous, fingerprint):
@@ -355,6 +357,7 @@ async def _locked_run(ctx: RunContext) -> None:
             ctx,
             full_refresh_because=_full_refresh_reason(previous, fingerprint),
             first_build=previous.last_good is None,
+            price_rows=price_rows,
         )
         warehouse = ctx.open_warehouse()
         if summary.dbt.success:

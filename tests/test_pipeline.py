@@ -305,12 +305,28 @@ def test_every_suggested_query_command_runs_in_the_installed_environment(warehou
         assert done.stdout.strip(), command
 
 
-def test_the_first_build_runs_one_model_at_a_time(warehouse) -> None:
-    """A build of every model (the session warehouse's first) runs them one at a time, so each big model has
-    DuckDB's threads and memory limit to itself (flows/warehouse/dbt.py, WHOLE_BUILD_THREADS)."""
+def test_a_whole_build_runs_one_model_at_a_time_only_on_a_large_warehouse(warehouse) -> None:
+    """A build of every model (a first build, a full refresh) of a warehouse of ONE_MODEL_FROM_PRICE_ROWS price
+    rows or more runs one model at a time, so each big model has DuckDB's threads and memory limit to itself; a
+    small one, like the session warehouse's first build, keeps the profile's threads (flows/warehouse/dbt.py)."""
+    rows = warehouse.query("select count(*) from raw.prices")[0][0]
+    assert 0 < rows < dbt_runner.ONE_MODEL_FROM_PRICE_ROWS
     command = warehouse.summary.dbt.command
-    assert command[1] == "build"
-    assert command[command.index("--threads") + 1] == str(dbt_runner.WHOLE_BUILD_THREADS) == "1"
+    assert command[1] == "build" and "--full-refresh" not in command
+    assert "--threads" not in command  # the first build of the embedded sample
+
+    def threads(**options: object) -> str | None:
+        arguments = dbt_runner.build_arguments(**options)  # type: ignore[arg-type]
+        return arguments[arguments.index("--threads") + 1] if "--threads" in arguments else None
+
+    large = dbt_runner.ONE_MODEL_FROM_PRICE_ROWS
+    assert threads(whole=True, price_rows=large) == str(dbt_runner.WHOLE_BUILD_THREADS) == "1"
+    assert threads(full_refresh=True, price_rows=large) == "1"
+    assert threads(whole=True, price_rows=large - 1) is None
+    assert threads(price_rows=10 * large) is None  # an incremental build of a large warehouse
+    assert "--full-refresh" in dbt_runner.build_arguments(full_refresh=True)
+    assert dbt_runner.build_arguments()[-2:] == ["--exclude", "test_type:unit"]
+    assert "test_type:unit" not in dbt_runner.build_arguments(unit_tests=True)
 
 
 def test_each_family_is_ingested_by_one_task_holding_its_step_tasks(warehouse) -> None:

@@ -94,6 +94,13 @@ def _freshness_of(
     return Freshness(dataset.name, None, None)
 
 
+def price_rows(connection: duckdb.DuckDBPyConnection) -> int:
+    """How many rows the warehouse's prices table holds (0 before the first load): the size of a whole build."""
+    if prices.DATASET.table.name not in _held_tables(connection):
+        return 0
+    return connection.execute(f"select count(*) from {prices.DATASET.table.name}").fetchone()[0]
+
+
 def session_due(connection: duckdb.DuckDBPyConnection, settings: Settings, *, as_of: date) -> bool:
     """The warehouse's prices are not fresh as of ``as_of``: a new session is due, so a run will most likely load
     and validate rows and build the marts. Only a timing hint -- what starts early (GX's worker, dbt's parse) --

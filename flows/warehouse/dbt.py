@@ -145,11 +145,29 @@ def vars_argument(variables: dict[str, object]) -> str:
     return json.dumps(variables, ensure_ascii=False)
 
 
-# dbt's threads for a build that computes every model (the first build, a full refresh): one model at a time,
-# so each big model gets DuckDB's threads and memory limit (profiles.yml) to itself. At 500 tickers x 20 years
-# two at a time took 86 s of models and 4.5 GB, one at a time 75 s and 4.0 GB. An incremental build keeps the
-# profile's two: its models are small, and two hide dbt's own per-model work.
+# dbt's threads for a build that computes every model (the first build, a full refresh) of a large warehouse:
+# one model at a time, so each big model gets DuckDB's threads and memory limit (profiles.yml) to itself. At
+# 500 tickers x 20 years (2.5M price rows) two at a time took 86 s of models and 4.5 GB, one at a time 75 s and
+# 4.0 GB; at 100 x 20 (0.5M rows) both took 23-25 s of dbt, one thread 0.4 GB less. Below ONE_MODEL_FROM_PRICE_ROWS
+# (the embedded sample: 30,525 rows) the models are small and two at a time hide dbt's own per-model work: a first
+# build of the sample took 6.7-8.1 s of dbt with two threads, 7.6-10.9 s with one. An incremental build keeps the
+# profile's two.
 WHOLE_BUILD_THREADS = 1
+ONE_MODEL_FROM_PRICE_ROWS = 250_000
+
+
+def build_arguments(
+    *, full_refresh: bool = False, whole: bool = False, unit_tests: bool = False, price_rows: int = 0
+) -> list[str]:
+    """The arguments of a pipeline's ``dbt build`` (see :func:`build`)."""
+    arguments = []
+    if full_refresh:
+        arguments.append("--full-refresh")
+    if (whole or full_refresh) and price_rows >= ONE_MODEL_FROM_PRICE_ROWS:
+        arguments += ["--threads", str(WHOLE_BUILD_THREADS)]
+    if not unit_tests:
+        arguments += ["--exclude", "test_type:unit"]
+    return arguments
 
 
 def build(
@@ -158,24 +176,19 @@ def build(
     full_refresh: bool = False,
     whole: bool = False,
     unit_tests: bool = False,
+    price_rows: int = 0,
     prepared: PreparedBuild | None = None,
 ) -> DbtResult:
     """``dbt build``: all models and data tests (and, with ``unit_tests``, the unit tests).
 
     The incremental models recompute only what newly loaded rows touched;
     ``full_refresh`` rebuilds them from scratch (after a change of the universe
-    or of the project). ``whole`` (a full refresh, or the first build) runs one model at a time
-    (WHOLE_BUILD_THREADS). Unit tests check the SQL, not the data: they run in
-    ``make test`` (tests/test_dbt_unit_tests.py) and by hand, not in every daily run.
-    With ``prepared`` (started during ingest), the build runs in that already parsed process.
+    or of the project). ``whole`` (a full refresh, or the first build) of a warehouse holding ``price_rows``
+    of ONE_MODEL_FROM_PRICE_ROWS or more runs one model at a time (WHOLE_BUILD_THREADS). Unit tests check
+    the SQL, not the data: they run in ``make test`` (tests/test_dbt_unit_tests.py) and by hand, not in
+    every daily run. With ``prepared`` (started during ingest), the build runs in that already parsed process.
     """
-    arguments = []
-    if full_refresh:
-        arguments.append("--full-refresh")
-    if whole or full_refresh:
-        arguments += ["--threads", str(WHOLE_BUILD_THREADS)]
-    if not unit_tests:
-        arguments += ["--exclude", "test_type:unit"]
+    arguments = build_arguments(full_refresh=full_refresh, whole=whole, unit_tests=unit_tests, price_rows=price_rows)
     if prepared is not None:
         return prepared.build(*arguments)
     return run_dbt(settings, "build", "--vars", vars_argument(build_variables(settings)), *arguments)
