@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import Home
@@ -322,3 +323,66 @@ def test_a_restatement_keeps_its_history_and_never_rewrites_the_first_report(tmp
     ]
     assert vintages[1][3] > vintages[0][3]
     assert "restated" not in next_quarter[0]
+
+
+def _cross_sections_in_pandas(observations: pd.DataFrame, min_observations: int) -> list[dict]:
+    """int_signal_cross_sections re-derived row by row from its input (docs: formula_signal_evaluation_*):
+    per quarter, group (and pooled), horizon, basis and gap version, every company's latest gap known by
+    then; complete cross-sections only; Spearman IC (average ranks), tercile spread, least-squares slope."""
+    pooled = observations.assign(group_name="pooled")
+    rows = []
+    for (quarter, group), members in pd.concat([observations, pooled]).groupby(["calendar_quarter_end", "group_name"]):
+        for version in sorted(members["gap_known_at"].unique()):
+            known = members[members["gap_known_at"] <= version].sort_values("gap_known_at")
+            latest = known.groupby(["horizon", "reward_basis", "ticker", "fiscal_period_end"]).tail(1)
+            for (horizon, basis), section in latest.groupby(["horizon", "reward_basis"]):
+                if section["reward_pct"].isna().any():
+                    continue  # a partial cross-section would change later: not shown
+                n = len(section)
+                statistics = {"rank_ic": None, "tercile_spread_pp": None, "reward_slope_pp_per_gap": None}
+                if n >= min_observations:
+                    gap, reward = section["execution_gap"], section["reward_pct"]
+                    gap_ranks, reward_ranks = gap.rank(method="average"), reward.rank(method="average")
+                    if gap_ranks.nunique() > 1 and reward_ranks.nunique() > 1:
+                        statistics["rank_ic"] = float(np.corrcoef(gap_ranks, reward_ranks)[0, 1])
+                    ordered = section.sort_values(["execution_gap", "ticker"])["reward_pct"].to_numpy()
+                    sizes = [n // 3 + (1 if i < n % 3 else 0) for i in range(3)]  # ntile(3): extras go first
+                    statistics["tercile_spread_pp"] = ordered[n - sizes[2] :].mean() - ordered[: sizes[0]].mean()
+                    if gap.nunique() > 1:
+                        statistics["reward_slope_pp_per_gap"] = float(
+                            ((gap - gap.mean()) * (reward - reward.mean())).sum() / ((gap - gap.mean()) ** 2).sum()
+                        )
+                rows.append(
+                    {"calendar_quarter_end": quarter, "group_name": group, "horizon": horizon,
+                     "reward_basis": basis, "gap_known_at": version, "observation_count": n, **statistics}
+                )  # fmt: skip
+    return rows
+
+
+def test_signal_cross_sections_match_pandas(warehouse: Home) -> None:
+    """Every cross-section's count, rank IC, tercile spread and slope (computed in dbt from exact integer and
+    fixed-point sums) equal a row-by-row computation in pandas of the same definitions."""
+    connection = duckdb.connect(str(warehouse.path / "gapwatch.duckdb"), read_only=True)
+    try:
+        observations = connection.sql("select * from intermediate.int_signal_observations").df()
+        stored = connection.sql("select * from intermediate.int_signal_cross_sections").df()
+    finally:
+        connection.close()
+    expected = _cross_sections_in_pandas(observations, min_observations=5)  # dbt_project.yml's default
+    key = ["calendar_quarter_end", "group_name", "horizon", "reward_basis", "gap_known_at"]
+    assert len(expected) == len(stored) > 100
+    assert sum(1 for row in expected if row["rank_ic"] is not None) > 50
+
+    def key_of(row: dict) -> tuple:
+        dated = ("calendar_quarter_end", "gap_known_at")
+        return tuple(str(pd.Timestamp(row[c])) if c in dated else row[c] for c in key)
+
+    by_key = {key_of(row): row for row in stored.to_dict("records")}
+    for row in expected:
+        found = by_key[key_of(row)]
+        assert found["observation_count"] == row["observation_count"], row
+        for column in ("rank_ic", "tercile_spread_pp", "reward_slope_pp_per_gap"):
+            if row[column] is None:
+                assert pd.isna(found[column]), (column, row, found)
+            else:
+                assert math.isclose(found[column], row[column], rel_tol=1e-9, abs_tol=1e-9), (column, row, found)

@@ -103,6 +103,16 @@
 {%- endmacro %}
 
 {#- Sample standard deviation from a count, an exact sum and an exact sum of squares (doubles). -#}
+{#-
+    The least-squares slope of y on x from a count and sums (n, Σx, Σy, Σx², Σxy; each a double from an
+    exact sum): (nΣxy - ΣxΣy) / (nΣx² - (Σx)²), null when every x is the same.
+-#}
+{% macro slope_from_sums(count, sum_x, sum_y, sum_xx, sum_xy) -%}
+    (
+        cast({{ count }} as double) * {{ sum_xy }} - {{ sum_x }} * {{ sum_y }}
+    ) / nullif(cast({{ count }} as double) * {{ sum_xx }} - {{ sum_x }} ^ 2, 0)
+{%- endmacro %}
+
 {% macro stddev_from_sums(count, total, total_squares) -%}
     sqrt(greatest(0, (
         cast({{ count }} as double) * {{ total_squares }} - {{ total }} ^ 2

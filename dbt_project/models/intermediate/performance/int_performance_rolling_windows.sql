@@ -133,13 +133,13 @@ window_statistics as (
                 * sqrt({{ year_days }})
         end as volatility_252d_ann,
         case when beta_n >= {{ min_beta_days }} then
-            (
-                cast(beta_n as double) * {{ from_fixed_point('beta_sum_xy') }}
-                - {{ from_fixed_point('beta_sum_x') }} * {{ from_fixed_point('beta_sum_y') }}
-            ) / nullif(
-                cast(beta_n as double) * {{ from_fixed_point('beta_sum_xx') }} - {{ from_fixed_point('beta_sum_x') }} ^ 2,
-                0
-            )
+            {{ slope_from_sums(
+                'beta_n',
+                from_fixed_point('beta_sum_x'),
+                from_fixed_point('beta_sum_y'),
+                from_fixed_point('beta_sum_xx'),
+                from_fixed_point('beta_sum_xy')
+            ) }}
         end as beta_252d,
         window_sums.level_usd / greatest(peaks_before_context.peak_before_context, window_sums.peak_in_context) - 1
             as drawdown_usd,

@@ -96,7 +96,11 @@ ranked as (
     from complete_observations
 ),
 
-statistics as (
+-- sums over each cross-section's companies, exact and so independent of the order a parallel scan feeds
+-- them (an aggregate ordered by ticker gave the same bits, but holds every row of a group in memory and
+-- does not spill): ranks are multiples of 1/2, summed as integers of twice their value; the gap and the
+-- reward as fixed-point sums (macros/incremental.sql)
+sums as (
     select
         calendar_quarter_end,
         group_name,
@@ -104,28 +108,65 @@ statistics as (
         reward_basis,
         version_gap_known_at as gap_known_at,
         count(*) as observation_count,
-        -- every float aggregate over the companies in ticker order: the same bits in every build (a
-        -- parallel scan may feed them in another order); the IC of ranks rounded to 12 decimals (a
-        -- ratio of rationals, so nothing is lost but the last bits' noise)
+        sum(cast(2 * gap_rank as hugeint)) as gap_rank_sum,
+        sum(cast(2 * reward_rank as hugeint)) as reward_rank_sum,
+        sum(cast(2 * gap_rank as hugeint) * cast(2 * gap_rank as hugeint)) as gap_rank_squares,
+        sum(cast(2 * reward_rank as hugeint) * cast(2 * reward_rank as hugeint)) as reward_rank_squares,
+        sum(cast(2 * gap_rank as hugeint) * cast(2 * reward_rank as hugeint)) as rank_products,
+        sum({{ fixed_point('reward_pct') }}) filter (where gap_tercile = 3) as top_reward_sum,
+        count(*) filter (where gap_tercile = 3) as top_count,
+        sum({{ fixed_point('reward_pct') }}) filter (where gap_tercile = 1) as bottom_reward_sum,
+        count(*) filter (where gap_tercile = 1) as bottom_count,
+        sum({{ fixed_point('execution_gap') }}) as gap_sum,
+        sum({{ fixed_point('reward_pct') }}) as reward_sum,
+        sum({{ fixed_point('execution_gap ^ 2') }}) as gap_squares,
+        sum({{ fixed_point('execution_gap * reward_pct') }}) as gap_reward_products,
+        min(execution_gap) < max(execution_gap) as gap_varies,
+        max(known_at) as known_at,
+        array_to_string(list_sort(list(distinct data_source) filter (where data_source is not null)), ',')
+            as data_source,
+    from ranked
+    group by all
+),
+
+statistics as (
+    select
+        calendar_quarter_end,
+        group_name,
+        horizon,
+        reward_basis,
+        gap_known_at,
+        observation_count,
+        -- the rank IC: the correlation of the ranks from their exact integer sums, rounded to 12 decimals
+        -- (a ratio of rationals, so nothing is lost but the last bits' noise)
         case
-            when var_pop(gap_rank order by ticker) > 0 and var_pop(reward_rank order by ticker) > 0
+            when observation_count * gap_rank_squares > gap_rank_sum * gap_rank_sum
+                and observation_count * reward_rank_squares > reward_rank_sum * reward_rank_sum
                 then round(
-                    covar_pop(gap_rank, reward_rank order by ticker)
-                    / sqrt(var_pop(gap_rank order by ticker) * var_pop(reward_rank order by ticker)),
+                    cast(observation_count * rank_products - gap_rank_sum * reward_rank_sum as double)
+                    / sqrt(
+                        cast(observation_count * gap_rank_squares - gap_rank_sum * gap_rank_sum as double)
+                        * cast(observation_count * reward_rank_squares - reward_rank_sum * reward_rank_sum as double)
+                    ),
                     12
                 )
         end as rank_ic,
-        avg(reward_pct order by ticker) filter (where gap_tercile = 3)
-            - avg(reward_pct order by ticker) filter (where gap_tercile = 1)
+        {{ from_fixed_point('top_reward_sum') }} / top_count
+            - {{ from_fixed_point('bottom_reward_sum') }} / bottom_count
             as tercile_spread_pp,
         case
-            when var_pop(execution_gap order by ticker) > 0
-                then regr_slope(reward_pct, execution_gap order by ticker)
+            when gap_varies
+                then {{ slope_from_sums(
+                    'observation_count',
+                    from_fixed_point('gap_sum'),
+                    from_fixed_point('reward_sum'),
+                    from_fixed_point('gap_squares'),
+                    from_fixed_point('gap_reward_products')
+                ) }}
         end as reward_slope_pp_per_gap,
-        max(known_at) as known_at,
-        string_agg(distinct data_source, ',' order by data_source) as data_source,
-    from ranked
-    group by all
+        known_at,
+        data_source,
+    from sums
 ),
 
 final as (
