@@ -60,19 +60,35 @@
     2^-100; sums of those integers are exact, so `from_fixed_point(sum(...))`
     is the correctly rounded exact sum of the doubles, the same on every
     build. Range: |sum| < 2^27 (1.3e8), ample for returns, their squares and
-    products, and log levels.
+    products, and log levels. For larger magnitudes pass fewer `bits`: with
+    bits=40, |sum| < 2^87 and every double of magnitude 2^13 or more is held
+    exactly (market capitalisations in USD). DuckDB raises an error on a
+    value or a sum out of range; nothing is silently wrong.
+    Unlike an aggregate ordered by a key (`sum(x order by ticker)`, the
+    other way to get the same bits), these sums spill: DuckDB keeps an
+    ordered aggregate's rows in memory.
 -#}
-{% macro fixed_point(expression) -%}
-    cast(round(({{ expression }}) * pow(2.0, 100)) as hugeint)
+{% macro fixed_point(expression, bits=100) -%}
+    cast(round(({{ expression }}) * pow(2.0, {{ bits }})) as hugeint)
 {%- endmacro %}
 
-{% macro from_fixed_point(expression) -%}
-    (cast({{ expression }} as double) / pow(2.0, 100))
+{% macro from_fixed_point(expression, bits=100) -%}
+    (cast({{ expression }} as double) / pow(2.0, {{ bits }}))
 {%- endmacro %}
 
 {#- The exact, order-independent sum of a double expression (see fixed_point). -#}
-{% macro exact_sum(expression) -%}
-    {{ from_fixed_point('sum(' ~ fixed_point(expression) ~ ')') }}
+{% macro exact_sum(expression, bits=100) -%}
+    {{ from_fixed_point('sum(' ~ fixed_point(expression, bits) ~ ')', bits) }}
+{%- endmacro %}
+
+{#-
+    The distinct non-null values of a text column in a group, sorted and
+    joined with ',' (lineage columns such as data_source and load_id). The
+    same text as string_agg(distinct x, ',' order by x), without an ordered
+    aggregate, which DuckDB holds in memory.
+-#}
+{% macro distinct_values(column) -%}
+    array_to_string(list_sort(list(distinct {{ column }}) filter (where {{ column }} is not null)), ',')
 {%- endmacro %}
 
 {#-

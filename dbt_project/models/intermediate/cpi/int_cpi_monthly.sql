@@ -37,8 +37,8 @@ pivoted as (
         max(release_date) as release_date,
         max(available_at) as available_at,
         bool_or(is_release_date_estimated) as is_release_date_estimated,
-        string_agg(distinct data_source, ',' order by data_source) as data_source,
-        string_agg(distinct load_id, ',' order by load_id) as load_id,
+        {{ distinct_values('data_source') }} as data_source,
+        {{ distinct_values('load_id') }} as load_id,
     from cpi_observations
     group by month_date
 ),

@@ -85,12 +85,12 @@ held_caps as (
     where member_caps.cap_usd is not null
 ),
 
--- the total in ticker order (an ordered aggregate: the same float sum on every build)
+-- the total as an exact sum (the same bits on every build; caps need the wider range of 40 bits)
 held_totals as (
     select
         group_name,
         trade_date,
-        sum(cap_usd order by ticker) as total_cap_usd,
+        {{ exact_sum('cap_usd', bits=40) }} as total_cap_usd,
     from held_caps
     group by group_name, trade_date
 ),
@@ -132,18 +132,18 @@ basket_daily as (
         'basket_cap:' || group_name as series_id,
         group_name,
         trade_date,
-        -- a closed member (no row on the date) adds weight * 0; ordered sum: bit-identical rebuilds
+        -- a closed member (no row on the date) adds weight * 0; an exact sum: bit-identical rebuilds
         case
             when count(weight) > 0
-                then sum(weight * coalesce(daily_return_usd, 0) order by ticker)
+                then {{ exact_sum('weight * coalesce(daily_return_usd, 0)') }}
         end as daily_return_usd,
         count(weight) as member_count,
         count(daily_return_usd) as open_member_count,
         max(weight) as max_weight,
         max(close_at) as known_at,
         {{ group_benchmark_ticker('group_name') }} as benchmark_ticker,
-        string_agg(distinct data_source, ',' order by data_source) as data_source,
-        string_agg(distinct load_id, ',' order by load_id) as load_id,
+        {{ distinct_values('data_source') }} as data_source,
+        {{ distinct_values('load_id') }} as load_id,
     from weighted_returns
     group by group_name, trade_date
 ),

@@ -71,12 +71,12 @@ open_members as (
     select
         group_name,
         trade_date,
-        -- ordered so the float sum runs in the same order on every build (bit-identical rebuilds)
-        sum(daily_return_usd order by ticker) as open_return_sum,
+        -- an exact sum: the same bits on every build
+        {{ exact_sum('daily_return_usd') }} as open_return_sum,
         count(daily_return_usd) as open_member_count,
         max(close_at) as known_at,
-        string_agg(distinct data_source, ',' order by data_source) as data_source,
-        string_agg(distinct load_id, ',' order by load_id) as load_id,
+        {{ distinct_values('data_source') }} as data_source,
+        {{ distinct_values('load_id') }} as load_id,
     from basket_members
     group by group_name, trade_date
 ),

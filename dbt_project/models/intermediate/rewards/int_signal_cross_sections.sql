@@ -123,13 +123,13 @@ sums as (
         sum({{ fixed_point('execution_gap * reward_pct') }}) as gap_reward_products,
         min(execution_gap) < max(execution_gap) as gap_varies,
         max(known_at) as known_at,
-        array_to_string(list_sort(list(distinct data_source) filter (where data_source is not null)), ',')
-            as data_source,
+        {{ distinct_values('data_source') }} as data_source,
     from ranked
     group by all
 ),
 
-statistics as (
+-- statistics null below signal_min_observations companies
+final as (
     select
         calendar_quarter_end,
         group_name,
@@ -138,9 +138,10 @@ statistics as (
         gap_known_at,
         observation_count,
         -- the rank IC: the correlation of the ranks from their exact integer sums, rounded to 12 decimals
-        -- (a ratio of rationals, so nothing is lost but the last bits' noise)
+        -- (a ratio of rationals, so nothing is lost but the last bits' noise); null when a ranking is constant
         case
-            when observation_count * gap_rank_squares > gap_rank_sum * gap_rank_sum
+            when observation_count >= {{ min_observations }}
+                and observation_count * gap_rank_squares > gap_rank_sum * gap_rank_sum
                 and observation_count * reward_rank_squares > reward_rank_sum * reward_rank_sum
                 then round(
                     cast(observation_count * rank_products - gap_rank_sum * reward_rank_sum as double)
@@ -151,11 +152,13 @@ statistics as (
                     12
                 )
         end as rank_ic,
-        {{ from_fixed_point('top_reward_sum') }} / top_count
-            - {{ from_fixed_point('bottom_reward_sum') }} / bottom_count
-            as tercile_spread_pp,
         case
-            when gap_varies
+            when observation_count >= {{ min_observations }}
+                then {{ from_fixed_point('top_reward_sum') }} / top_count
+                    - {{ from_fixed_point('bottom_reward_sum') }} / bottom_count
+        end as tercile_spread_pp,
+        case
+            when observation_count >= {{ min_observations }} and gap_varies
                 then {{ slope_from_sums(
                     'observation_count',
                     from_fixed_point('gap_sum'),
@@ -166,25 +169,8 @@ statistics as (
         end as reward_slope_pp_per_gap,
         known_at,
         data_source,
-    from sums
-),
-
-final as (
-    select
-        calendar_quarter_end,
-        group_name,
-        horizon,
-        reward_basis,
-        gap_known_at,
-        observation_count,
-        case when observation_count >= {{ min_observations }} then rank_ic end as rank_ic,
-        case when observation_count >= {{ min_observations }} then tercile_spread_pp end as tercile_spread_pp,
-        case when observation_count >= {{ min_observations }} then reward_slope_pp_per_gap end
-            as reward_slope_pp_per_gap,
-        known_at,
-        data_source,
         {{ inputs_loaded_through(results_rewards_inputs()) }} as inputs_loaded_through,
-    from statistics
+    from sums
 )
 
 select * from final

@@ -47,12 +47,12 @@ group_means as (
         count(*) filter (where known_at is null) as incomplete_window_count,
         {% for window in car_windows -%}
         count(car_{{ window.name }}_t_stat) as scar_{{ window.name }}_n,
-        sum(car_{{ window.name }}_t_stat order by ticker)
+        {{ exact_sum('car_' ~ window.name ~ '_t_stat') }}
             / nullif(count(car_{{ window.name }}_t_stat), 0) as scar_{{ window.name }}_mean,
         {% endfor -%}
         {% for window in car_windows -%}
         count(car_{{ window.name }}_pct) as car_{{ window.name }}_n,
-        sum(car_{{ window.name }}_pct order by ticker)
+        {{ exact_sum('car_' ~ window.name ~ '_pct') }}
             / nullif(count(car_{{ window.name }}_pct), 0) as car_{{ window.name }}_mean_pct,
         {% endfor -%}
         {{ event_study_impact_digest('event_impact') }} as impact_rows_digest,
@@ -128,8 +128,8 @@ lineage as (
     select
         event_id,
         group_name,
-        string_agg(distinct data_source, ',' order by data_source) as data_source,
-        string_agg(distinct load_id, ',' order by load_id) as load_id,
+        {{ distinct_values('data_source') }} as data_source,
+        {{ distinct_values('load_id') }} as load_id,
     from lineage_values
     group by event_id, group_name
 ),

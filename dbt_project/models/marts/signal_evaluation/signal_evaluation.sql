@@ -115,7 +115,7 @@ evaluations as (
         avg(case when rank_ic > 0 then 1.0 else 0.0 end order by calendar_quarter_end) as rank_ic_hit_rate,
         avg(tercile_spread_pp order by calendar_quarter_end) as tercile_spread_mean_pp,
         avg(reward_slope_pp_per_gap order by calendar_quarter_end) as reward_slope_mean_pp_per_gap,
-        string_agg(distinct data_source, ',' order by data_source) as data_source,
+        {{ distinct_values('data_source') }} as data_source,
     from lagged_deviations
     group by all
 ),
