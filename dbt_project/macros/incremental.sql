@@ -118,7 +118,6 @@
     date '{{ start.isoformat()[:10] }}'
 {%- endmacro %}
 
-{#- Sample standard deviation from a count, an exact sum and an exact sum of squares (doubles). -#}
 {#-
     The least-squares slope of y on x from a count and sums (n, Σx, Σy, Σx², Σxy; each a double from an
     exact sum): (nΣxy - ΣxΣy) / (nΣx² - (Σx)²), null when every x is the same.
@@ -129,6 +128,7 @@
     ) / nullif(cast({{ count }} as double) * {{ sum_xx }} - {{ sum_x }} ^ 2, 0)
 {%- endmacro %}
 
+{#- Sample standard deviation from a count, an exact sum and an exact sum of squares (doubles). -#}
 {% macro stddev_from_sums(count, total, total_squares) -%}
     sqrt(greatest(0, (
         cast({{ count }} as double) * {{ total_squares }} - {{ total }} ^ 2
