@@ -63,7 +63,7 @@ TASK_STEPS = steps.Steps(extract=extract_task, land=land_task, validate=validate
 def replay_steps(load_id: str) -> steps.Steps:
     """The task steps with an extract that re-reads ``load_id``'s landing files (no network)."""
     extract = task(steps.replay_extractor(load_id), name="extract-from-landing", cache_policy=NO_CACHE)
-    return steps.Steps(extract=extract, land=land_task, validate=validate_task, load=load_task)
+    return steps.Steps(extract=extract, land=land_task, validate=validate_task, load=load_task, by_parts=False)
 
 
 def _unexamined(step: Any) -> Any:
@@ -86,9 +86,10 @@ def _reported(step: Any, name: str, describe: Any) -> Any:
 
     def call(subject: Any, **kwargs: Any) -> Any:
         dataset = subject.name if isinstance(subject, Dataset) else subject.dataset
+        part = kwargs.get("part")  # a part of a chunked ingest: said in its outcome
         with progress.step(f"{dataset}.{name}") as done:
             result = run(subject, **kwargs)
-            done(describe(result))
+            done(f"{part.label}: {describe(result)}" if part is not None else describe(result))
         return result
 
     return call
@@ -107,6 +108,7 @@ def _with_progress(base: steps.Steps) -> steps.Steps:
             ),
         ),
         load=_reported(base.load, "load", lambda rows: f"{rows} rows inserted or changed"),
+        by_parts=base.by_parts,
     )
 
 

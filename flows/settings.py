@@ -234,6 +234,9 @@ class Settings:
     timezone: str = "America/New_York"
     schedule_cron: str = "30 18 * * 1-5"
     lookback_days: int = 5
+    # A larger extraction is ingested in parts of about this many rows (groups of keys): each part is
+    # extracted, landed and validated alone, and all are loaded in one transaction (flows.ingest.steps).
+    ingest_chunk_rows: int = 250_000
     cpi_release_lag_days: int = 15
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "2GB"
@@ -545,6 +548,13 @@ class _EnvironmentBase(BaseSettings):
     lookback_days: int = Field(
         5, ge=0, le=3660, alias="GAPWATCH_LOOKBACK_DAYS", json_schema_extra=_allowed("an integer from 0 to 3660")
     )
+    ingest_chunk_rows: int = Field(
+        250_000,
+        ge=1_000,
+        le=100_000_000,
+        alias="GAPWATCH_INGEST_CHUNK_ROWS",
+        json_schema_extra=_allowed("an integer from 1000 to 100000000"),
+    )
     cpi_release_lag_days: int = Field(
         15, ge=1, le=31, alias="GAPWATCH_CPI_RELEASE_LAG_DAYS", json_schema_extra=_allowed("an integer from 1 to 31")
     )
@@ -762,6 +772,7 @@ def load_settings(env: dict[str, str] | None = None, *, read_env_file: bool | No
         source=values.source,
         live=live,
         lookback_days=values.lookback_days,
+        ingest_chunk_rows=values.ingest_chunk_rows,
         cpi_release_lag_days=values.cpi_release_lag_days,
         duckdb_threads=values.duckdb_threads,
         duckdb_memory_limit=values.duckdb_memory_limit,

@@ -29,6 +29,19 @@ os.environ.update(
 )
 
 AS_OF = date(2026, 11, 20)  # a Friday; NYSE and HKEX both open
+# The columns that say which load or run wrote a row: two builds of the same data differ only in them.
+LINEAGE = frozenset({"load_id", "loaded_at", "inputs_loaded_through"})
+
+
+def table_rows(database: Path, table: str) -> list[tuple]:
+    """Every row of ``table`` without its lineage columns, sorted: equal for two builds of the same data."""
+    connection = duckdb.connect(str(database), read_only=True)
+    try:
+        columns = [row[0] for row in connection.execute(f"describe {table}").fetchall() if row[0] not in LINEAGE]
+        select = ", ".join(f'"{column}"' for column in columns)
+        return sorted(connection.execute(f"select {select} from {table}").fetchall(), key=repr)
+    finally:
+        connection.close()
 
 
 @pytest.fixture(autouse=True)

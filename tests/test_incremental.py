@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from conftest import Home
+from conftest import Home, table_rows
 from flows.settings import load_settings
 from flows.warehouse import dbt as dbt_runner
 
@@ -32,19 +32,8 @@ INCREMENTAL = (
     "marts.relative_performance",
 )
 TABLES = (*INCREMENTAL, "marts.policy_event_impact", "marts.policy_event_group_impact", "marts.inflation")
-LINEAGE = ("load_id", "inputs_loaded_through")
 REVISED_PRICE_DATE = date(2026, 9, 24)
 REVISED_FX_DATE = date(2026, 10, 15)
-
-
-def _rows(database: Path, table: str) -> list[tuple]:
-    connection = duckdb.connect(str(database), read_only=True)
-    try:
-        columns = [row[0] for row in connection.execute(f"describe {table}").fetchall() if row[0] not in LINEAGE]
-        select = ", ".join(f'"{column}"' for column in columns)
-        return sorted(connection.execute(f"select {select} from {table}").fetchall(), key=repr)
-    finally:
-        connection.close()
 
 
 STAMPED = {
@@ -110,7 +99,7 @@ def test_incremental_build_equals_a_full_rebuild_and_touches_only_revised_dates(
     assert result.success, result.output_tail
 
     for table in TABLES:
-        assert _rows(incremental / "gapwatch.duckdb", table) == _rows(full / "gapwatch.duckdb", table), table
+        assert table_rows(incremental / "gapwatch.duckdb", table) == table_rows(full / "gapwatch.duckdb", table), table
 
     # only the dates on or after the earliest revision were rebuilt; everything before kept its rows
     connection = duckdb.connect(str(incremental / "gapwatch.duckdb"), read_only=True)
@@ -160,13 +149,13 @@ def test_incremental_build_equals_a_full_rebuild_and_touches_only_revised_dates(
 def test_a_build_with_nothing_new_rewrites_nothing(tmp_path: Path, warehouse: Home) -> None:
     home = tmp_path / "home"
     shutil.copytree(warehouse.path, home, ignore=shutil.ignore_patterns("gapwatch.lock"))
-    tables = {table: _rows(home / "gapwatch.duckdb", table) for table in INCREMENTAL}
+    tables = {table: table_rows(home / "gapwatch.duckdb", table) for table in INCREMENTAL}
     connection = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
     stamps = connection.execute("select max(inputs_loaded_through) from marts.relative_performance").fetchone()
     connection.close()
     result = dbt_runner.build(load_settings({"GAPWATCH_HOME": str(home)}))
     assert result.success, result.output_tail
-    assert {table: _rows(home / "gapwatch.duckdb", table) for table in INCREMENTAL} == tables
+    assert {table: table_rows(home / "gapwatch.duckdb", table) for table in INCREMENTAL} == tables
     connection = duckdb.connect(str(home / "gapwatch.duckdb"), read_only=True)
     assert connection.execute("select max(inputs_loaded_through) from marts.relative_performance").fetchone() == stamps
     connection.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from conftest import AS_OF, Home
+from conftest import AS_OF, Home, table_rows
 from flows.settings import load_settings
 from flows.warehouse import dbt as dbt_runner
 
@@ -28,7 +28,6 @@ EVENT_TABLES = (
     "marts.policy_event_impact",
     "marts.policy_event_group_impact",
 )
-LINEAGE = ("load_id", "inputs_loaded_through")
 NEW_DAY = date(2026, 11, 23)  # the Monday after AS_OF: a session in New York and Hong Kong
 NEW_EVENT = "test-2024-03-04-new-rule"
 NEW_EVENT_DATE = date(2024, 3, 4)
@@ -50,13 +49,6 @@ def _execute(database: Path, *statements: tuple[str, list]) -> None:
             connection.execute(sql, parameters)
     finally:
         connection.close()
-
-
-def _rows(database: Path, table: str) -> list[tuple]:
-    """Every row of a table without its lineage columns, sorted."""
-    columns = [row[0] for row in _query(database, f"describe {table}") if row[0] not in LINEAGE]
-    select = ", ".join(f'"{column}"' for column in columns)
-    return sorted(_query(database, f"select {select} from {table}"), key=repr)
 
 
 def _rows_by_event(database: Path) -> dict[str, list[tuple]]:
@@ -211,4 +203,4 @@ def test_event_study_recomputes_only_the_events_its_loads_touch_and_equals_a_ful
     shutil.copytree(incremental, full)
     _build(full, full_refresh=True)
     for table in EVENT_TABLES:
-        assert _rows(database, table) == _rows(full / "gapwatch.duckdb", table), table
+        assert table_rows(database, table) == table_rows(full / "gapwatch.duckdb", table), table

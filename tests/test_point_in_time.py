@@ -21,12 +21,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from conftest import AS_OF, Home
+from conftest import AS_OF, LINEAGE, Home
 from flows.availability import end_of_day
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
-LINEAGE = {"load_id", "loaded_at", "inputs_loaded_through"}
 FIRST_D = date(2025, 3, 3)  # a year into the sample history: every mart has rows by then
 LAST_D = AS_OF - timedelta(days=30)
 

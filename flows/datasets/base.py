@@ -139,6 +139,14 @@ class ExtractRequest:
     start: date | None = None  # a backfill: extract [start, as_of], whatever is stored
     cursors: Mapping[str, date] = field(default_factory=dict)  # high-water mark per key (empty on a backfill)
     load_id: str = ""
+    keys: tuple[str, ...] | None = None  # one part of a chunked extraction: only these keys (None: every key)
+
+    def selected(self, keys: Iterable[str]) -> list[str]:
+        """``keys`` restricted to this request's part (all of them when the extraction is not chunked)."""
+        if self.keys is None:
+            return list(keys)
+        wanted = set(self.keys)
+        return [key for key in keys if key in wanted]
 
     def window_starts(self, keys: Iterable[str], *, default: date, lookback_days: int | None = None) -> dict[str, date]:
         """Where each key's extraction starts: its high-water mark minus the look-back, else ``default``.
@@ -156,6 +164,23 @@ class ExtractRequest:
             return self.start
         cursor = min(self.cursors.values(), default=None)
         return max(default, cursor - timedelta(days=lookback_days)) if cursor else default
+
+
+def key_groups(estimates: Mapping[str, int], *, rows_per_part: int) -> list[tuple[str, ...]]:
+    """``estimates`` (rows an extraction expects per key) cut into consecutive groups of keys of at most
+    ``rows_per_part`` rows each (a key larger than that is a group of its own). One group when all fit."""
+    groups: list[tuple[str, ...]] = []
+    current: list[str] = []
+    rows = 0
+    for key, expected in estimates.items():
+        if current and rows + expected > rows_per_part:
+            groups.append(tuple(current))
+            current, rows = [], 0
+        current.append(key)
+        rows += expected
+    if current:
+        groups.append(tuple(current))
+    return groups
 
 
 @dataclass
@@ -263,6 +288,10 @@ class Dataset:
     payload_parser: str | None = None  # parser of a single landed payload file (e.g. the curated CSV)
     availability: LocalTime | None = None  # derives available_at where the source gave no time
     known_at: str | None = None  # the timestamp column saying when a row became public, if not available_at
+    # Rows a sample extraction will bring per key (``cursor.key`` values): a dataset that declares it is
+    # extracted, landed and validated in parts of GAPWATCH_INGEST_CHUNK_ROWS rows (groups of keys), and its
+    # sample extract honours ``ExtractRequest.keys``.
+    estimate_rows: Callable[[ExtractRequest], dict[str, int]] | None = None
 
     @property
     def known_at_column(self) -> str:

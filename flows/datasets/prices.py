@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -43,16 +44,27 @@ def extract_sample(request: ExtractRequest) -> Batch:
     """Sample bars for every listing from its high-water mark (minus the look-back) to the as-of date."""
     settings = request.settings
     default = request.start or settings.sample.start_date
-    starts = request.window_starts(settings.universe.tickers, default=default)
+    starts = request.window_starts(request.selected(settings.universe.tickers), default=default)
     window = generator.PriceWindow(end=request.as_of, starts=starts, default_start=default)
-    frame = generator.generate_prices(settings.universe, settings.sample, window)
+    frame = generator.generate_prices(settings.universe, settings.sample, window, tickers=list(starts))
     return Batch("prices", "sample", frame, min(starts.values(), default=None), request.as_of)
+
+
+def estimate_rows(request: ExtractRequest) -> dict[str, int]:
+    """Rows the sample extract will bring per listing: the weekdays of its window (holidays are not counted
+    out: an estimate that only sizes the parts of a large extraction)."""
+    settings = request.settings
+    default = request.start or settings.sample.start_date
+    starts = request.window_starts(settings.universe.tickers, default=default)
+    end = np.datetime64(request.as_of + timedelta(days=1))
+    counts = np.busday_count(np.array(list(starts.values()), dtype="datetime64[D]"), end)
+    return {ticker: max(int(count), 0) for ticker, count in zip(starts, counts, strict=True)}
 
 
 def plan_live(request: ExtractRequest) -> LivePlan:
     """One Yahoo chart request per listing, from its high-water mark (minus the look-back)."""
     settings = request.settings
-    starts = request.window_starts(settings.universe.tickers, default=settings.sample.start_date)
+    starts = request.window_starts(request.selected(settings.universe.tickers), default=settings.sample.start_date)
     jobs = [
         KeyJob(
             ticker,
@@ -176,5 +188,6 @@ DATASET = Dataset(
     plan_live=plan_live,
     derive_checks=derive_checks,
     history=last_closes_before,
+    estimate_rows=estimate_rows,
     freshness=TradingSessions(column="trade_date", key="ticker"),
 )

@@ -91,6 +91,7 @@ class SuiteRun:
     parameters: dict[str, Any]  # the suite's $PARAMETER values
     docs_folder: Path | None = None  # render Data Docs there (only for a load)
     load_id: str | None = None
+    docs_only_if_failed: bool = False  # a part of a chunked load: Data Docs only for a part that failed a rule
 
 
 def run_suite(run: SuiteRun) -> dict[str, Any]:
@@ -115,7 +116,8 @@ def run_suite(run: SuiteRun) -> dict[str, Any]:
             expectation_parameters=run.parameters,
             result_format={"result_format": "COMPLETE", "partial_unexpected_count": EXAMPLE_ROWS},
         )
-        if run.load_id is not None and run.docs_folder is not None:
+        wanted = not (outcome.success and run.docs_only_if_failed)
+        if run.load_id is not None and run.docs_folder is not None and wanted:
             _write_data_docs(context, outcome, folder=run.docs_folder, dataset=run.dataset, load_id=run.load_id)
         return outcome.to_json_dict()
     finally:

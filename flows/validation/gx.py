@@ -103,6 +103,104 @@ class DatasetValidationError(RuntimeError):
         )
 
 
+# GX's per-expectation result fields: counts of rows (summed over parts), lists of every unexpected value or row
+# (concatenated), lists of examples (concatenated, then cut to EXAMPLE_ROWS); the index lists hold row positions.
+_COUNTED = ("element_count", "missing_count", "unexpected_count")
+_FULL_LISTS = ("unexpected_list", "unexpected_index_list")
+_PARTIAL_LISTS = ("partial_unexpected_list", "partial_unexpected_index_list", "partial_unexpected_counts")
+_INDEXED = ("unexpected_index_list", "partial_unexpected_index_list")
+
+
+def _combined_result(parts: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    """One expectation's GX results over the parts of a batch (each with its first row's position) as GX would
+    have reported the whole batch: counts summed, percentages recomputed, row positions made batch-wide."""
+    combined = {**parts[0][1], "success": all(result["success"] for _, result in parts)}
+    raised = [info for _, result in parts if (info := result.get("exception_info") or {}).get("raised_exception")]
+    if raised:
+        combined["exception_info"] = raised[0]
+    details = [(offset, result.get("result") or {}) for offset, result in parts]
+    merged: dict[str, Any] = dict(details[0][1])
+    for name in _COUNTED:
+        if all(name in detail for _, detail in details):
+            merged[name] = sum(int(detail[name] or 0) for _, detail in details)
+    for name in (*_FULL_LISTS, *_PARTIAL_LISTS):
+        if any(name in detail for _, detail in details):
+            values = [
+                offset + int(value) if name in _INDEXED else value
+                for offset, detail in details
+                for value in detail.get(name) or []
+            ]
+            merged[name] = values if name in _FULL_LISTS else values[:EXAMPLE_ROWS]
+    elements, missing = merged.get("element_count"), merged.get("missing_count")
+    unexpected = merged.get("unexpected_count")
+    if elements and unexpected is not None:
+        present = elements - (missing or 0)
+        merged["unexpected_percent_total"] = 100 * unexpected / elements
+        merged["unexpected_percent_nonmissing"] = 100 * unexpected / present if present else None
+        merged["unexpected_percent"] = merged["unexpected_percent_nonmissing"]
+        if missing is not None:
+            merged["missing_percent"] = 100 * missing / elements
+    combined["result"] = merged
+    return combined
+
+
+def combine_reports(parts: list[tuple[int, ValidationReport]]) -> ValidationReport:
+    """The report of a batch validated in parts (each with the position of its first row in the batch): the
+    same rules, each failed where any part failed it, counts summed, failing rows at batch positions."""
+    if len(parts) == 1 and parts[0][0] == 0:
+        return parts[0][1]
+    reports = [report for _, report in parts]
+    first = reports[0]
+    for report in reports[1:]:
+        if [outcome[0] for outcome in report.outcomes] != [outcome[0] for outcome in first.outcomes]:
+            raise ValueError(f"The parts of dataset '{first.dataset}' were not validated with the same rules.")
+    outcomes = []
+    for index, (rule, severity, _, _) in enumerate(first.outcomes):
+        counts = [report.outcomes[index][3] for report in reports]
+        total = None if all(count is None for count in counts) else sum(count or 0 for count in counts)
+        outcomes.append((rule, severity, all(report.outcomes[index][2] for report in reports), total))
+    failures: dict[str, RuleFailure] = {}
+    for offset, report in parts:
+        for failure in report.failures:
+            held = failures.get(failure.rule)
+            rows = [offset + row for row in failure.rows]
+            if held is None:
+                failures[failure.rule] = RuleFailure(
+                    failure.rule, failure.column, failure.unexpected_count, list(failure.examples), failure.note,
+                    failure.severity, rows,
+                )  # fmt: skip
+                continue
+            if failure.unexpected_count is not None:
+                held.unexpected_count = (held.unexpected_count or 0) + failure.unexpected_count
+            held.examples = (held.examples + failure.examples)[:EXAMPLE_ROWS]
+            held.note = held.note or failure.note
+            held.rows += rows
+    raw = dict(first.raw)
+    results = [
+        _combined_result([(offset, report.raw["results"][index]) for offset, report in parts])
+        for index in range(len(first.raw.get("results") or []))
+    ]
+    successful = sum(1 for result in results if result["success"])
+    raw["results"] = results
+    raw["success"] = all(result["success"] for result in results)
+    raw["statistics"] = {
+        **(first.raw.get("statistics") or {}),
+        "evaluated_expectations": len(results),
+        "successful_expectations": successful,
+        "unsuccessful_expectations": len(results) - successful,
+        "success_percent": 100 * successful / len(results) if results else None,
+    }
+    return ValidationReport(
+        dataset=first.dataset,
+        suite_path=first.suite_path,
+        success=all(report.success for report in reports),
+        evaluated=first.evaluated,
+        failures=list(failures.values()),
+        raw=raw,
+        outcomes=outcomes,
+    )
+
+
 def load_suite_document(settings: Settings, dataset: Dataset) -> dict[str, Any]:
     path = settings.expectations_dir / dataset.suite_file
     try:
@@ -190,8 +288,12 @@ def validate_frame(
     as_of: date,
     history: Any = None,
     load_id: str | None = None,
+    docs_only_if_failed: bool = False,
 ) -> ValidationReport:
     """Run the dataset's suite on ``frame`` (plus derived checks) and report failures with example rows.
+
+    ``load_id`` names the GX Data Docs page it renders (none without it; with ``docs_only_if_failed``, only when
+    a rule failed).
 
     ``history`` is what the dataset's history look-up returned for this batch (e.g. the last stored closes).
     GX runs in the GX worker process when one was started (:func:`flows.validation.worker.start`), else here.
@@ -210,6 +312,7 @@ def validate_frame(
             parameters=suite_parameters(settings),
             docs_folder=settings.paths.home / "data_docs" if load_id is not None else None,
             load_id=load_id,
+            docs_only_if_failed=docs_only_if_failed,
         )
     )
     failures = [duplicate_columns] if duplicate_columns else []

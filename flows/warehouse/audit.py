@@ -188,8 +188,12 @@ def quarantine(
     *,
     load_id: str,
     status: str,
+    first_row: int = 0,
 ) -> int:
-    """Keep the failing rows of a batch in audit.quarantine with their rules and raw values."""
+    """Keep the failing rows of a batch in audit.quarantine with their rules and raw values.
+
+    ``failing`` maps positions in ``frame`` to rules; ``first_row`` is the position of ``frame``'s first row in
+    its load (a part of a chunked load): ``row_number`` is the row's position in the whole load."""
     if not failing:
         return 0
     positions = sorted(failing)
@@ -199,7 +203,7 @@ def quarantine(
         {
             "load_id": load_id,
             "dataset": dataset,
-            "row_number": positions,
+            "row_number": [first_row + p for p in positions],
             "rules": [failing[p] for p in positions],
             "record_json": records,
             "status": status,

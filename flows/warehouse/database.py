@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -22,7 +23,7 @@ from flows import calendars
 from flows.datasets.base import LOAD_COLUMNS, Table
 from flows.settings import Settings
 from flows.warehouse import schema
-from flows.warehouse.sql import quote_identifier
+from flows.warehouse.sql import quote_identifier, quote_literal
 
 MART_SCHEMA = "marts"
 
@@ -85,50 +86,72 @@ class Warehouse:
         load_id), changed rows are replaced, new rows are inserted. Returns the
         number of rows inserted or replaced.
         """
-        batch = frame.copy()
-        batch["load_id"] = load_id
-        batch["loaded_at"] = loaded_at
         with self.transaction() as cursor:
-            types = column_types(cursor, table.name)
-            columns = [name for name, _ in types]
-            arrow_batch = pa.Table.from_pandas(batch[columns], preserve_index=False)
-            cursor.register("incoming_batch", arrow_batch)
-            value_columns = [c for c in columns if c not in table.keys and c not in LOAD_COLUMNS]
-            join = " and ".join(f"stored.{key} = incoming.{key}" for key in table.keys)
-            differs = " or ".join(f"stored.{c} is distinct from incoming.{c}" for c in value_columns) or "false"
-            casts = ", ".join(f"cast(incoming.{c} as {t}) as {c}" for c, t in types)
-            cursor.execute(
-                f"""
-                create or replace temp table changed_rows as
-                select {casts}
-                from incoming_batch as incoming
-                """
+            data_columns = [name for name, _ in column_types(cursor, table.name) if name not in LOAD_COLUMNS]
+            cursor.register("incoming_batch", pa.Table.from_pandas(frame[data_columns], preserve_index=False))
+            try:
+                return self._merge(cursor, table, "incoming_batch", load_id=load_id, loaded_at=loaded_at)
+            finally:
+                cursor.unregister("incoming_batch")
+
+    def upsert_files(self, table: Table, files: list[Path], *, load_id: str, loaded_at: datetime) -> int:
+        """Merge the rows of the Parquet ``files`` (the validated parts of one chunked load) into ``table``, in
+        one transaction, as :meth:`upsert` does: DuckDB reads them as it goes, nothing is held in pandas."""
+        if not files:
+            return 0
+        listed = ", ".join(quote_literal(path) for path in files)
+        with self.transaction() as cursor:
+            return self._merge(
+                cursor, table, f"read_parquet([{listed}], union_by_name = true)", load_id=load_id, loaded_at=loaded_at
             )
-            # the date is part of the key: only stored rows dated within the batch can match, so look there
-            within, parameters = "", []
-            if table.date_column in table.keys:
-                parameters = list(
-                    cursor.execute(
-                        f"select min({table.date_column}), max({table.date_column}) from changed_rows"
-                    ).fetchone()
-                )
-                within = f"and stored.{table.date_column} between ? and ?"
-            cursor.execute(
-                f"""
-                delete from changed_rows as incoming
-                where exists (
-                    select 1 from {table.name} as stored
-                    where {join} {within} and not ({differs})
-                )
-                """,
-                parameters,
+
+    def _merge(
+        self, cursor: duckdb.DuckDBPyConnection, table: Table, source: str, *, load_id: str, loaded_at: datetime
+    ) -> int:
+        """The merge of :meth:`upsert` from ``source`` (a registered batch or a ``read_parquet``), inside the
+        caller's transaction."""
+        types = column_types(cursor, table.name)
+        columns = [name for name, _ in types]
+        value_columns = [c for c in columns if c not in table.keys and c not in LOAD_COLUMNS]
+        join = " and ".join(f"stored.{key} = incoming.{key}" for key in table.keys)
+        differs = " or ".join(f"stored.{c} is distinct from incoming.{c}" for c in value_columns) or "false"
+        casts = ", ".join(
+            f"cast(? as {t}) as {c}" if c in LOAD_COLUMNS else f"cast(incoming.{c} as {t}) as {c}" for c, t in types
+        )
+        load_values = [{"load_id": load_id, "loaded_at": loaded_at}[c] for c in columns if c in LOAD_COLUMNS]
+        # the date is part of the key: only stored rows dated within the batch can match, so look there
+        within, parameters = "", []
+        if table.date_column in table.keys:
+            dated = f"cast(incoming.{table.date_column} as {dict(types)[table.date_column]})"
+            parameters = list(cursor.execute(f"select min({dated}), max({dated}) from {source} as incoming").fetchone())
+            within = f"and stored.{table.date_column} between ? and ?"
+            stored = f"select count(*) from {table.name} as stored where true {within}"
+            if cursor.execute(stored, parameters).fetchone()[0] == 0:
+                # nothing stored where the batch is dated (a first load, a new stretch of history): every row is
+                # new, and DuckDB streams them in without holding the batch in a temporary table
+                self.fault_point(f"load:{table.name.removeprefix('raw.')}")
+                inserted = cursor.execute(
+                    f"insert into {table.name} by name select {casts} from {source} as incoming", load_values
+                ).fetchone()[0]
+                return int(inserted)
+        cursor.execute(
+            f"create or replace temp table changed_rows as select {casts} from {source} as incoming", load_values
+        )
+        cursor.execute(
+            f"""
+            delete from changed_rows as incoming
+            where exists (
+                select 1 from {table.name} as stored
+                where {join} {within} and not ({differs})
             )
-            cursor.execute(f"delete from {table.name} as stored using changed_rows as incoming where {join}")
-            self.fault_point(f"load:{table.name.removeprefix('raw.')}")
-            cursor.execute(f"insert into {table.name} by name select * from changed_rows")
-            changed = cursor.execute("select count(*) from changed_rows").fetchone()[0]
-            cursor.execute("drop table changed_rows")
-            cursor.unregister("incoming_batch")
+            """,
+            parameters,
+        )
+        cursor.execute(f"delete from {table.name} as stored using changed_rows as incoming where {join}")
+        self.fault_point(f"load:{table.name.removeprefix('raw.')}")
+        cursor.execute(f"insert into {table.name} by name select * from changed_rows")
+        changed = cursor.execute("select count(*) from changed_rows").fetchone()[0]
+        cursor.execute("drop table changed_rows")
         return int(changed)
 
     def holds_identical_rows(self, table: Table, frame: pd.DataFrame) -> bool:
@@ -165,6 +188,7 @@ class Warehouse:
         except (duckdb.Error, pa.ArrowException, ValueError, TypeError, OverflowError):
             return False
         finally:
+            cursor.unregister("incoming_batch")
             cursor.close()
 
     def replace_all(self, table: Table, frame: pd.DataFrame, *, load_id: str, loaded_at: datetime) -> int:

@@ -167,18 +167,31 @@ def _price_columns(
     }
 
 
-def generate_prices(universe: Universe, sample: SampleSettings, window: PriceWindow) -> pd.DataFrame:
-    """Daily bars for every security, trade dates in each ticker's window."""
+def generate_prices(
+    universe: Universe, sample: SampleSettings, window: PriceWindow, *, tickers: Collection[str] | None = None
+) -> pd.DataFrame:
+    """Daily bars for every security (or only ``tickers``), trade dates in each ticker's window.
+
+    A company's returns lean on its benchmark's: the benchmarks' series are drawn whether or not they are
+    emitted, so a ticker's bars are the same in whichever part of a chunked extraction it comes."""
     columns: list[dict[str, np.ndarray]] = []
     benchmark_returns: dict[str, pd.Series] = {}
-    ordered = sorted(universe.securities, key=lambda s: s.group != "benchmark")
+    wanted = None if tickers is None else set(tickers)
+    for security in (s for s in universe.securities if s.group == "benchmark"):
+        days = sessions(security.exchange, sample.start_date, window.end)
+        market = benchmark_returns.get(security.benchmark or "")
+        benchmark_returns[security.ticker] = pd.Series(_daily_returns(security, days, sample.seed, market), index=days)
+    ordered = sorted(
+        (s for s in universe.securities if wanted is None or s.ticker in wanted), key=lambda s: s.group != "benchmark"
+    )
     for security in progress.track(ordered, "prices.tickers"):
         days = sessions(security.exchange, sample.start_date, window.end)
         if len(days) == 0:
             continue
-        returns = _daily_returns(security, days, sample.seed, benchmark_returns.get(security.benchmark or ""))
         if security.group == "benchmark":
-            benchmark_returns[security.ticker] = pd.Series(returns, index=days)
+            returns = benchmark_returns[security.ticker].to_numpy()
+        else:
+            returns = _daily_returns(security, days, sample.seed, benchmark_returns.get(security.benchmark or ""))
         columns.append(_price_columns(security, days, returns, sample.seed, window.start_for(security.ticker)))
     # one frame from all the columns at once: a frame per ticker costs more than drawing its series
     columns = [part for part in columns if len(part["trade_date"])]
