@@ -52,13 +52,14 @@ def _rows(store: Warehouse, sql: str) -> list[tuple]:
     return store.cursor().execute(sql).fetchall()
 
 
-def _corrupting(part_number: int, change: dict[str, object], rows: slice) -> ingest.Steps:
-    """The real extract, with ``change`` written into ``rows`` of part ``part_number``."""
+def _corrupting(changes: dict[int, tuple[dict[str, object], slice]]) -> ingest.Steps:
+    """The real extract, with each part's change (part number -> (column values, rows)) written into its rows."""
 
     def extract(dataset: Dataset, **kwargs: object) -> Batch:
         batch = ingest.extract(dataset, **kwargs)  # type: ignore[arg-type]
         part = kwargs.get("part")
-        if isinstance(part, ingest.Part) and part.number == part_number:
+        if isinstance(part, ingest.Part) and part.number in changes:
+            change, rows = changes[part.number]
             frame = batch.frame.reset_index(drop=True)
             for column, value in change.items():
                 frame.loc[frame.index[rows], column] = value
@@ -122,7 +123,7 @@ def test_a_parted_ingest_loads_and_records_what_a_whole_ingest_does(
 
 def test_a_part_failing_a_critical_rule_rejects_the_whole_load(parted: tuple[Settings, Warehouse]) -> None:
     settings, store = parted
-    steps = _corrupting(3, {"currency": "EUR"}, slice(0, 1))  # part 3's first row: a currency not its listing's
+    steps = _corrupting({3: ({"currency": "EUR"}, slice(0, 1))})  # part 3's first row: a currency not its listing's
     with pytest.raises(ingest.IngestFailed) as caught:
         _ingest(settings, store, steps)
     rejected = caught.value.__cause__
@@ -145,11 +146,25 @@ def test_a_part_failing_a_critical_rule_rejects_the_whole_load(parted: tuple[Set
     assert failed == [(1,)]
 
 
+def test_warning_rows_held_before_a_part_fails_a_critical_rule_are_rejected_with_the_load(
+    parted: tuple[Settings, Warehouse],
+) -> None:
+    """Part 2 has a warning row (held back), part 4 a critical one: the load is rejected, so part 2's row is
+    rejected too -- never 'quarantined', which `gapwatch quarantine release` could load from a rejected load."""
+    settings, store = parted
+    steps = _corrupting({2: ({"open": -1.0}, slice(3, 4)), 4: ({"currency": "EUR"}, slice(0, 1))})
+    with pytest.raises(ingest.IngestFailed) as caught:
+        _ingest(settings, store, steps)
+    assert caught.value.result.rows_loaded == 0 and caught.value.result.rows_quarantined == 0
+    assert _rows(store, "select status, count(*) from audit.quarantine group by status") == [("rejected", 2)]
+    assert _rows(store, "select count(*) from raw.prices") == [(0,)]
+
+
 def test_a_warning_rule_holds_back_its_rows_and_the_rest_of_every_part_is_loaded(
     parted: tuple[Settings, Warehouse],
 ) -> None:
     settings, store = parted
-    steps = _corrupting(2, {"open": -1.0}, slice(5, 7))  # rows 5 and 6 of part 2: a negative open (warning)
+    steps = _corrupting({2: ({"open": -1.0}, slice(5, 7))})  # rows 5 and 6 of part 2: a negative open (warning)
     result = _ingest(settings, store, steps)
     assert result.status == "succeeded" and result.rows_quarantined == 2
     assert result.rows_loaded == result.rows_extracted - 2

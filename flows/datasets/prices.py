@@ -43,19 +43,23 @@ TABLE = Table(
 def extract_sample(request: ExtractRequest) -> Batch:
     """Sample bars for every listing from its high-water mark (minus the look-back) to the as-of date."""
     settings = request.settings
-    default = request.start or settings.sample.start_date
-    starts = request.window_starts(request.selected(settings.universe.tickers), default=default)
-    window = generator.PriceWindow(end=request.as_of, starts=starts, default_start=default)
-    frame = generator.generate_prices(settings.universe, settings.sample, window, tickers=list(starts))
-    return Batch("prices", "sample", frame, min(starts.values(), default=None), request.as_of)
+    window = _sample_window(request, request.selected(settings.universe.tickers))
+    frame = generator.generate_prices(settings.universe, settings.sample, window, tickers=list(window.starts))
+    return Batch("prices", "sample", frame, min(window.starts.values(), default=None), request.as_of)
+
+
+def _sample_window(request: ExtractRequest, tickers: list[str]) -> generator.PriceWindow:
+    """Where the sample extract starts for each of ``tickers``: its high-water mark minus the look-back, else the
+    sample's first day (a backfill: its start)."""
+    default = request.start or request.settings.sample.start_date
+    starts = request.window_starts(tickers, default=default)
+    return generator.PriceWindow(end=request.as_of, starts=starts, default_start=default)
 
 
 def estimate_rows(request: ExtractRequest) -> dict[str, int]:
     """Rows the sample extract will bring per listing: the weekdays of its window (holidays are not counted
     out: an estimate that only sizes the parts of a large extraction)."""
-    settings = request.settings
-    default = request.start or settings.sample.start_date
-    starts = request.window_starts(settings.universe.tickers, default=default)
+    starts = _sample_window(request, request.settings.universe.tickers).starts
     end = np.datetime64(request.as_of + timedelta(days=1))
     counts = np.busday_count(np.array(list(starts.values()), dtype="datetime64[D]"), end)
     return {ticker: max(int(count), 0) for ticker, count in zip(starts, counts, strict=True)}

@@ -539,6 +539,8 @@ def _ingest_parts(
         result.validation_success = report.success
         result.failed_rules = sorted({outcome[0] for outcome in report.outcomes if not outcome[2]})
         if report.blocking:
+            audit.mark_rejected(warehouse, load_id=load_id)  # an earlier part's warning rows are not loaded either
+            result.rows_quarantined = 0
             raise DatasetValidationError(report, load_id=load_id, landing_path=result.landing_path)
         with clock("load"):
             result.rows_loaded = steps.load(

@@ -288,6 +288,16 @@ def mark_released(warehouse: Warehouse, *, load_id: str, row_numbers: list[int],
         )
 
 
+def mark_rejected(warehouse: Warehouse, *, load_id: str) -> None:
+    """The rows a load held back as quarantined become rejected: the load itself was rejected (a part of a chunked
+    load failed a critical rule after an earlier part's warning rows were held), so none of its rows is loaded
+    and none can be released into the raw table."""
+    with warehouse.transaction() as cursor:
+        cursor.execute(
+            "update audit.quarantine set status = 'rejected' where load_id = ? and status = 'quarantined'", [load_id]
+        )
+
+
 def load_exists(connection: duckdb.DuckDBPyConnection, load_id: str) -> bool:
     (count,) = connection.execute("select count(*) from audit.loads where load_id = ?", [load_id]).fetchone()
     return bool(count)
