@@ -13,7 +13,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -152,6 +152,9 @@ class Part:
     number: int  # from 1
     count: int
     keys: tuple[str, ...]
+    # the high-water marks of the part's keys, read once when the parts are planned (nothing is loaded before
+    # the last part, so they hold for every part)
+    cursors: tuple[tuple[str, date], ...] = ()
 
     @property
     def name(self) -> str:
@@ -192,7 +195,10 @@ def plan_parts(
     groups = key_groups(dataset.estimate_rows(request), rows_per_part=settings.ingest_chunk_rows)
     if len(groups) < 2:
         return []
-    return [Part(number, len(groups), keys) for number, keys in enumerate(groups, start=1)]
+    return [
+        Part(number, len(groups), keys, tuple((key, request.cursors[key]) for key in keys if key in request.cursors))
+        for number, keys in enumerate(groups, start=1)
+    ]
 
 
 def extract(
@@ -207,9 +213,10 @@ def extract(
 ) -> Batch:
     """Extract the new part of ``dataset`` up to ``as_of`` (or [start, as_of] for a backfill); only ``part``'s
     keys when the ingest is chunked."""
-    request = _request(dataset, settings=settings, warehouse=warehouse, as_of=as_of, load_id=load_id, start=start)
-    if part is not None:
-        request = replace(request, keys=part.keys)
+    if part is None:
+        request = _request(dataset, settings=settings, warehouse=warehouse, as_of=as_of, load_id=load_id, start=start)
+    else:
+        request = ExtractRequest(settings, as_of, start, dict(part.cursors), load_id, keys=part.keys)
     if settings.source == "live":
         folder = landing_folder(settings, dataset.name, as_of) / load_id
         result = live.extract_live(dataset, request, folder=folder)
@@ -419,8 +426,27 @@ def _ingest(
     if parts:
         _ingest_parts(dataset, result, parts, settings=settings, warehouse=warehouse, as_of=as_of, start=start,
                       steps=steps, clock=clock)  # fmt: skip
-        result.status = key_failure_status(result, settings=settings)
-        return
+    else:
+        _ingest_whole(dataset, result, settings=settings, warehouse=warehouse, as_of=as_of, start=start,
+                      steps=steps, clock=clock)  # fmt: skip
+    result.status = key_failure_status(result, settings=settings)
+    if result.status == "failed":
+        raise TooManyKeysFailed(result)
+
+
+def _ingest_whole(
+    dataset: Dataset,
+    result: LoadResult,
+    *,
+    settings: Settings,
+    warehouse: Warehouse,
+    as_of: date,
+    start: date | None,
+    steps: Steps,
+    clock: _StageClock,
+) -> None:
+    """A batch extracted, landed, compared, validated and loaded whole."""
+    load_id = result.load_id
     with clock("extract"):
         batch = steps.extract(
             dataset, settings=settings, warehouse=warehouse, as_of=as_of, load_id=load_id, start=start
@@ -443,9 +469,7 @@ def _ingest(
     else:
         with clock("validate"):
             report = steps.validate(batch, settings=settings, as_of=as_of, load_id=load_id, warehouse=warehouse)
-        result.expectations_evaluated, result.expectations_failed = report.evaluated, report.failed
-        result.validation_success = report.success
-        result.failed_rules = sorted({outcome[0] for outcome in report.outcomes if not outcome[2]})
+        _record_outcome(result, report)
         failing = report.failing_rows()
         if report.blocking:
             audit.quarantine(
@@ -461,9 +485,6 @@ def _ingest(
         with clock("load"):
             result.rows_loaded = steps.load(batch, warehouse=warehouse, load_id=load_id, loaded_at=utcnow())
     _release(batch)
-    result.status = key_failure_status(result, settings=settings)
-    if result.status == "failed":
-        raise TooManyKeysFailed(result)
 
 
 def _ingest_parts(
@@ -535,9 +556,7 @@ def _ingest_parts(
             return
         report = combine_reports(validated)
         record_validation(report, settings=settings, load_id=load_id, warehouse=warehouse)
-        result.expectations_evaluated, result.expectations_failed = report.evaluated, report.failed
-        result.validation_success = report.success
-        result.failed_rules = sorted({outcome[0] for outcome in report.outcomes if not outcome[2]})
+        _record_outcome(result, report)
         if report.blocking:
             audit.mark_rejected(warehouse, load_id=load_id)  # an earlier part's warning rows are not loaded either
             result.rows_quarantined = 0
@@ -571,3 +590,10 @@ def _release(batch: Batch) -> None:
     run held every extracted row until it finished (~13 MB for each 100,000 prices rows, measured). A new empty
     frame, not ``iloc[0:0]``: an empty slice is a view that keeps every column's buffers alive."""
     batch.frame = pd.DataFrame(columns=list(batch.frame.columns))
+
+
+def _record_outcome(result: LoadResult, report: ValidationReport) -> None:
+    """What a load's validation found, as the load's result records it (audit.loads, the run summary)."""
+    result.expectations_evaluated, result.expectations_failed = report.evaluated, report.failed
+    result.validation_success = report.success
+    result.failed_rules = sorted({outcome[0] for outcome in report.outcomes if not outcome[2]})
