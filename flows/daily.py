@@ -47,9 +47,11 @@ from flows.settings import load_settings
 from flows.validation import worker as gx_worker
 from flows.warehouse import audit
 from flows.warehouse import dbt as dbt_runner
+from flows.warehouse import ranges as build_ranges
 from flows.warehouse.database import Warehouse, utcnow
 from flows.warehouse.lock import PipelineBusy, RunLock
 from flows.warehouse.publish import PublishError, publish, verify_published
+from flows.warehouse.ranges import BuildRanges
 
 ARTIFACT_KEY = "gapwatch-run-summary"
 
@@ -164,17 +166,38 @@ def load_universe_task(ctx: RunContext) -> int:
 
 @task(name="dbt-build", cache_policy=NO_CACHE)
 def dbt_build_task(
-    ctx: RunContext, full_refresh_because: str | None = None, *, first_build: bool = False, price_rows: int = 0
+    ctx: RunContext,
+    full_refresh_because: str | None = None,
+    *,
+    first_build: bool = False,
+    price_rows: int = 0,
+    ranges: BuildRanges | None = None,
 ) -> dbt_runner.DbtResult:
+    """``dbt build``: incremental, a full refresh, or (``ranges``: a whole build of a large warehouse) one build
+    per date range (flows.warehouse.ranges)."""
     what = f"full refresh ({full_refresh_because})" if full_refresh_because else "incremental models and data tests"
+    if ranges is not None:
+        what = f"{'full refresh' if full_refresh_because else 'first build'} in {len(ranges)} date ranges"
     with progress.step("dbt.build", f"dbt build: {what}") as done:
-        result = dbt_runner.build(
-            ctx.settings,
-            full_refresh=full_refresh_because is not None,
-            whole=first_build,
-            price_rows=price_rows,
-            prepared=ctx.take_dbt(),
-        )
+        if ranges is None:
+            result = dbt_runner.build(
+                ctx.settings,
+                full_refresh=full_refresh_because is not None,
+                whole=first_build,
+                price_rows=price_rows,
+                prepared=ctx.take_dbt(),
+            )
+        else:
+            ctx.cancel_dbt()  # parsed without the ranges' vars: each range's build parses with its own
+            result = dbt_runner.build_in_ranges(
+                ctx.settings,
+                ranges,
+                full_refresh=full_refresh_because is not None,
+                price_rows=price_rows,
+                on_range=lambda index, outcome: progress.note(
+                    "dbt.build", f"{ranges.describe(index)}: {outcome.describe()} in {outcome.seconds:.1f} s"
+                ),
+            )
         done(result.describe())
     return result
 
@@ -346,6 +369,9 @@ async def _locked_run(ctx: RunContext) -> None:
         freshness_rules.record(cursor, summary.freshness)  # for `dbt source freshness`: the same verdicts
         previous = audit.previous_builds(cursor, run_id=ctx.run_id)
         price_rows = registry.price_rows(cursor)
+        full_refresh_because = _full_refresh_reason(previous, fingerprint)
+        whole = previous.last_good is None or full_refresh_because is not None
+        ranges = build_ranges.plan_for(cursor, ctx.settings) if whole and summary.success else None
     finally:
         cursor.close()
     if summary.success and _marts_are_current(ctx, previous, fingerprint):
@@ -357,9 +383,10 @@ async def _locked_run(ctx: RunContext) -> None:
         ctx.close_warehouse()  # dbt opens the database file itself
         summary.dbt = dbt_build_task(
             ctx,
-            full_refresh_because=_full_refresh_reason(previous, fingerprint),
+            full_refresh_because=full_refresh_because,
             first_build=previous.last_good is None,
             price_rows=price_rows,
+            ranges=ranges,
         )
         warehouse = ctx.open_warehouse()
         if summary.dbt.success:

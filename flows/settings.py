@@ -237,6 +237,9 @@ class Settings:
     # A larger extraction is ingested in parts of about this many rows (groups of keys): each part is
     # extracted, landed and validated alone, and all are loaded in one transaction (flows.ingest.steps).
     ingest_chunk_rows: int = 250_000
+    # A first build or full refresh of more price rows is run as a sequence of builds over date ranges of about
+    # this many price rows each (flows.warehouse.ranges), so DuckDB never holds the whole history's windows.
+    build_range_rows: int = 2_500_000
     cpi_release_lag_days: int = 15
     duckdb_threads: int = 2
     duckdb_memory_limit: str = "2GB"
@@ -555,6 +558,13 @@ class _EnvironmentBase(BaseSettings):
         alias="GAPWATCH_INGEST_CHUNK_ROWS",
         json_schema_extra=_allowed("an integer from 1000 to 100000000"),
     )
+    build_range_rows: int = Field(
+        2_500_000,
+        ge=10_000,
+        le=1_000_000_000,
+        alias="GAPWATCH_BUILD_RANGE_ROWS",
+        json_schema_extra=_allowed("an integer from 10000 to 1000000000"),
+    )
     cpi_release_lag_days: int = Field(
         15, ge=1, le=31, alias="GAPWATCH_CPI_RELEASE_LAG_DAYS", json_schema_extra=_allowed("an integer from 1 to 31")
     )
@@ -773,6 +783,7 @@ def load_settings(env: dict[str, str] | None = None, *, read_env_file: bool | No
         live=live,
         lookback_days=values.lookback_days,
         ingest_chunk_rows=values.ingest_chunk_rows,
+        build_range_rows=values.build_range_rows,
         cpi_release_lag_days=values.cpi_release_lag_days,
         duckdb_threads=values.duckdb_threads,
         duckdb_memory_limit=values.duckdb_memory_limit,

@@ -33,11 +33,16 @@ AS_OF = date(2026, 11, 20)  # a Friday; NYSE and HKEX both open
 LINEAGE = frozenset({"load_id", "loaded_at", "inputs_loaded_through"})
 
 
+def is_lineage(column: str) -> bool:
+    """A lineage column: LINEAGE, or the loads of one input of a row (``market_load_id``, ``security_load_ids``)."""
+    return column in LINEAGE or column.endswith(("_load_id", "_load_ids"))
+
+
 def table_rows(database: Path, table: str) -> list[tuple]:
     """Every row of ``table`` without its lineage columns, sorted: equal for two builds of the same data."""
     connection = duckdb.connect(str(database), read_only=True)
     try:
-        columns = [row[0] for row in connection.execute(f"describe {table}").fetchall() if row[0] not in LINEAGE]
+        columns = [row[0] for row in connection.execute(f"describe {table}").fetchall() if not is_lineage(row[0])]
         select = ", ".join(f'"{column}"' for column in columns)
         return sorted(connection.execute(f"select {select} from {table}").fetchall(), key=repr)
     finally:

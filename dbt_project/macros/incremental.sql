@@ -9,17 +9,23 @@
     dated on or after the earliest date touched by a raw row loaded after the
     model's newest `inputs_loaded_through` (a new day, a revised price, a
     late FX fixing, a CPI print, a fundamental); rows before it are kept.
-    Nothing loaded since -> nothing recomputed.
+    Nothing loaded since -> nothing recomputed. In a whole build in date ranges
+    (macros/build_range.sql) the stamp is the current range's: what this build has seen.
 
     inputs: a list of (relation, date column) pairs; the date column is the
     earliest date of the model that the raw row can affect.
 -#}
 {% macro inputs_loaded_through(inputs) -%}
+    {%- set build_range = var('build_range', none) -%}
+    {%- if build_range is not none -%}
+    {{ build_range_newest_stamp(build_range) }}
+    {%- else -%}
     greatest(
         {%- for relation, date_column in inputs %}
         (select max(loaded_at) from {{ relation }}){{ "," if not loop.last }}
         {%- endfor %}
     )
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The names of `relation`'s columns (none when it does not exist). -#}

@@ -101,6 +101,15 @@ def price_rows(connection: duckdb.DuckDBPyConnection) -> int:
     return connection.execute(f"select count(*) from {prices.DATASET.table.name}").fetchone()[0]
 
 
+def visible_from() -> dict[str, list[str]]:
+    """Per raw table (without schema), the columns whose latest date is when a row can first be used: its own
+    date and the column saying when it became public (``Dataset.known_at_column``)."""
+    return {
+        dataset.table.name.split(".", 1)[1]: list(dict.fromkeys([dataset.table.date_column, dataset.known_at_column]))
+        for dataset in DATASETS
+    }
+
+
 def session_due(connection: duckdb.DuckDBPyConnection, settings: Settings, *, as_of: date) -> bool:
     """The warehouse's prices are not fresh as of ``as_of``: a new session is due, so a run will most likely load
     and validate rows and build the marts. Only a timing hint -- what starts early (GX's worker, dbt's parse) --

@@ -8,10 +8,12 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.settings import Settings
+from flows.warehouse.ranges import BuildRanges
 
 
 @dataclass
@@ -21,11 +23,13 @@ class DbtResult:
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     output_tail: str = ""
-    seconds: float = 0.0  # wall time of the dbt process
+    seconds: float = 0.0  # wall time of the dbt process (of all of them, for a build in date ranges)
+    ranges: int = 1  # the builds of a whole build in date ranges (flows.warehouse.ranges) that ran
 
     def describe(self) -> str:
         counts = ", ".join(f"{key} {value}" for key, value in sorted(self.counts.items()))
-        return f"dbt {'passed' if self.success else 'FAILED'} ({counts})"
+        in_ranges = f" in {self.ranges} date ranges" if self.ranges > 1 else ""
+        return f"dbt {'passed' if self.success else 'FAILED'} ({counts}){in_ranges}"
 
 
 def dbt_executable() -> str:
@@ -139,6 +143,11 @@ def build_variables(settings: Settings) -> dict[str, object]:
     return {"group_benchmarks": dict(settings.universe.group_benchmarks)}
 
 
+def vars_options(settings: Settings, **extra: object) -> list[str]:
+    """``--vars`` and its text: the pipeline build's variables and ``extra``."""
+    return ["--vars", vars_argument({**build_variables(settings), **extra})]
+
+
 def vars_argument(variables: dict[str, object]) -> str:
     """The text of ``--vars``: JSON, which dbt reads as YAML. Non-ASCII is written as itself, since YAML
     rejects JSON's surrogate-pair escapes (a ticker or group name holding an emoji broke every build)."""
@@ -191,7 +200,46 @@ def build(
     arguments = build_arguments(full_refresh=full_refresh, whole=whole, unit_tests=unit_tests, price_rows=price_rows)
     if prepared is not None:
         return prepared.build(*arguments)
-    return run_dbt(settings, "build", "--vars", vars_argument(build_variables(settings)), *arguments)
+    return run_dbt(settings, "build", *vars_options(settings), *arguments)
+
+
+def build_in_ranges(
+    settings: Settings,
+    plan: BuildRanges,
+    *,
+    full_refresh: bool = False,
+    unit_tests: bool = False,
+    price_rows: int = 0,
+    on_range: Callable[[int, DbtResult], None] | None = None,
+) -> DbtResult:
+    """A whole build (the first, or ``full_refresh``) as ``dbt build`` once per date range of ``plan``: the
+    first creates (or, with ``full_refresh``, replaces) the tables from the first range's rows, each next one
+    is an incremental build over one range more (dbt_project/macros/build_range.sql). Each build runs the data
+    tests on what it wrote; the unit tests (with ``unit_tests``) run with the last. Stops at the first range
+    that fails: the models then hold the ranges before it, and the daily flow makes the next build a full
+    refresh. ``on_range(index, result)`` hears of each range as it ends. Returns the last range's result,
+    its failures named after their range, with the seconds of all."""
+    seconds = 0.0
+    for index in range(len(plan)):
+        last = index == len(plan) - 1
+        arguments = build_arguments(
+            full_refresh=full_refresh and index == 0, whole=True, unit_tests=unit_tests and last, price_rows=price_rows
+        )
+        result = run_dbt(settings, "build", *vars_options(settings, build_range=plan.variables(index)), *arguments)
+        seconds += result.seconds
+        result.failures = [f"{plan.describe(index)}: {failure}" for failure in result.failures]
+        if on_range is not None:
+            on_range(index, result)
+        if not result.success:
+            break
+    else:  # the staging views show the last range's stamps as loaded_at: re-create them over the real one
+        views = run_dbt(settings, "run", "--select", "path:models/staging", *vars_options(settings))
+        seconds += views.seconds
+        if not views.success:
+            result.success = False
+            result.failures += views.failures or [views.output_tail]
+    result.seconds, result.ranges = seconds, index + 1
+    return result
 
 
 def build_fingerprint(settings: Settings) -> str:

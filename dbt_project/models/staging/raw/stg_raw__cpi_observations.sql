@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'cpi') }}
+    {{ raw_rows('cpi') }}
 ),
 
 renamed as (

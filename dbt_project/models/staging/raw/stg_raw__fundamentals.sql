@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'fundamentals') }}
+    {{ raw_rows('fundamentals') }}
 ),
 
 renamed as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'fx_rates') }}
+    {{ raw_rows('fx_rates') }}
 ),
 
 renamed as (

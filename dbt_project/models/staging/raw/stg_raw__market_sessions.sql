@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'market_sessions') }}
+    {{ raw_rows('market_sessions') }}
 ),
 
 renamed as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'policy_events') }}
+    {{ raw_rows('policy_events') }}
 ),
 
 renamed as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'prices') }}
+    {{ raw_rows('prices') }}
 ),
 
 renamed as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'sec_filings') }}
+    {{ raw_rows('sec_filings') }}
 ),
 
 renamed as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'securities') }}
+    {{ raw_rows('securities') }}
 ),
 
 renamed as (
