@@ -207,9 +207,10 @@ def _full_refresh_reason(previous: audit.PreviousBuilds, fingerprint: str) -> st
     build, or when the latest earlier run did not succeed: an incremental build tests only the rows it writes
     (dbt_project/tests/generic/unique_combination_of_columns.sql), so after a failed or interrupted run
     everything is rebuilt and tested again. Returns the reason the summary prints, or None for incremental."""
-    if previous.last_good is None:  # first build: the tables are created whole anyway
+    if not previous.earlier_runs:  # first build: the tables are created whole anyway
         return None
-    # last_run is the latest earlier run's fingerprint if it succeeded (then it is also the last good one)
+    # last_run is the latest earlier run's fingerprint if it succeeded (then it is also the last good one); a
+    # first run that failed may have left tables behind (written by an older project, or rows its tests rejected)
     if previous.last_run is None:
         return "the previous run did not succeed: every model is rebuilt and tested again"
     if previous.last_run != fingerprint:
@@ -371,7 +372,7 @@ async def _locked_run(ctx: RunContext) -> None:
         price_rows = registry.price_rows(cursor)
         full_refresh_because = _full_refresh_reason(previous, fingerprint)
         whole = previous.last_good is None or full_refresh_because is not None
-        ranges = build_ranges.plan_for(cursor, ctx.settings) if whole and summary.success else None
+        ranges = build_ranges.plan_for(cursor, ctx.settings, price_rows=price_rows) if whole and summary.success else None
     finally:
         cursor.close()
     if summary.success and _marts_are_current(ctx, previous, fingerprint):

@@ -166,13 +166,16 @@ def test_a_changed_project_or_a_failed_previous_run_makes_the_next_build_a_full_
     from flows.warehouse.audit import PreviousBuilds as _PreviousBuilds
 
     # the latest run succeeded with this project: incremental
-    assert _full_refresh_reason(_PreviousBuilds(last_run="a", last_good="a"), "a") is None
+    assert _full_refresh_reason(_PreviousBuilds(last_run="a", last_good="a", earlier_runs=True), "a") is None
     # the project or universe changed since the last good build
-    changed = _full_refresh_reason(_PreviousBuilds(last_run="a", last_good="a"), "b")
+    changed = _full_refresh_reason(_PreviousBuilds(last_run="a", last_good="a", earlier_runs=True), "b")
     assert changed is not None and "changed since the last good build" in changed
     # the latest run failed (or was interrupted): its build may have written rows its tests rejected. The reason
     # names the failed run, not a project change that did not happen
-    failed = _full_refresh_reason(_PreviousBuilds(last_run=None, last_good="a"), "a")
+    failed = _full_refresh_reason(_PreviousBuilds(last_run=None, last_good="a", earlier_runs=True), "a")
     assert failed is not None and "previous run did not succeed" in failed and "changed" not in failed
-    # no good build yet: the first build creates every table whole anyway
-    assert _full_refresh_reason(_PreviousBuilds(last_run=None, last_good=None), "a") is None
+    # no run yet: the first build creates every table whole anyway
+    assert _full_refresh_reason(_PreviousBuilds(last_run=None, last_good=None, earlier_runs=False), "a") is None
+    # only failed runs so far: the first of them may have left tables behind, so the next one rebuilds them whole
+    first_failed = _full_refresh_reason(_PreviousBuilds(last_run=None, last_good=None, earlier_runs=True), "a")
+    assert first_failed is not None and "previous run did not succeed" in first_failed

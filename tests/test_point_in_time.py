@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import AS_OF, LINEAGE, Home
@@ -78,6 +78,9 @@ def _snapshot(home: Path, name: str) -> Path:
     day=st.dates(min_value=FIRST_D, max_value=LAST_D).filter(lambda d: d.weekday() < 5),
     k=st.integers(min_value=1, max_value=45),
 )
+# a draw that once failed: the 2025-10-28 event became public after that day's close, so as of 2025-10-28 no
+# member has a day 0 and its event-group rows are pending (day_zero_count 0, lineage null)
+@example(day=date(2025, 10, 28), k=34)
 def test_rows_knowable_at_d_never_change(day: date, k: int, warehouse, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
     later_day = min(day + timedelta(days=k), AS_OF)
     home = Home(tmp_path_factory.mktemp("pit"))

@@ -356,6 +356,7 @@ class PreviousBuilds:
 
     last_run: str | None  # fingerprint of the latest earlier run if it succeeded, else None
     last_good: str | None  # fingerprint of the latest earlier successful run
+    earlier_runs: bool  # any earlier run (not skipped): a failed first run may have left tables behind
 
 
 def previous_builds(connection: duckdb.DuckDBPyConnection, *, run_id: str) -> PreviousBuilds:
@@ -366,7 +367,7 @@ def previous_builds(connection: duckdb.DuckDBPyConnection, *, run_id: str) -> Pr
     ).fetchall()
     last_run = rows[0][1] if rows and rows[0][0] == "succeeded" else None
     last_good = next((fingerprint for status, fingerprint in rows if status == "succeeded"), None)
-    return PreviousBuilds(last_run=last_run, last_good=last_good)
+    return PreviousBuilds(last_run=last_run, last_good=last_good, earlier_runs=bool(rows))
 
 
 def has_audit_tables(connection: duckdb.DuckDBPyConnection) -> bool:

@@ -43,6 +43,7 @@ group_means as (
         event_source,
         group_name,
         count(*) as security_count,
+        count(event_trade_date) as day_zero_count,
         max(known_at) as known_at,
         count(*) filter (where known_at is null) as incomplete_window_count,
         {% for window in car_windows -%}
@@ -143,6 +144,7 @@ joined as (
         group_statistics.title,
         group_statistics.group_name,
         group_statistics.security_count,
+        group_statistics.day_zero_count,
         {% for window in car_windows -%}
         group_statistics.car_{{ window.name }}_n,
         group_statistics.car_{{ window.name }}_mean_pct,
