@@ -372,7 +372,9 @@ async def _locked_run(ctx: RunContext) -> None:
         price_rows = registry.price_rows(cursor)
         full_refresh_because = _full_refresh_reason(previous, fingerprint)
         whole = previous.last_good is None or full_refresh_because is not None
-        ranges = build_ranges.plan_for(cursor, ctx.settings, price_rows=price_rows) if whole and summary.success else None
+        ranges = None
+        if whole and summary.success:
+            ranges = build_ranges.plan_for(cursor, ctx.settings, price_rows=price_rows)
     finally:
         cursor.close()
     if summary.success and _marts_are_current(ctx, previous, fingerprint):

@@ -188,7 +188,9 @@ def test_a_failing_range_stops_the_sequence_and_names_its_range(tmp_path: Path, 
         shutil.copyfile(warehouse.path / "gapwatch.duckdb", settings.paths.database)
         connection = duckdb.connect(str(settings.paths.database))
         try:
-            plan = ranges.plan_for(connection, replace(settings, build_range_rows=12_000))
+            plan = ranges.plan_for(
+                connection, replace(settings, build_range_rows=12_000), price_rows=registry.price_rows(connection)
+            )
             # a price dated in the second range that breaks a data test: the same ticker and date twice
             connection.execute(
                 "insert into raw.prices select * from raw.prices "

@@ -122,6 +122,16 @@ def test_event_study_recomputes_only_the_events_its_loads_touch_and_equals_a_ful
     )
 
     _build(incremental)
+    # each incremental model replaced its keys' rows with a semi-join delete (macros/delete_insert.sql), not
+    # dbt-duckdb's `delete ... using`, a join that pairs every stored row with every new row of its key: the
+    # window days of one event are 1.28M rows at 5,000 tickers
+    deletes = [
+        path.read_text()
+        for path in (incremental / "dbt_target" / "run").rglob("*.sql")
+        if "delete from" in path.read_text()
+    ]
+    assert any("int_policy_event_window_days" in statement for statement in deletes)
+    assert all("where exists" in statement and " using " not in statement for statement in deletes)
     after = _rows_by_event(database)
     assert deleted_event not in after
     assert set(after) == set(before) - {deleted_event} | {NEW_EVENT, OPEN_EVENT}

@@ -50,26 +50,32 @@
     {{ return('coalesce(greatest(' ~ dates | join(', ') ~ "), date '9999-12-31')") }}
 {%- endmacro %}
 
-{#- The stamp of the range being built: loaded_through minus (ranges after it) microseconds. -#}
+{#- loaded_through minus `later` microseconds (a number or an SQL expression): the stamp of the rows of the
+    range that has `later` ranges after it. -#}
+{% macro build_range_stamp_before(build_range, later) -%}
+    (cast({{ sql_literal(build_range.loaded_through) }} as timestamp) - to_microseconds({{ later }}))
+{%- endmacro %}
+
+{#- The stamp of the range being built. -#}
 {% macro build_range_newest_stamp(build_range) -%}
     {%- set through = build_range.through -%}
     {%- set later = [] if through is none else build_range.starts | select('>=', through) | list -%}
-    (cast({{ sql_literal(build_range.loaded_through) }} as timestamp) - to_microseconds({{ later | length }}))
+    {{ build_range_stamp_before(build_range, later | length) }}
 {%- endmacro %}
 
-{#- A row's stamp: loaded_through minus (ranges after the row's own) microseconds. -#}
+{#- A row's stamp: that of the range holding the date it becomes visible. -#}
 {% macro build_range_stamp(build_range, visible) -%}
-    {%- set later = build_range.starts | length -%}
-    cast({{ sql_literal(build_range.loaded_through) }} as timestamp) - to_microseconds(
+    {%- set later -%}
     {%- if visible is none -%}
-        {{ later }}
-    {%- else %}
+        {{ build_range.starts | length }}
+    {%- else -%}
         case
         {%- for start in build_range.starts | reverse %}
             when {{ visible }} >= date {{ sql_literal(start) }} then {{ loop.index0 }}
         {%- endfor %}
-            else {{ later }}
+            else {{ build_range.starts | length }}
         end
     {%- endif -%}
-    )
+    {%- endset -%}
+    {{ build_range_stamp_before(build_range, later) }}
 {%- endmacro %}

@@ -47,11 +47,12 @@ class BuildRanges:
         return f"range {index + 1} of {len(self)} ({first} to {last}, {self.price_rows[index]:,} price rows)"
 
 
-def plan_for(connection: duckdb.DuckDBPyConnection, settings: Settings) -> BuildRanges | None:
-    """The date ranges of a whole build of this warehouse, or None when its prices fit in one build of
-    GAPWATCH_BUILD_RANGE_ROWS rows (or it holds none). A row of a dataset becomes visible in the range holding
-    the latest of its date and the date it became public (``registry.visible_from``)."""
-    if registry.price_rows(connection) <= settings.build_range_rows:
+def plan_for(connection: duckdb.DuckDBPyConnection, settings: Settings, *, price_rows: int) -> BuildRanges | None:
+    """The date ranges of a whole build of this warehouse holding ``price_rows`` price rows
+    (``registry.price_rows``), or None when they fit in one build of GAPWATCH_BUILD_RANGE_ROWS rows (or there are
+    none). A row of a dataset becomes visible in the range holding the latest of its date and the date it became
+    public (``registry.visible_from``)."""
+    if price_rows <= settings.build_range_rows:
         return None
     table = prices.DATASET.table
     return plan(

@@ -10,7 +10,11 @@
 -- Relative days are a join on numbers: the window of day 0 = n is the
 -- listing's rows numbered n - 250 .. n + 5 by default (an equi-join on
 -- generated numbers, exact however long a trading halt), never a window
--- function over the history.
+-- function over the history. The return tables are joined once per listing
+-- day the events read (listing_days), then fanned out to the events: the
+-- events' windows of a listing overlap, so per event and day those joins
+-- held ~22M rows against 25M-row tables at 5,000 tickers and spilled for
+-- over 20 minutes.
 -- Incremental, by event (delete+insert on event_id): a table, because three
 -- models read it (the market models, the abnormal returns and the residual
 -- correlations, each more than once through the views between them); as a
@@ -46,13 +50,16 @@ market_returns as not materialized (
     select * from {{ ref('int_policy_event_market_returns') }}
 ),
 
--- every event's day 0 on every listing (unfiltered: another event's window excludes estimation days)
-other_events as (
-    select
-        event_id as other_event_id,
+-- the trading days of every event's CAR window on each listing (unfiltered: another event's window
+-- excludes estimation days). A relative day before the CAR window is never in its own event's CAR window
+-- (the estimation window must end before it, event_study_estimation_window), so on those days "in another
+-- event's CAR window" is "in any event's CAR window": a property of the listing's day, not of the pair
+car_window_days as (
+    select distinct
         ticker,
-        event_trading_day_number as other_event_trading_day_number,
+        event_trading_day_number + car_days.relative_day as trading_day_number,
     from {{ ref('int_policy_event_days') }}
+    cross join range({{ car_start }}, {{ car_end + 1 }}) as car_days (relative_day)
     where event_trading_day_number is not null
 ),
 
@@ -65,6 +72,48 @@ benchmark_returns as (
         load_id as benchmark_load_id,
     from daily_returns
     where ticker in (select benchmark_ticker from event_days)
+),
+
+-- per listing, the trading-day numbers any of the events' windows reads
+listing_bounds as (
+    select
+        ticker,
+        min(event_trading_day_number) + {{ estimation_start }} as first_trading_day_number,
+        max(event_trading_day_number) + {{ car_end }} as last_trading_day_number,
+    from event_days
+    where event_trading_day_number is not null
+    group by ticker
+),
+
+-- each of those listing days once, with its return, its market proxy's return and whether it lies in an
+-- event's CAR window. The events' windows of a listing overlap, so this is a fraction of the window rows:
+-- the joins with the return tables (a row per listing and trading day of the history) run once per listing
+-- day, not once per event and day
+listing_days as (
+    select
+        security_returns.ticker,
+        security_returns.trading_day_number,
+        security_returns.trade_date,
+        security_returns.daily_return_local,
+        security_returns.data_source,
+        security_returns.load_id,
+        market_returns.market_return,
+        market_returns.market_return_lag,
+        market_returns.market_return_lead,
+        market_returns.market_data_source,
+        market_returns.market_load_id,
+        car_window_days.trading_day_number is not null as is_in_car_window,
+    from daily_returns as security_returns
+    inner join listing_bounds
+        on security_returns.ticker = listing_bounds.ticker
+    left join market_returns
+        on security_returns.ticker = market_returns.ticker
+        and security_returns.trading_day_number = market_returns.trading_day_number
+    left join car_window_days
+        on security_returns.ticker = car_window_days.ticker
+        and security_returns.trading_day_number = car_window_days.trading_day_number
+    where security_returns.trading_day_number
+        between listing_bounds.first_trading_day_number and listing_bounds.last_trading_day_number
 ),
 
 -- the listing's trading-day numbers from the start of the estimation window
@@ -84,85 +133,40 @@ day_numbers as (
 ),
 
 -- those days of the listing, with its return and its benchmark's return on the same
--- trade_date (null when the benchmark has no row that day)
-window_days as (
+-- trade_date (null when the benchmark has no row that day); an estimation day in an event's
+-- CAR window is in another event's (docs block formula_int_policy_event_window_days_other_event_window)
+final as (
     select
         day_numbers.event_id,
         day_numbers.ticker,
         day_numbers.relative_day,
-        day_numbers.trading_day_number,
-        day_numbers.event_trading_day_number,
-        day_numbers.available_at,
-        security_returns.trade_date,
-        security_returns.daily_return_local as security_return_local,
-        market_returns.market_return,
-        market_returns.market_return_lag,
-        market_returns.market_return_lead,
+        listing_days.trade_date,
+        listing_days.daily_return_local as security_return_local,
+        listing_days.market_return,
+        listing_days.market_return_lag,
+        listing_days.market_return_lead,
         benchmark_returns.benchmark_return_local,
-        security_returns.data_source,
-        market_returns.market_data_source,
+        listing_days.data_source,
+        listing_days.market_data_source,
         benchmark_returns.benchmark_data_source,
         -- load ids are lineage of the CAR windows only: keep them off the estimation days
-        case
-            when day_numbers.relative_day >= {{ car_start }} then security_returns.load_id
-        end as load_id,
-        case
-            when day_numbers.relative_day >= {{ car_start }} then market_returns.market_load_id
-        end as market_load_id,
+        case when day_numbers.relative_day >= {{ car_start }} then listing_days.load_id end as load_id,
+        case when day_numbers.relative_day >= {{ car_start }} then listing_days.market_load_id end as market_load_id,
         case
             when day_numbers.relative_day >= {{ car_start }} then benchmark_returns.benchmark_load_id
         end as benchmark_load_id,
+        day_numbers.relative_day < {{ car_start }} and listing_days.is_in_car_window as is_in_other_event_window,
+        -- change tracking (event_study_events_to_rebuild): the day 0 and availability the row was built from
+        day_numbers.event_trading_day_number,
+        day_numbers.available_at,
+        (select max(inputs_loaded_through) from {{ ref('int_policy_event_days') }}) as inputs_loaded_through,
     from day_numbers
-    inner join daily_returns as security_returns
-        on day_numbers.ticker = security_returns.ticker
-        and day_numbers.trading_day_number = security_returns.trading_day_number
-    left join market_returns
-        on day_numbers.ticker = market_returns.ticker
-        and day_numbers.trading_day_number = market_returns.trading_day_number
+    inner join listing_days
+        on day_numbers.ticker = listing_days.ticker
+        and day_numbers.trading_day_number = listing_days.trading_day_number
     left join benchmark_returns
         on day_numbers.benchmark_ticker = benchmark_returns.benchmark_ticker
-        and security_returns.trade_date = benchmark_returns.trade_date
-),
-
--- the trading days of every other event's CAR window on each listing
-other_event_car_days as (
-    select
-        other_events.other_event_id,
-        other_events.ticker,
-        other_events.other_event_trading_day_number + car_days.relative_day as trading_day_number,
-    from other_events
-    cross join range({{ car_start }}, {{ car_end + 1 }}) as car_days (relative_day)
-),
-
--- estimation days inside another event's CAR window on the same listing: an equi-join on the day's
--- number (a range join on the listing alone paired every window day with every event of the listing,
--- ~800M rows for 17 events at 5,000 tickers)
-contaminated_days as (
-    select distinct
-        window_days.event_id,
-        window_days.ticker,
-        window_days.relative_day,
-    from window_days
-    inner join other_event_car_days
-        on window_days.ticker = other_event_car_days.ticker
-        and window_days.trading_day_number = other_event_car_days.trading_day_number
-        and window_days.event_id != other_event_car_days.other_event_id
-    where window_days.relative_day < {{ car_start }}
-),
-
-final as (
-    select
-        window_days.* exclude (trading_day_number, event_trading_day_number, available_at),
-        contaminated_days.relative_day is not null as is_in_other_event_window,
-        -- change tracking (event_study_events_to_rebuild): the day 0 and availability the row was built from
-        window_days.event_trading_day_number,
-        window_days.available_at,
-        (select max(inputs_loaded_through) from {{ ref('int_policy_event_days') }}) as inputs_loaded_through,
-    from window_days
-    left join contaminated_days
-        on window_days.event_id = contaminated_days.event_id
-        and window_days.ticker = contaminated_days.ticker
-        and window_days.relative_day = contaminated_days.relative_day
+        and listing_days.trade_date = benchmark_returns.trade_date
 )
 
 select * from final
