@@ -6,9 +6,11 @@
     costs (rows per key)^2. At 5,000 tickers one event holds 1.28M window rows: recomputing 17 events never
     finished (spilled for over 20 minutes), and 80,000 rows of 2 keys took 64 s against 0.016 s here.
 
-    Here the delete is a semi-join (`where exists`; incremental_predicates may name the target DBT_INCREMENTAL_TARGET, as in dbt): each target row is looked up once, whatever the number
-    of new rows per key. Rows of the new rows then go in as before. Same result; the test is the models'
-    incremental-equals-full-rebuild tests (tests/test_incremental*.py).
+    Here the delete is a semi-join (`where exists`): each target row is looked up once, whatever the number
+    of new rows per key. The new rows then go in as before. Same result: the incremental-equals-full-rebuild
+    tests (tests/test_incremental*.py) hold, and tests/test_incremental_event_study.py checks that every
+    delete of a real incremental build is this one. incremental_predicates may name the target
+    DBT_INCREMENTAL_TARGET, as in dbt.
 -#}
 {% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
     {%- set dest_cols_csv = get_quoted_csv(dest_columns | map(attribute="name")) -%}
