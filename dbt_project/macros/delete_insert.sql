@@ -20,10 +20,7 @@
     where exists (
         select 1
         from {{ source }} as new_rows
-        where
-            {%- for key in keys %}
-            new_rows.{{ key }} = DBT_INCREMENTAL_TARGET.{{ key }}{{ " and" if not loop.last }}
-            {%- endfor %}
+        where {{ keys_match(keys, 'new_rows', 'DBT_INCREMENTAL_TARGET') }}
     )
     {%- for predicate in incremental_predicates or [] %}
         and {{ predicate }}

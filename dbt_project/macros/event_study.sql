@@ -213,7 +213,7 @@
     where not exists (
         select 1
         from {{ source }} as current_rows
-        where {% for key in keys %}current_rows.{{ key }} = stored.{{ key }}{{ " and " if not loop.last }}{% endfor %}
+        where {{ keys_match(keys, 'current_rows', 'stored') }}
     )
 {%- endmacro %}
 

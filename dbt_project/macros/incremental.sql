@@ -28,6 +28,13 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- `left.key = right.key and ...` for every key: the correlated condition of a delete that keeps or removes
+    a table's rows by whether another relation holds their key (an anti- or semi-join, never a join that
+    pairs every row of a key with every other). -#}
+{% macro keys_match(keys, left, right) -%}
+    {%- for key in keys %}{{ left }}.{{ key }} = {{ right }}.{{ key }}{{ " and " if not loop.last }}{% endfor -%}
+{%- endmacro %}
+
 {#- The names of `relation`'s columns (none when it does not exist). -#}
 {% macro column_names(relation) -%}
     {{ return(adapter.get_columns_in_relation(relation) | map(attribute='name') | list) }}
