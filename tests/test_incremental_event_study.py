@@ -22,9 +22,11 @@ from conftest import AS_OF, Home, table_rows
 from flows.settings import load_settings
 from flows.warehouse import dbt as dbt_runner
 
-# the incremental event-study tables (the views between them are computed from these)
+# the incremental event-study tables (the abnormal returns, a view, are computed from these)
 EVENT_TABLES = (
     "intermediate.int_policy_event_window_days",
+    "intermediate.int_policy_event_market_models",
+    "intermediate.int_policy_event_residual_correlations",
     "marts.policy_event_impact",
     "marts.policy_event_group_impact",
 )
@@ -56,6 +58,12 @@ def _rows_by_event(database: Path) -> dict[str, list[tuple]]:
     rows: dict[str, list[tuple]] = defaultdict(list)
     for row in _query(database, "select * from marts.policy_event_impact order by event_id, ticker"):
         rows[row[0]].append(row)
+    return dict(rows)
+
+
+def _stamps_by_event(database: Path, table: str, stamp: str) -> dict[str, list]:
+    """Each event's change-tracking values in ``table``, in row order."""
+    rows = _query(database, f"select event_id, list({stamp} order by {stamp}) from {table} group by event_id")
     return dict(rows)
 
 
@@ -121,6 +129,10 @@ def test_event_study_recomputes_only_the_events_its_loads_touch_and_equals_a_ful
         ("delete from raw.policy_events where event_id = ?", [deleted_event]),
     )
 
+    models_before = _stamps_by_event(database, "intermediate.int_policy_event_market_models", "inputs_loaded_through")
+    correlations_before = _stamps_by_event(
+        database, "intermediate.int_policy_event_residual_correlations", "impact_rows_digest"
+    )
     _build(incremental)
     # each incremental model replaced its keys' rows with a semi-join delete (macros/delete_insert.sql), not
     # dbt-duckdb's `delete ... using`, a join that pairs every stored row with every new row of its key: the
@@ -161,6 +173,16 @@ def test_event_study_recomputes_only_the_events_its_loads_touch_and_equals_a_ful
         if event not in before or [row[stamp] for row in rows] != [row[stamp] for row in before[event]]
     }
     assert rebuilt == set(after) - set(kept)
+    # the market models follow the same rule (tables read for a few events: a view's CTEs were computed for
+    # every event before the filter applied); the residual correlations follow the group mart's digests
+    models_after = _stamps_by_event(database, "intermediate.int_policy_event_market_models", "inputs_loaded_through")
+    assert set(models_after) == set(after)
+    assert {event for event in after if models_after[event] != models_before.get(event)} == rebuilt
+    correlations_after = _stamps_by_event(
+        database, "intermediate.int_policy_event_residual_correlations", "impact_rows_digest"
+    )
+    assert set(correlations_after) == set(after)  # a row per event and group, with a pair or not
+    assert {event for event in after if correlations_after[event] != correlations_before.get(event)} <= rebuilt
     assert {retitled, revised_event, NEW_EVENT, OPEN_EVENT} <= rebuilt
     titles = _query(database, "select distinct title from marts.policy_event_impact where event_id = ?", [retitled])
     assert len(titles) == 1 and titles[0][0].endswith(" (revised)")

@@ -73,7 +73,7 @@
 
     event_study_events_to_rebuild(event_days, day_zero_rows_only=false): for
     a model that follows int_policy_event_days (int_policy_event_window_days,
-    policy_event_impact), the event_ids to recompute: those with a row
+    int_policy_event_market_models, policy_event_impact), the event_ids to recompute: those with a row
     written into `event_days` since this model's last build (its newest
     inputs_loaded_through), or with a row this model lacks (with
     day_zero_rows_only, a row with a day 0: a model with no rows for a
@@ -85,21 +85,27 @@
     for every event (a full build, or a table without change tracking).
 
     event_study_event_filter(events): that choice as a predicate on event_id,
-    with the ids as literals, so DuckDB pushes it through the event-study
-    views into their scans (a subquery would not be pushed).
+    with the ids as literals (a subquery would not be pushed), for a model's
+    CTEs over the tables it reads. It reaches the scans of a view only if the
+    view reads each CTE once: DuckDB computes a CTE read twice (materialises
+    it) for every event before the filter applies. The event-study models a
+    follower reads for a few events are therefore tables (at 5,000 tickers
+    the market models as a view cost 30 s per read, for one event or all).
 
     event_study_delete_rows_not_in(target, source, keys): a follower's
     post-hook (an incremental build only inserts): deletes its rows whose
     keys are no longer in `source` -- policy_event_impact's (event_id, ticker)
     not in int_policy_event_days, int_policy_event_window_days' not in
     event_study_days_with_day_zero(int_policy_event_days) (its rows with a
-    day 0, as a subquery), policy_event_group_impact's (event_id,
-    group_name) not in policy_event_impact.
+    day 0, as a subquery; int_policy_event_market_models' likewise),
+    policy_event_group_impact's and int_policy_event_residual_correlations'
+    (event_id, group_name) not in policy_event_impact.
 
     event_study_impact_digest(rows): a digest of the values of an (event,
     group)'s policy_event_impact rows (the XOR of the rows' hashes, a UBIGINT, lineage
     columns aside, so an incremental build and a full one agree), which
-    policy_event_group_impact stores with each row. Everything its row is
+    policy_event_group_impact and int_policy_event_residual_correlations
+    store with each row. Everything their rows are
     computed from -- the CARs, their t-statistics, the market models' fit and
     the estimation windows the residual correlations use -- shows in those
     values, so an unchanged digest means an unchanged row (its load_id may

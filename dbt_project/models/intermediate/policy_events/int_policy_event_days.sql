@@ -11,8 +11,9 @@
 -- The event study's incremental boundary is decided here, by event
 -- (delete+insert on event_id, ticker): docs block
 -- int_policy_event_days_change_tracking (_policy_events__docs.md).
--- int_policy_event_window_days and policy_event_impact recompute the events
--- this table rewrote; the event-study models between them are views. The post-hook deletes the rows of events and
+-- int_policy_event_window_days, int_policy_event_market_models and
+-- policy_event_impact recompute the events this table rewrote (the abnormal
+-- returns between them are a view). The post-hook deletes the rows of events and
 -- listings gone upstream (macros/event_study.sql).
 
 {{ config(

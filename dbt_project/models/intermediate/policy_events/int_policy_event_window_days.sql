@@ -15,12 +15,12 @@
 -- events' windows of a listing overlap, so per event and day those joins
 -- held ~22M rows against 25M-row tables at 5,000 tickers and spilled for
 -- over 20 minutes.
--- Incremental, by event (delete+insert on event_id): a table, because three
--- models read it (the market models, the abnormal returns and the residual
--- correlations, each more than once through the views between them); as a
--- view the full build computed it four times. A build recomputes the events
+-- Incremental, by event (delete+insert on event_id): a table, because four
+-- models read it (the market models, the abnormal returns, the residual
+-- correlations and policy_event_impact); as a view the full build computed
+-- it four times. A build recomputes the events
 -- event_study_events_to_rebuild chooses (macros/event_study.sql), the same
--- rule policy_event_impact follows, and the filter on event_id reaches the
+-- rule the market models and policy_event_impact follow, and the filter on event_id reaches the
 -- int_policy_event_days scan, so the join reads only the return rows of those
 -- events' windows; its post-hook deletes the rows of event-listing pairs that
 -- no longer have a day 0.

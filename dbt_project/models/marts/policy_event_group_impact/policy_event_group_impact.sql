@@ -10,9 +10,9 @@
 -- Incremental (delete+insert on event_id, group_name): each row stores the
 -- digest of the policy_event_impact rows it was computed from; a build
 -- recomputes the events whose digest changed (event_study_group_events_to_rebuild,
--- macros/event_study.sql) and asks the residual-correlation view for those
--- events only (its pairs of listings are the event study's largest join: a
--- table rebuilt whole cost minutes a day at 500 tickers x 20 years).
+-- macros/event_study.sql), the rule int_policy_event_residual_correlations
+-- (a table built by it just before) follows too: a table rebuilt whole cost
+-- minutes a day at 500 tickers x 20 years.
 
 {{ config(
     materialized='incremental',

@@ -14,8 +14,8 @@
 -- Incremental (delete+insert on event_id, ticker): int_policy_event_days
 -- decides which events a build recomputes (see its header); this table
 -- recomputes the events whose int_policy_event_days rows were written since
--- its own last build (or that it lacks a row of), asking the views for those
--- events only (event_study_events_to_rebuild, macros/event_study.sql), and its
+-- its own last build (or that it lacks a row of), reading those events only
+-- (event_study_events_to_rebuild, macros/event_study.sql), and its
 -- post-hook deletes the rows int_policy_event_days no longer has.
 
 {{ config(
