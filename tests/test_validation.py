@@ -82,6 +82,15 @@ def test_an_int_beyond_int64_is_a_type_error_not_a_crash() -> None:
     assert not report.success and "gx_types_ok" in described and "(401 chars)" in described
 
 
+def test_an_int_beyond_int64_in_a_text_column_is_named_not_a_crash() -> None:
+    """A draw of the property test: 2**70 as the currency of a row with no ticker made the listing check
+    compare an Arrow string column with it (OverflowError)."""
+    rows = _batch({"ticker": None, "currency": 2**70}, {}, {"trade_date": date(2026, 11, 18)})
+    report = validate_frame(registry.get("prices"), rows, settings=load_settings({}), as_of=AS_OF)
+    described = "\n".join(failure.describe() for failure in report.failures)
+    assert not report.success and "gx_currency_matches_listing" in described
+
+
 def test_ingest_of_a_bad_batch_raises_and_loads_nothing(tmp_path: Path, warehouse: Home) -> None:
     shutil.copytree(warehouse.path, tmp_path / "home")
     settings = load_settings({"GAPWATCH_HOME": str(tmp_path / "home")})

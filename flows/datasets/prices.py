@@ -146,8 +146,10 @@ def matches_listing(frame: pd.DataFrame, listing: dict[str, tuple[str, str]]) ->
     for columns pandas cannot map (unhashable values in a malformed batch)."""
     try:
         tickers = frame["ticker"].astype(object)
-        currency = tickers.map({ticker: pair[0] for ticker, pair in listing.items()})
-        exchange = tickers.map({ticker: pair[1] for ticker, pair in listing.items()})
+        # object on both sides: a string dtype would box the batch's values into Arrow, which overflows on
+        # an integer beyond 64 bits in a malformed currency column
+        currency = tickers.map({ticker: pair[0] for ticker, pair in listing.items()}).astype(object)
+        exchange = tickers.map({ticker: pair[1] for ticker, pair in listing.items()}).astype(object)
         matches = (currency == frame["currency"].astype(object)) & (exchange == frame["exchange"].astype(object))
         return matches.fillna(False).astype(bool)
     except TypeError:
